@@ -1,0 +1,1 @@
+//! tollgate-control-plane (being written).

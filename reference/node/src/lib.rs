@@ -1,0 +1,1 @@
+//! tollgate-node (being written).

@@ -1,0 +1,138 @@
+//! The runtime artifact: one API revision as deployed to one gateway environment.
+//!
+//! WSO2's control plane renders a Synapse XML file per environment label, with the environment's
+//! type baked in (`SynapseArtifactGenerator`, wso2-behaviour.md §3.3). Ours is the same content
+//! as JSON: the gateway needs nothing the control plane did not put here.
+
+use serde::{Deserialize, Serialize};
+
+/// Gateway environment type (`[[apim.gateway.environment]] type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentType {
+    Hybrid,
+    Production,
+    Sandbox,
+}
+
+impl EnvironmentType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Production => "production",
+            Self::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// The key type of an application key mapping, and so of every token issued to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum KeyType {
+    Production,
+    Sandbox,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "PRODUCTION",
+            Self::Sandbox => "SANDBOX",
+        }
+    }
+}
+
+/// The artifact of one API revision for one environment label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiArtifact {
+    pub api_id: String,
+    pub revision_id: String,
+    /// 1-based revision number ("Revision 3" → 3).
+    pub revision_number: u32,
+    pub name: String,
+    pub version: String,
+    /// Context as the gateway serves it, version included: `/pizzashack/1.0.0`.
+    pub context: String,
+    pub provider: String,
+    /// `PUBLISHED`, `CREATED`, `PROTOTYPED`, `BLOCKED`, ...
+    pub lifecycle_status: String,
+    /// The environment (label) this artifact was generated for, with its type baked in.
+    pub environment: ArtifactEnvironment,
+    pub vhost: String,
+    pub endpoints: Endpoints,
+    pub operations: Vec<Operation>,
+    /// Advanced (API-level) throttling policy; `None` or `Unlimited` means resource level applies.
+    #[serde(default)]
+    pub api_throttling_policy: Option<String>,
+    /// Subscription tiers the API allows.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// `http` and/or `https`.
+    #[serde(default)]
+    pub transport: Vec<String>,
+    /// Security schemes (`oauth2`, `api_key`, `basic_auth`, `oauth_basic_auth_api_key_mandatory`).
+    #[serde(default)]
+    pub security_scheme: Vec<String>,
+    /// Scopes the API declares (`name` → roles), as in the Publisher's `scopes`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Backend hard limit (`maxTps`), requests per second per node; `None` = no hard limit.
+    #[serde(default)]
+    pub max_tps: Option<MaxTps>,
+    pub deployed_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactEnvironment {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: EnvironmentType,
+}
+
+/// Backend endpoints; either may be absent (a "production only" or "sandbox only" API).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    #[serde(default)]
+    pub production: Option<String>,
+    #[serde(default)]
+    pub sandbox: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MaxTps {
+    #[serde(default)]
+    pub production: Option<u64>,
+    #[serde(default)]
+    pub sandbox: Option<u64>,
+}
+
+/// One resource: verb + URI template (`/order/{orderId}`, `/menu`, `/*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    pub verb: String,
+    pub target: String,
+    /// `Any` / `Application & Application User` (default), `Application`, `Application User`,
+    /// `None` (no authentication: key type PRODUCTION, tier Unauthenticated).
+    #[serde(default = "default_auth_type")]
+    pub auth_type: String,
+    #[serde(default)]
+    pub throttling_policy: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+fn default_auth_type() -> String {
+    "Any".to_owned()
+}
+
+impl Operation {
+    /// Whether this resource is open without credentials.
+    pub fn is_unsecured(&self) -> bool {
+        self.auth_type.eq_ignore_ascii_case("None")
+    }
+}

@@ -1,0 +1,27 @@
+//! The meeting place of the control plane and the gateways.
+//!
+//! They never import each other: they meet here, as they meet on the wire. This crate holds
+//! what crosses that wire and what every node is handed from outside:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`artifact`] | the runtime artifact of one API revision for one gateway environment |
+//! | [`store`] | subscription data a gateway keeps: applications, key mappings, subscriptions |
+//! | [`event`] | the event-hub notifications (WSO2's event types, our own wire) |
+//! | [`internal`] | internal REST paths (`/internal/data/v1/...`) and their payloads |
+//! | [`clock`] | the injected wall clock ([`Clock`]), real or manual |
+//! | [`seed`] | one seed for every random choice ([`SeededRng`]) |
+//! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
+//! | [`net`] | listeners, outbound connector with a host map, and the HTTP(S) server loop |
+
+pub mod artifact;
+pub mod clock;
+pub mod event;
+pub mod internal;
+pub mod net;
+pub mod security;
+pub mod seed;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use seed::SeededRng;

@@ -1,0 +1,276 @@
+//! Network plumbing handed to every node from outside.
+//!
+//! No node binds a socket or resolves a name by itself: it is given [`Listener`]s and an
+//! [`Outbound`] (connector + host map + truststore). In-process the harness binds loopback
+//! addresses and maps `gw.wso2.com`-style names to them, as the guide's step 5 does in
+//! `/etc/hosts`; in containers the same names resolve through Docker's DNS.
+
+use crate::security::TlsError;
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+/// Hostname → address, like `/etc/hosts`. Names not in the map are resolved by the system
+/// resolver only when `use_system_dns` is set (containers); in-process they are an error, so a
+/// test can never reach outside the loopback range by accident.
+#[derive(Debug, Clone, Default)]
+pub struct HostMap {
+    hosts: BTreeMap<String, IpAddr>,
+    pub use_system_dns: bool,
+}
+
+impl HostMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, host: impl Into<String>, addr: IpAddr) {
+        self.hosts.insert(host.into().to_ascii_lowercase(), addr);
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &IpAddr)> {
+        self.hosts.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The address a name maps to: an IP literal is itself, `localhost` is 127.0.0.1 unless
+    /// mapped otherwise.
+    pub fn lookup(&self, host: &str) -> Option<IpAddr> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Some(ip);
+        }
+        let lower = host.to_ascii_lowercase();
+        if let Some(ip) = self.hosts.get(&lower) {
+            return Some(*ip);
+        }
+        (lower == "localhost").then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+}
+
+/// A DNS resolver for hyper-util's connector that consults the [`HostMap`] first.
+#[derive(Debug, Clone)]
+pub struct HostResolver {
+    map: Arc<HostMap>,
+}
+
+impl tower::Service<Name> for HostResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let map = self.map.clone();
+        Box::pin(async move {
+            if let Some(ip) = map.lookup(name.as_str()) {
+                return Ok(vec![SocketAddr::new(ip, 0)].into_iter());
+            }
+            if map.use_system_dns {
+                let addrs: Vec<SocketAddr> =
+                    tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+                return Ok(addrs.into_iter());
+            }
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("host `{}` is not in the topology's host map", name.as_str()),
+            ))
+        })
+    }
+}
+
+/// The connector type every outbound HTTP(S) client uses.
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector<HostResolver>>;
+
+/// A pooled keep-alive client over [`Connector`].
+pub type HttpClient<B> = Client<Connector, B>;
+
+/// Outbound networking for one node: where names resolve and which certificates it trusts.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub host_map: Arc<HostMap>,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Outbound {
+    pub fn new(host_map: HostMap, trusted_pems: &[&str]) -> Result<Self, TlsError> {
+        Ok(Self {
+            host_map: Arc::new(host_map),
+            tls: crate::security::client_config(trusted_pems)?,
+        })
+    }
+
+    pub fn connector(&self) -> Connector {
+        let mut http = HttpConnector::new_with_resolver(HostResolver {
+            map: self.host_map.clone(),
+        });
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*self.tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http)
+    }
+
+    /// A pooled client. Keep one per node and clone it: clones share the pool.
+    pub fn client<B>(&self) -> HttpClient<B>
+    where
+        B: hyper::body::Body + Send + 'static + Unpin,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(self.connector())
+    }
+}
+
+/// Something that accepts connections: a bound TCP socket in-process and in containers, a
+/// simulated one elsewhere.
+pub trait Listener: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (stream, addr) = tokio::net::TcpListener::accept(self).await?;
+        // Small request/response exchanges: don't let Nagle hold the last segment.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, addr))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        tokio::net::TcpListener::local_addr(self)
+    }
+}
+
+/// The client's address, put into every request's extensions by [`serve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// Serves HTTP/1.1 (over TLS when `tls` is given) on `listener` until `shutdown` is cancelled.
+///
+/// Cancelling stops accepting and drops every open connection at once: to a client it looks
+/// like a node that died, which is what the harness's kill means.
+pub async fn serve<L, S, B>(
+    mut listener: L,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: S,
+    shutdown: CancellationToken,
+) where
+    L: Listener,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+            // Reap finished connection tasks so the set does not grow without bound.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (io, remote) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let service = service.clone();
+        let acceptor = acceptor.clone();
+        connections.spawn(async move {
+            let service = WithRemote {
+                inner: service,
+                remote,
+            };
+            let builder = hyper::server::conn::http1::Builder::new();
+            let result = match acceptor {
+                Some(acceptor) => match acceptor.accept(io).await {
+                    Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+                    Err(error) => {
+                        tracing::debug!(%error, %remote, "TLS handshake failed");
+                        return;
+                    }
+                },
+                None => builder.serve_connection(TokioIo::new(io), service).await,
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, %remote, "connection ended with an error");
+            }
+        });
+    }
+    connections.abort_all();
+}
+
+#[derive(Clone)]
+struct WithRemote<S> {
+    inner: S,
+    remote: SocketAddr,
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for WithRemote<S>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(RemoteAddr(self.remote));
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_map_resolves_mapped_names_literals_and_localhost() {
+        let mut map = HostMap::new();
+        map.insert("GW.wso2.com", "127.0.1.2".parse().unwrap());
+        assert_eq!(
+            map.lookup("gw.wso2.com"),
+            Some("127.0.1.2".parse().unwrap())
+        );
+        assert_eq!(map.lookup("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(map.lookup("localhost"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(map.lookup("km.wso2.com"), None);
+    }
+}

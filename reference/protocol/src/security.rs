@@ -1,0 +1,80 @@
+//! Keys and TLS.
+//!
+//! WSO2 ships every pack with the same `wso2carbon` key pair (keystore `wso2carbon.jks`, alias
+//! `wso2carbon`) and its certificate in `client-truststore.jks`; the guide's step 5 notes that
+//! with these defaults nothing needs importing. Tollgate ships its own fixed `wso2carbon` pair
+//! (RSA 2048, self-signed, `CN=localhost` with `*.wso2.com` and loopback names) in PEM: it
+//! signs JWTs, serves HTTPS on every node and is what gateways trust by default. JKS files are
+//! not read; a `deployment.toml` that names PEM files gets those instead.
+
+use std::sync::Arc;
+use thiserror::Error;
+
+/// The built-in `wso2carbon` private key (PKCS#8 PEM).
+pub const DEFAULT_KEY_PEM: &str = include_str!("../security/wso2carbon.key.pem");
+/// The built-in `wso2carbon` certificate (PEM).
+pub const DEFAULT_CERT_PEM: &str = include_str!("../security/wso2carbon.cert.pem");
+/// The `kid` WSO2 gives tokens signed with the default key's certificate alias.
+pub const DEFAULT_KEY_ALIAS: &str = "wso2carbon";
+
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("no certificate found in the PEM data")]
+    NoCertificate,
+    #[error("no private key found in the PEM data")]
+    NoPrivateKey,
+    #[error("reading PEM: {0}")]
+    Pem(#[from] std::io::Error),
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn certs(pem: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, TlsError> {
+    let certs = rustls_pemfile::certs(&mut pem.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate);
+    }
+    Ok(certs)
+}
+
+/// A server config for the management and passthrough HTTPS listeners.
+pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let key =
+        rustls_pemfile::private_key(&mut key_pem.as_bytes())?.ok_or(TlsError::NoPrivateKey)?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs(cert_pem)?, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A client config that trusts exactly the given certificates (the truststore).
+pub fn client_config(trusted_pems: &[&str]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for pem in trusted_pems {
+        for cert in certs(pem)? {
+            roots.add(cert)?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_key_and_certificate_make_server_and_client_configs() {
+        server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM).unwrap();
+        client_config(&[DEFAULT_CERT_PEM]).unwrap();
+    }
+}
