@@ -1,1 +1,2 @@
-//! tollgate-config (being written).
+//! WSO2 `deployment.toml` (being written: parser, ports). See [`model`].
+pub mod model;

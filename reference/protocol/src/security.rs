@@ -14,6 +14,8 @@ use thiserror::Error;
 pub const DEFAULT_KEY_PEM: &str = include_str!("../security/wso2carbon.key.pem");
 /// The built-in `wso2carbon` certificate (PEM).
 pub const DEFAULT_CERT_PEM: &str = include_str!("../security/wso2carbon.cert.pem");
+/// The public half of [`DEFAULT_KEY_PEM`] (SPKI PEM), for verifying tokens it signed.
+pub const DEFAULT_PUBLIC_KEY_PEM: &str = include_str!("../security/wso2carbon.pub.pem");
 /// The `kid` WSO2 gives tokens signed with the default key's certificate alias.
 pub const DEFAULT_KEY_ALIAS: &str = "wso2carbon";
 

@@ -1,0 +1,1 @@
+//! tollgate-key-manager (being written).
