@@ -1,0 +1,518 @@
+//! Applications and subscriptions. Each change is published to the gateways
+//! (`APPLICATION_*`, `SUBSCRIPTIONS_*`), which validate tokens against this data.
+
+use super::{api_info, visible_in_devportal};
+use crate::ControlPlane;
+use crate::access::{Caller, scope::*};
+use crate::error::RestError;
+use crate::publisher::apis::page;
+use crate::publisher::{RestResult, json_response, parse_json};
+use crate::state::{ApplicationRecord, State as Store};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tollgate_protocol::event::Event;
+use tollgate_protocol::store::{Application, Subscription, SubscriptionStatus};
+
+/// The default application-level policies (`APIUtil.addDefaultTenantAdvancedThrottlePolicies`).
+pub const APPLICATION_POLICIES: &[&str] = &["10PerMin", "20PerMin", "50PerMin", "Unlimited"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ApplicationInput {
+    name: Option<String>,
+    throttling_policy: Option<String>,
+    description: Option<String>,
+    token_type: Option<String>,
+    attributes: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct SubscriptionInput {
+    api_id: Option<String>,
+    application_id: Option<String>,
+    throttling_policy: Option<String>,
+}
+
+pub(crate) fn application_info(record: &ApplicationRecord, subscriptions: usize) -> Value {
+    let app = &record.app;
+    json!({
+        "applicationId": app.id,
+        "name": app.name,
+        "throttlingPolicy": app.throttling_policy,
+        "description": record.description,
+        "status": "APPROVED",
+        "groups": [],
+        "subscriptionCount": subscriptions,
+        "attributes": record.attributes,
+        "owner": app.owner,
+        "tokenType": app.token_type,
+        "createdTime": record.created_time.to_string(),
+        "updatedTime": record.updated_time.to_string(),
+    })
+}
+
+fn application_json(state: &Store, record: &ApplicationRecord) -> Value {
+    let subscriptions = subscription_count(state, &record.app.id);
+    let mut value = application_info(record, subscriptions);
+    if let Some(obj) = value.as_object_mut() {
+        let keys: Vec<Value> = state
+            .key_mappings
+            .values()
+            .filter(|k| k.mapping.application_id == record.app.id)
+            .map(|k| super::keys::key_json(k, None, None))
+            .collect();
+        obj.insert("keys".into(), Value::Array(keys));
+        obj.insert("subscriptionScopes".into(), json!([]));
+        obj.insert("hashEnabled".into(), json!(false));
+    }
+    value
+}
+
+fn subscription_count(state: &Store, app_id: &str) -> usize {
+    state
+        .subscriptions
+        .values()
+        .filter(|s| s.application_id == app_id)
+        .count()
+}
+
+/// The caller's application, or WSO2's 404 (another user's application is not found either).
+pub(crate) fn owned_application<'a>(
+    state: &'a Store,
+    caller: &Caller,
+    app_id: &str,
+) -> Result<&'a ApplicationRecord, RestError> {
+    state
+        .applications
+        .get(app_id)
+        .filter(|a| a.app.owner == caller.username)
+        .ok_or_else(|| RestError::not_found("Application", app_id))
+}
+
+fn check_policy(policy: &str) -> Result<(), RestError> {
+    if APPLICATION_POLICIES.contains(&policy) {
+        Ok(())
+    } else {
+        Err(RestError::bad_request(format!(
+            "Specified throttling policy {policy} is invalid"
+        )))
+    }
+}
+
+fn check_token_type(token_type: &str) -> Result<String, RestError> {
+    let upper = token_type.to_ascii_uppercase();
+    if upper == "JWT" || upper == "OAUTH" {
+        Ok(upper)
+    } else {
+        Err(RestError::bad_request(format!(
+            "Invalid token type {token_type}. Token type should be either JWT or OAUTH"
+        )))
+    }
+}
+
+fn duplicate_name(name: &str) -> RestError {
+    RestError::conflict(format!(
+        "A duplicate application already exists by the name - {name}"
+    ))
+}
+
+pub async fn create(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let input: ApplicationInput = parse_json(&body)?;
+    let name = input
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| RestError::bad_request("Application name cannot be empty"))?;
+    let policy = input
+        .throttling_policy
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| RestError::bad_request("Throttling tier cannot be null"))?;
+    check_policy(&policy)?;
+    let token_type = check_token_type(input.token_type.as_deref().unwrap_or("JWT"))?;
+    let now = cp.now_millis();
+    let mut state = cp.lock();
+    if state.application_by_name(&caller.username, &name).is_some() {
+        return Err(duplicate_name(&name));
+    }
+    let record = ApplicationRecord {
+        app: Application {
+            id: cp.new_id(),
+            name,
+            owner: caller.username.clone(),
+            throttling_policy: policy,
+            token_type,
+        },
+        description: input.description,
+        attributes: input.attributes.unwrap_or_default(),
+        created_time: now,
+        updated_time: now,
+    };
+    state
+        .applications
+        .insert(record.app.id.clone(), record.clone());
+    cp.publish(
+        &mut state,
+        Event::ApplicationCreate {
+            application: record.app.clone(),
+        },
+    );
+    Ok(json_response(
+        StatusCode::CREATED,
+        application_json(&state, &record),
+    ))
+}
+
+pub async fn list(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE, APP_IMPORT_EXPORT])?;
+    let query = params
+        .get("query")
+        .map(|q| q.to_ascii_lowercase())
+        .unwrap_or_default();
+    let state = cp.lock();
+    let mut apps: Vec<&ApplicationRecord> = state
+        .applications
+        .values()
+        .filter(|a| a.app.owner == caller.username)
+        .filter(|a| a.app.name.to_ascii_lowercase().contains(&query))
+        .collect();
+    apps.sort_by(|a, b| a.app.name.cmp(&b.app.name));
+    let infos: Vec<Value> = apps
+        .iter()
+        .map(|a| application_info(a, subscription_count(&state, &a.app.id)))
+        .collect();
+    let (list, offset, limit) = page(&infos, &params);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list,
+            "pagination": crate::model::pagination(offset, limit, infos.len())}),
+    ))
+}
+
+pub async fn get_one(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let state = cp.lock();
+    let record = owned_application(&state, &caller, &app_id)?;
+    Ok(json_response(
+        StatusCode::OK,
+        application_json(&state, record),
+    ))
+}
+
+pub async fn update(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    body: Bytes,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let input: ApplicationInput = parse_json(&body)?;
+    let now = cp.now_millis();
+    let mut state = cp.lock();
+    let mut record = owned_application(&state, &caller, &app_id)?.clone();
+    if let Some(name) = input
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+    {
+        if state
+            .application_by_name(&caller.username, &name)
+            .is_some_and(|other| other.app.id != app_id)
+        {
+            return Err(duplicate_name(&name));
+        }
+        record.app.name = name;
+    }
+    if let Some(policy) = input.throttling_policy {
+        check_policy(&policy)?;
+        record.app.throttling_policy = policy;
+    }
+    if let Some(token_type) = input.token_type {
+        record.app.token_type = check_token_type(&token_type)?;
+    }
+    if input.description.is_some() {
+        record.description = input.description;
+    }
+    if let Some(attributes) = input.attributes {
+        record.attributes = attributes;
+    }
+    record.updated_time = now;
+    state.applications.insert(app_id, record.clone());
+    cp.publish(
+        &mut state,
+        Event::ApplicationUpdate {
+            application: record.app.clone(),
+        },
+    );
+    Ok(json_response(
+        StatusCode::OK,
+        application_json(&state, &record),
+    ))
+}
+
+/// Deleting an application removes its subscriptions and key mappings too; gateways hear each
+/// removal before the application's own.
+pub async fn delete(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE, APP_IMPORT_EXPORT])?;
+    let mut state = cp.lock();
+    owned_application(&state, &caller, &app_id)?;
+    let subscriptions: Vec<String> = state
+        .subscriptions
+        .values()
+        .filter(|s| s.application_id == app_id)
+        .map(|s| s.id.clone())
+        .collect();
+    for id in subscriptions {
+        state.subscriptions.remove(&id);
+        cp.publish(
+            &mut state,
+            Event::SubscriptionsDelete {
+                subscription_id: id,
+            },
+        );
+    }
+    let mappings: Vec<(String, String)> = state
+        .key_mappings
+        .values()
+        .filter(|k| k.mapping.application_id == app_id)
+        .map(|k| (k.id.clone(), k.mapping.consumer_key.clone()))
+        .collect();
+    for (id, consumer_key) in mappings {
+        state.key_mappings.remove(&id);
+        cp.publish(
+            &mut state,
+            Event::RemoveApplicationKeymapping { consumer_key },
+        );
+    }
+    state.applications.remove(&app_id);
+    cp.publish(
+        &mut state,
+        Event::ApplicationDelete {
+            application_id: app_id,
+        },
+    );
+    Ok(json_response(StatusCode::OK, json!({})))
+}
+
+fn subscription_json(state: &Store, sub: &Subscription) -> Value {
+    let api = state.apis.get(&sub.api_id).map(|r| api_info(&r.api));
+    let app = state
+        .applications
+        .get(&sub.application_id)
+        .map(|a| application_info(a, subscription_count(state, &a.app.id)));
+    json!({
+        "subscriptionId": sub.id,
+        "applicationId": sub.application_id,
+        "apiId": sub.api_id,
+        "apiInfo": api,
+        "applicationInfo": app,
+        "throttlingPolicy": sub.throttling_policy,
+        "requestedThrottlingPolicy": sub.throttling_policy,
+        "status": sub.status,
+        "redirectionParams": null,
+    })
+}
+
+/// The API a subscription may target: published (or prototyped) and offering `policy`.
+fn check_subscribable(state: &Store, api_id: &str, policy: &str) -> Result<(), RestError> {
+    let api = state
+        .apis
+        .get(api_id)
+        .map(|r| &r.api)
+        .filter(|a| visible_in_devportal(a))
+        .ok_or_else(|| RestError::api_not_found(api_id))?;
+    if !api.policies.iter().any(|p| p == policy) {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            900305,
+            "The tier name is invalid.",
+            format!(
+                "Tier {policy} is not allowed for API {}-{}. Only {:?} Tiers are allowed.",
+                api.name, api.version, api.policies
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn subscribe(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
+    let input: SubscriptionInput = parse_json(&body)?;
+    let (Some(api_id), Some(app_id), Some(policy)) =
+        (input.api_id, input.application_id, input.throttling_policy)
+    else {
+        return Err(RestError::bad_request(
+            "apiId, applicationId and throttlingPolicy are required",
+        ));
+    };
+    let mut state = cp.lock();
+    owned_application(&state, &caller, &app_id)?;
+    check_subscribable(&state, &api_id, &policy)?;
+    if state
+        .subscriptions
+        .values()
+        .any(|s| s.api_id == api_id && s.application_id == app_id)
+    {
+        return Err(RestError::conflict(format!(
+            "Specified subscription already exists for API {api_id}, for application {app_id}"
+        )));
+    }
+    let subscription = Subscription {
+        id: cp.new_id(),
+        api_id,
+        application_id: app_id,
+        throttling_policy: policy,
+        status: SubscriptionStatus::Unblocked,
+    };
+    state
+        .subscriptions
+        .insert(subscription.id.clone(), subscription.clone());
+    cp.publish(
+        &mut state,
+        Event::SubscriptionsCreate {
+            subscription: subscription.clone(),
+        },
+    );
+    Ok(json_response(
+        StatusCode::CREATED,
+        subscription_json(&state, &subscription),
+    ))
+}
+
+pub async fn list_subscriptions(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
+    let app_id = params.get("applicationId");
+    let api_id = params.get("apiId");
+    if app_id.is_none() && api_id.is_none() {
+        return Err(RestError::bad_request(
+            "Either applicationId or apiId should be available",
+        ));
+    }
+    let state = cp.lock();
+    if let Some(app_id) = app_id {
+        owned_application(&state, &caller, app_id)?;
+    }
+    let subs: Vec<Value> = state
+        .subscriptions
+        .values()
+        .filter(|s| app_id.is_none_or(|a| &s.application_id == a))
+        .filter(|s| api_id.is_none_or(|a| &s.api_id == a))
+        .filter(|s| {
+            state
+                .applications
+                .get(&s.application_id)
+                .is_some_and(|a| a.app.owner == caller.username)
+        })
+        .map(|s| subscription_json(&state, s))
+        .collect();
+    let (list, offset, limit) = page(&subs, &params);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list,
+            "pagination": crate::model::pagination(offset, limit, subs.len())}),
+    ))
+}
+
+fn owned_subscription(state: &Store, caller: &Caller, id: &str) -> Result<Subscription, RestError> {
+    state
+        .subscriptions
+        .get(id)
+        .filter(|s| {
+            state
+                .applications
+                .get(&s.application_id)
+                .is_some_and(|a| a.app.owner == caller.username)
+        })
+        .cloned()
+        .ok_or_else(|| RestError::not_found("Subscription", id))
+}
+
+pub async fn get_subscription(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
+    let state = cp.lock();
+    let sub = owned_subscription(&state, &caller, &id)?;
+    Ok(json_response(
+        StatusCode::OK,
+        subscription_json(&state, &sub),
+    ))
+}
+
+/// Changing a subscription's tier (`PUT /subscriptions/{id}`).
+pub async fn update_subscription(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
+    let input: SubscriptionInput = parse_json(&body)?;
+    let mut state = cp.lock();
+    let mut sub = owned_subscription(&state, &caller, &id)?;
+    if let Some(policy) = input.throttling_policy {
+        check_subscribable(&state, &sub.api_id, &policy)?;
+        sub.throttling_policy = policy;
+    }
+    state.subscriptions.insert(id, sub.clone());
+    cp.publish(
+        &mut state,
+        Event::SubscriptionsUpdate {
+            subscription: sub.clone(),
+        },
+    );
+    Ok(json_response(
+        StatusCode::OK,
+        subscription_json(&state, &sub),
+    ))
+}
+
+pub async fn unsubscribe(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
+    let mut state = cp.lock();
+    owned_subscription(&state, &caller, &id)?;
+    state.subscriptions.remove(&id);
+    cp.publish(
+        &mut state,
+        Event::SubscriptionsDelete {
+            subscription_id: id,
+        },
+    );
+    Ok(json_response(StatusCode::OK, json!({})))
+}

@@ -1,0 +1,333 @@
+//! Developer Portal v3 (`/api/am/devportal/v3`): published APIs with their gateway URLs per
+//! environment (`endpointURLs`), `GET /settings`, applications and subscriptions
+//! ([`applications`]) and keys and tokens ([`keys`]).
+
+pub mod applications;
+pub mod keys;
+
+use crate::ControlPlane;
+use crate::access::scope::*;
+use crate::error::RestError;
+use crate::model::Api;
+use crate::publisher::apis::{matches_query, page};
+use crate::publisher::{RestResult, json_response};
+use crate::state::ApiRecord;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tollgate_config::model::Environment;
+
+pub fn router(cp: Arc<ControlPlane>) -> Router {
+    Router::new()
+        .route("/apis", get(list_apis))
+        .route("/apis/{api_id}", get(get_api))
+        .route("/settings", get(settings))
+        .route(
+            "/applications",
+            get(applications::list).post(applications::create),
+        )
+        .route(
+            "/applications/{app_id}",
+            get(applications::get_one)
+                .put(applications::update)
+                .delete(applications::delete),
+        )
+        .route(
+            "/subscriptions",
+            get(applications::list_subscriptions).post(applications::subscribe),
+        )
+        .route(
+            "/subscriptions/{subscription_id}",
+            get(applications::get_subscription)
+                .put(applications::update_subscription)
+                .delete(applications::unsubscribe),
+        )
+        .route(
+            "/applications/{app_id}/generate-keys",
+            post(keys::generate_keys),
+        )
+        .route(
+            "/applications/{app_id}/keys/{key_type}",
+            get(keys::get_by_type),
+        )
+        .route(
+            "/applications/{app_id}/keys/{key_type}/generate-token",
+            post(keys::generate_token_by_type),
+        )
+        .route("/applications/{app_id}/oauth-keys", get(keys::list))
+        .route(
+            "/applications/{app_id}/oauth-keys/{key_mapping_id}",
+            get(keys::get_by_id),
+        )
+        .route(
+            "/applications/{app_id}/oauth-keys/{key_mapping_id}/generate-token",
+            post(keys::generate_token_by_id),
+        )
+        .with_state(cp)
+}
+
+/// Only these lifecycle states reach the Developer Portal.
+pub(crate) fn visible_in_devportal(api: &Api) -> bool {
+    matches!(api.life_cycle_status.as_str(), "PUBLISHED" | "PROTOTYPED")
+}
+
+fn urls(api: &Api, base: Option<(String, String)>, context: &str) -> Value {
+    let has = |t: &str| api.transport.iter().any(|x| x.eq_ignore_ascii_case(t));
+    match base {
+        Some((http, https)) => json!({
+            "http": has("http").then(|| format!("{http}{context}")),
+            "https": has("https").then(|| format!("{https}{context}")),
+            "ws": null,
+            "wss": null,
+        }),
+        None => json!({"http": null, "https": null, "ws": null, "wss": null}),
+    }
+}
+
+/// `endpointURLs`: one entry per deployment shown on the Developer Portal whose environment
+/// still exists, in declaration order; URLs are the deployment's vhost URL plus the context
+/// (`fromAPIRevisionToEndpoints`). `ws`/`wss` stay null for REST APIs.
+pub(crate) fn endpoint_urls(cp: &ControlPlane, record: &ApiRecord) -> Vec<Value> {
+    let api = &record.api;
+    cp.settings()
+        .environments
+        .iter()
+        .filter_map(|env| {
+            let deployment = record.deployments.get(&env.name)?;
+            if !deployment.display_on_devportal {
+                return None;
+            }
+            let vhost = env
+                .vhosts
+                .iter()
+                .find(|v| v.host == deployment.vhost)
+                .or_else(|| env.vhosts.first())?;
+            let base = Some((vhost.http_url(), vhost.https_url()));
+            let default_urls = if api.is_default_version {
+                let ctx = api.served_context();
+                let unversioned = ctx
+                    .strip_suffix(&api.version)
+                    .map(str::to_owned)
+                    .unwrap_or(ctx);
+                urls(api, base.clone(), &unversioned)
+            } else {
+                urls(api, None, "")
+            };
+            Some(json!({
+                "environmentName": env.name,
+                "environmentDisplayName": env.display_name,
+                "environmentType": env.kind.as_str(),
+                "URLs": urls(api, base, &api.served_context()),
+                "defaultVersionURLs": default_urls,
+            }))
+        })
+        .collect()
+}
+
+fn tiers(api: &Api) -> Vec<Value> {
+    api.policies
+        .iter()
+        .map(|p| json!({"tierName": p, "tierPlan": "FREE", "monetizationAttributes": null}))
+        .collect()
+}
+
+fn business_information() -> Value {
+    json!({
+        "businessOwner": null,
+        "businessOwnerEmail": null,
+        "technicalOwner": null,
+        "technicalOwnerEmail": null,
+    })
+}
+
+fn advertise_info() -> Value {
+    json!({"advertised": false, "apiExternalProductionEndpoint": null,
+        "apiExternalSandboxEndpoint": null, "originalDevPortalUrl": null, "apiOwner": null, "vendor": "WSO2"})
+}
+
+/// DevPortal `APIInfo`.
+pub(crate) fn api_info(api: &Api) -> Value {
+    json!({
+        "id": api.id,
+        "name": api.name,
+        "description": api.description,
+        "context": api.served_context(),
+        "version": api.version,
+        "type": api.kind,
+        "createdTime": api.created_time,
+        "provider": api.provider,
+        "lifeCycleStatus": api.life_cycle_status,
+        "thumbnailUri": null,
+        "avgRating": "0.0",
+        "throttlingPolicies": api.policies,
+        "advertiseInfo": advertise_info(),
+        "businessInformation": business_information(),
+        "isSubscriptionAvailable": true,
+        "monetizationLabel": "FREE",
+        "gatewayVendor": api.gateway_vendor,
+        "additionalProperties": [],
+    })
+}
+
+fn api_json(cp: &ControlPlane, record: &ApiRecord) -> Value {
+    let api = &record.api;
+    let endpoint_urls = endpoint_urls(cp, record);
+    // The Try-Out console offers the environments the API is shown in that are
+    // `display_in_api_console`.
+    let environment_list: Vec<&str> = endpoint_urls
+        .iter()
+        .filter_map(|e| e["environmentName"].as_str())
+        .filter(|name| {
+            cp.settings()
+                .environment(name)
+                .is_some_and(|e: &Environment| e.display_in_api_console)
+        })
+        .collect();
+    json!({
+        "id": api.id,
+        "name": api.name,
+        "description": api.description,
+        "context": api.served_context(),
+        "version": api.version,
+        "provider": api.provider,
+        "apiDefinition": null,
+        "wsdlUri": null,
+        "lifeCycleStatus": api.life_cycle_status,
+        "isDefaultVersion": api.is_default_version,
+        "type": api.kind,
+        "transport": api.transport,
+        "operations": api.operations.iter()
+            .map(|o| json!({"id": o.id, "target": o.target, "verb": o.verb}))
+            .collect::<Vec<_>>(),
+        "authorizationHeader": api.authorization_header,
+        "securityScheme": api.security_scheme,
+        "tags": api.tags,
+        "tiers": tiers(api),
+        "hasThumbnail": false,
+        "additionalProperties": [],
+        "monetization": {"enabled": false},
+        "endpointURLs": endpoint_urls,
+        "businessInformation": business_information(),
+        "environmentList": environment_list,
+        "scopes": [],
+        "avgRating": "0.0",
+        "advertiseInfo": advertise_info(),
+        "isSubscriptionAvailable": true,
+        "categories": api.categories,
+        "keyManagers": ["all"],
+        "createdTime": api.created_time,
+        "lastUpdatedTime": api.last_updated_time,
+        "gatewayVendor": api.gateway_vendor,
+        "asyncTransportProtocols": [],
+    })
+}
+
+/// Anonymous access is allowed (the spec lists no scope); a token, if sent, must be valid.
+fn check_optional_token(cp: &ControlPlane, headers: &HeaderMap) -> Result<(), RestError> {
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        cp.authorize(headers, &[])?;
+    }
+    Ok(())
+}
+
+async fn list_apis(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    check_optional_token(&cp, &headers)?;
+    let state = cp.lock();
+    let mut apis: Vec<&Api> = state
+        .apis
+        .values()
+        .map(|r| &r.api)
+        .filter(|a| visible_in_devportal(a))
+        .filter(|a| matches_query(a, params.get("query").map_or("", String::as_str)))
+        .collect();
+    apis.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    let infos: Vec<Value> = apis.iter().map(|a| api_info(a)).collect();
+    let (list, offset, limit) = page(&infos, &params);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list,
+            "pagination": crate::model::pagination(offset, limit, infos.len())}),
+    ))
+}
+
+async fn get_api(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+) -> RestResult {
+    check_optional_token(&cp, &headers)?;
+    let state = cp.lock();
+    let record = state
+        .apis
+        .get(&api_id)
+        .filter(|r| visible_in_devportal(&r.api))
+        .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    Ok(json_response(StatusCode::OK, api_json(&cp, record)))
+}
+
+/// `apiGatewayEndpoint`: the `<GatewayEndpoint>` (`https,http`) of the first environment that
+/// is `show_as_token_endpoint_url`, else of the first environment, else WSO2's built-in one.
+pub(crate) fn api_gateway_endpoint(environments: &[Environment]) -> String {
+    let env = environments
+        .iter()
+        .find(|e| e.show_as_token_endpoint_url)
+        .or_else(|| environments.first());
+    let Some(env) = env else {
+        return "http://localhost:8280, https://localhost:8243".to_owned();
+    };
+    let vhost = env.vhosts.first();
+    let https = env
+        .https_endpoint
+        .clone()
+        .or_else(|| vhost.map(|v| v.https_url()));
+    let http = env
+        .http_endpoint
+        .clone()
+        .or_else(|| vhost.map(|v| v.http_url()));
+    [https, http]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+const DEVPORTAL_SCOPES: &[&str] = &[
+    SUBSCRIBE,
+    APP_MANAGE,
+    SUB_MANAGE,
+    APP_IMPORT_EXPORT,
+    STORE_SETTINGS,
+];
+
+async fn settings(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> RestResult {
+    // WSO2 serves the portal's settings before login; a token, if sent, must be valid.
+    check_optional_token(&cp, &headers)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "grantTypes": ["refresh_token", "password", "client_credentials"],
+            "scopes": DEVPORTAL_SCOPES,
+            "applicationSharingEnabled": false,
+            "mapExistingAuthApps": false,
+            "apiGatewayEndpoint": api_gateway_endpoint(&cp.settings().environments),
+            "monetizationEnabled": false,
+            "recommendationEnabled": false,
+            "IsUnlimitedTierPaid": false,
+            "identityProvider": {"external": false},
+            "IsAnonymousModeEnabled": true,
+            "IsPasswordChangeEnabled": true,
+            "userStorePasswordPattern": "^[\\S]{5,30}$",
+            "passwordPolicyPattern": "",
+            "passwordPolicyMinLength": -1,
+            "passwordPolicyMaxLength": -1,
+        }),
+    ))
+}

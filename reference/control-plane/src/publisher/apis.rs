@@ -1,0 +1,519 @@
+//! `POST/GET /apis`, `GET/PUT/DELETE /apis/{apiId}`, `POST /apis/change-lifecycle`.
+
+use super::{RestResult, json_response, parse_json};
+use crate::ControlPlane;
+use crate::access::scope::*;
+use crate::error::RestError;
+use crate::model::{AUTH_ANY, Api, ApiInput, OperationDto, pagination, served_context};
+use crate::state::{ApiRecord, State as Store, artifact};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tollgate_protocol::event::Event;
+
+const VERBS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/// WSO2's resources for an API created without any (`getDefaultOperationsList`): `/*` for
+/// every common verb, any token, Unlimited.
+fn default_operations() -> Vec<OperationDto> {
+    ["GET", "PUT", "POST", "DELETE", "PATCH"]
+        .iter()
+        .map(|verb| OperationDto {
+            id: String::new(),
+            target: "/*".to_owned(),
+            verb: (*verb).to_owned(),
+            auth_type: AUTH_ANY.to_owned(),
+            throttling_policy: Some("Unlimited".to_owned()),
+            scopes: Vec::new(),
+            used_product_ids: Vec::new(),
+        })
+        .collect()
+}
+
+fn normalise_operations(ops: Vec<OperationDto>) -> Result<Vec<OperationDto>, RestError> {
+    ops.into_iter()
+        .map(|mut op| {
+            op.verb = op.verb.to_ascii_uppercase();
+            if !VERBS.contains(&op.verb.as_str()) {
+                return Err(RestError::bad_request(format!(
+                    "Invalid HTTP verb '{}' in resource '{}'",
+                    op.verb, op.target
+                )));
+            }
+            if op.target.is_empty() {
+                return Err(RestError::bad_request("Resource target cannot be empty"));
+            }
+            if !op.target.starts_with('/') {
+                op.target.insert(0, '/');
+            }
+            if op.auth_type.eq_ignore_ascii_case("Any") || op.auth_type.is_empty() {
+                op.auth_type = AUTH_ANY.to_owned();
+            }
+            if op.throttling_policy.is_none() {
+                op.throttling_policy = Some("Unlimited".to_owned());
+            }
+            Ok(op)
+        })
+        .collect()
+}
+
+fn normalise_context(context: &str) -> Result<String, RestError> {
+    let context = context.trim();
+    if context.is_empty() || context == "/" {
+        return Err(RestError::bad_request("Context cannot be empty"));
+    }
+    if context.ends_with('/') {
+        return Err(RestError::bad_request(
+            "Context cannot end with '/' character",
+        ));
+    }
+    Ok(if context.starts_with('/') {
+        context.to_owned()
+    } else {
+        format!("/{context}")
+    })
+}
+
+fn required(value: Option<String>, field: &str) -> Result<String, RestError> {
+    value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            RestError::bad_request(format!("{field} property value of payload cannot be blank"))
+        })
+}
+
+/// Applies the optional fields of `input` over `api`.
+fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
+    if let Some(d) = input.description {
+        api.description = Some(d);
+    }
+    if let Some(v) = input.is_default_version {
+        api.is_default_version = v;
+    }
+    if let Some(t) = input.transport {
+        api.transport = t;
+    }
+    if let Some(t) = input.tags {
+        api.tags = t;
+    }
+    if let Some(p) = input.policies {
+        api.policies = p;
+    }
+    if input.api_throttling_policy.is_some() {
+        api.api_throttling_policy = input.api_throttling_policy;
+    }
+    if let Some(h) = input.authorization_header {
+        api.authorization_header = h;
+    }
+    if let Some(s) = input.security_scheme.filter(|s| !s.is_empty()) {
+        api.security_scheme = s;
+    }
+    if input.max_tps.is_some() {
+        api.max_tps = input.max_tps;
+    }
+    if let Some(v) = input.visibility {
+        api.visibility = v;
+    }
+    if let Some(r) = input.visible_roles {
+        api.visible_roles = r;
+    }
+    if input.endpoint_config.is_some() {
+        api.endpoint_config = input.endpoint_config;
+    }
+    if let Some(s) = input.scopes {
+        api.scopes = s;
+    }
+    if let Some(c) = input.categories {
+        api.categories = c;
+    }
+    if let Some(ops) = input.operations {
+        api.operations = if ops.is_empty() {
+            default_operations()
+        } else {
+            normalise_operations(ops)?
+        };
+    }
+    Ok(())
+}
+
+pub async fn create(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let mut input: ApiInput = parse_json(&body)?;
+    let name = required(input.name.take(), "name")?;
+    let version = required(input.version.take(), "version")?;
+    let context = normalise_context(&required(input.context.take(), "context")?)?;
+    let now = cp.now_millis();
+    let mut api = Api {
+        id: String::new(),
+        name,
+        description: None,
+        context,
+        version,
+        provider: input
+            .provider
+            .take()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| caller.username.clone()),
+        life_cycle_status: "CREATED".to_owned(),
+        is_default_version: false,
+        is_revision: false,
+        revisioned_api_id: None,
+        revision_id: 0,
+        kind: input
+            .kind
+            .take()
+            .unwrap_or_else(|| "HTTP".to_owned())
+            .to_ascii_uppercase(),
+        transport: vec!["http".to_owned(), "https".to_owned()],
+        tags: Vec::new(),
+        policies: Vec::new(),
+        api_throttling_policy: None,
+        authorization_header: "Authorization".to_owned(),
+        security_scheme: vec![
+            "oauth2".to_owned(),
+            "oauth_basic_auth_api_key_mandatory".to_owned(),
+        ],
+        max_tps: None,
+        visibility: "PUBLIC".to_owned(),
+        visible_roles: Vec::new(),
+        endpoint_config: None,
+        endpoint_implementation_type: "ENDPOINT".to_owned(),
+        scopes: Vec::new(),
+        operations: default_operations(),
+        categories: Vec::new(),
+        gateway_vendor: "wso2".to_owned(),
+        gateway_type: "wso2/synapse".to_owned(),
+        created_time: now.to_string(),
+        last_updated_time: now.to_string(),
+        workflow_status: None,
+    };
+    apply(&mut api, input)?;
+
+    let mut state = cp.lock();
+    check_duplicates(&state, &api)?;
+    api.id = cp.new_id();
+    state.apis.insert(
+        api.id.clone(),
+        ApiRecord {
+            api: api.clone(),
+            revisions: BTreeMap::new(),
+            last_revision_number: 0,
+            deployments: BTreeMap::new(),
+        },
+    );
+    Ok(json_response(StatusCode::CREATED, &api))
+}
+
+/// `PublisherCommonUtils`' checks: an API of the same name and version, a context template
+/// already used, a name differing only in case.
+fn check_duplicates(state: &Store, api: &Api) -> Result<(), RestError> {
+    for other in state.apis.values().map(|r| &r.api) {
+        if other.name == api.name && other.version == api.version {
+            return Err(RestError::new(
+                StatusCode::CONFLICT,
+                900300,
+                "The API already exists.",
+                "The API already exists",
+            ));
+        }
+    }
+    let template = |a: &Api| served_context(&a.context, "{version}");
+    if state
+        .apis
+        .values()
+        .any(|r| template(&r.api) == template(api) && r.api.name != api.name)
+    {
+        return Err(RestError::new(
+            StatusCode::CONFLICT,
+            900251,
+            "The API context already exists.",
+            format!("An API with context '{}' already exists", api.context),
+        ));
+    }
+    if state
+        .apis
+        .values()
+        .any(|r| r.api.name != api.name && r.api.name.eq_ignore_ascii_case(&api.name))
+    {
+        return Err(RestError::new(
+            StatusCode::CONFLICT,
+            900250,
+            "The API name already exists.",
+            format!("An API with name '{}' already exists", api.name),
+        ));
+    }
+    Ok(())
+}
+
+/// `query` search: `name:pizza`, `context:/pizza`, `version:1.0.0`, `provider:admin`,
+/// `status:PUBLISHED`, or plain text matched against the name; case-insensitive substrings.
+pub(crate) fn matches_query(api: &Api, query: &str) -> bool {
+    let query = query.trim();
+    if query.is_empty() {
+        return true;
+    }
+    let (field, needle) = match query.split_once(':') {
+        Some((f, n)) => (f.to_ascii_lowercase(), n.to_ascii_lowercase()),
+        None => ("name".to_owned(), query.to_ascii_lowercase()),
+    };
+    let haystack = match field.as_str() {
+        "name" => &api.name,
+        "context" => &api.context,
+        "version" => &api.version,
+        "provider" => &api.provider,
+        "status" => &api.life_cycle_status,
+        _ => return false,
+    };
+    haystack.to_ascii_lowercase().contains(&needle)
+}
+
+pub(crate) fn page<T: Clone>(
+    items: &[T],
+    params: &BTreeMap<String, String>,
+) -> (Vec<T>, usize, usize) {
+    let offset = params
+        .get("offset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0usize);
+    let limit = params
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25usize);
+    let slice = items.iter().skip(offset).take(limit).cloned().collect();
+    (slice, offset, limit)
+}
+
+pub async fn list(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(
+        &headers,
+        &[API_VIEW, API_MANAGE, API_IMPORT_EXPORT, API_LIST_VIEW],
+    )?;
+    let state = cp.lock();
+    let mut apis: Vec<&Api> = state
+        .apis
+        .values()
+        .map(|r| &r.api)
+        .filter(|a| matches_query(a, params.get("query").map_or("", String::as_str)))
+        .collect();
+    apis.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    let infos: Vec<Value> = apis.iter().map(|a| a.info()).collect();
+    let (list, offset, limit) = page(&infos, &params);
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list, "pagination": pagination(offset, limit, infos.len())}),
+    ))
+}
+
+pub async fn get_one(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, API_MANAGE, API_IMPORT_EXPORT])?;
+    let state = cp.lock();
+    let record = state
+        .apis
+        .get(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    Ok(json_response(StatusCode::OK, &record.api))
+}
+
+/// `PUT /apis/{id}`: name, version, context, provider and lifecycle state stay as they are;
+/// deployed revisions are frozen, so gateways hear nothing until a new revision is deployed.
+pub async fn update(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+    body: Bytes,
+) -> RestResult {
+    cp.authorize(&headers, &[API_CREATE, API_MANAGE, API_PUBLISH])?;
+    let input: ApiInput = parse_json(&body)?;
+    let now = cp.now_millis();
+    let mut state = cp.lock();
+    let record = state
+        .apis
+        .get_mut(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    let mut api = record.api.clone();
+    apply(&mut api, input)?;
+    api.last_updated_time = now.to_string();
+    record.api = api.clone();
+    Ok(json_response(StatusCode::OK, &api))
+}
+
+pub async fn delete(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_DELETE, API_MANAGE, API_IMPORT_EXPORT])?;
+    let mut state = cp.lock();
+    if !state.apis.contains_key(&api_id) {
+        return Err(RestError::api_not_found(&api_id));
+    }
+    if state.subscriptions.values().any(|s| s.api_id == api_id) {
+        return Err(RestError::new(
+            StatusCode::CONFLICT,
+            900366,
+            "Failed to delete the API",
+            "Cannot remove the API as active subscriptions exist",
+        ));
+    }
+    let Some(record) = state.apis.remove(&api_id) else {
+        return Err(RestError::api_not_found(&api_id));
+    };
+    for (label, deployment) in record.deployments {
+        let context = record
+            .revisions
+            .values()
+            .find(|r| r.id == deployment.revision_id)
+            .map_or_else(
+                || record.api.served_context(),
+                |r| r.snapshot.served_context(),
+            );
+        cp.publish(
+            &mut state,
+            Event::RemoveApiFromGateway {
+                label,
+                api_id: api_id.clone(),
+                context,
+            },
+        );
+    }
+    Ok(json_response(StatusCode::OK, json!({})))
+}
+
+/// The default API lifecycle (`APILifeCycle`): `(action, target state)` from each state.
+fn transitions(status: &str) -> &'static [(&'static str, &'static str)] {
+    match status {
+        "CREATED" => &[
+            ("Publish", "PUBLISHED"),
+            ("Deploy as a Prototype", "PROTOTYPED"),
+        ],
+        "PROTOTYPED" => &[
+            ("Publish", "PUBLISHED"),
+            ("Demote to Created", "CREATED"),
+            ("Deploy as a Prototype", "PROTOTYPED"),
+        ],
+        "PUBLISHED" => &[
+            ("Block", "BLOCKED"),
+            ("Deploy as a Prototype", "PROTOTYPED"),
+            ("Demote to Created", "CREATED"),
+            ("Deprecate", "DEPRECATED"),
+            ("Publish", "PUBLISHED"),
+        ],
+        "BLOCKED" => &[("Deprecate", "DEPRECATED"), ("Re-Publish", "PUBLISHED")],
+        "DEPRECATED" => &[("Retire", "RETIRED")],
+        _ => &[],
+    }
+}
+
+/// `PUBLISHED` → `Published`, as `LifecycleState.state` names states.
+fn display_state(status: &str) -> String {
+    let lower = status.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+pub(crate) fn lifecycle_state_json(status: &str) -> Value {
+    json!({
+        "state": display_state(status),
+        "checkItems": [],
+        "availableTransitions": transitions(status)
+            .iter()
+            .map(|(event, target)| json!({"event": event, "targetState": display_state(target)}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+pub async fn change_lifecycle(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_PUBLISH, API_MANAGE, API_IMPORT_EXPORT])?;
+    let (Some(api_id), Some(action)) = (params.get("apiId"), params.get("action")) else {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            900700,
+            "Parameter value missing",
+            "Some of the mandatory parameter values were missing",
+        ));
+    };
+    let mut state = cp.lock();
+    let record = state
+        .apis
+        .get_mut(api_id)
+        .ok_or_else(|| RestError::api_not_found(api_id))?;
+    let current = record.api.life_cycle_status.clone();
+    let Some((_, target)) = transitions(&current)
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(action))
+    else {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            900381,
+            "Unsupported state change action",
+            format!("Lifecycle state change action {action} is not allowed"),
+        ));
+    };
+    record.api.life_cycle_status = (*target).to_owned();
+    record.api.last_updated_time = cp.now_millis().to_string();
+    let record = record.clone();
+
+    // Lifecycle is API-wide: every deployed artifact is re-sent with the new state, or
+    // removed when the API is retired.
+    for (label, deployment) in &record.deployments {
+        let Some(revision) = record
+            .revisions
+            .values()
+            .find(|r| r.id == deployment.revision_id)
+        else {
+            continue;
+        };
+        let event = if *target == "RETIRED" {
+            Event::RemoveApiFromGateway {
+                label: label.clone(),
+                api_id: record.api.id.clone(),
+                context: revision.snapshot.served_context(),
+            }
+        } else {
+            let Some(env) = cp.settings().environment(label) else {
+                continue;
+            };
+            Event::DeployApiInGateway {
+                label: label.clone(),
+                artifact: Box::new(artifact(revision, target, env, deployment)),
+            }
+        };
+        cp.publish(&mut state, event);
+    }
+    if *target == "RETIRED"
+        && let Some(r) = state.apis.get_mut(api_id)
+    {
+        r.deployments.clear();
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        json!({
+            "workflowStatus": "APPROVED",
+            "jsonPayload": "",
+            "lifecycleState": lifecycle_state_json(target),
+        }),
+    ))
+}

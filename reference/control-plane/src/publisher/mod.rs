@@ -1,0 +1,179 @@
+//! Publisher v4 (`/api/am/publisher/v4`): APIs and their lifecycle ([`apis`]), revisions and
+//! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
+
+pub mod apis;
+pub mod revisions;
+
+use crate::ControlPlane;
+use crate::access::scope::*;
+use crate::error::RestError;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use http::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tollgate_config::model::{Environment, VHost};
+
+pub(crate) type RestResult = Result<Response, RestError>;
+
+pub fn router(cp: Arc<ControlPlane>) -> Router {
+    Router::new()
+        .route("/apis", get(apis::list).post(apis::create))
+        .route("/apis/change-lifecycle", post(apis::change_lifecycle))
+        .route(
+            "/apis/{api_id}",
+            get(apis::get_one).put(apis::update).delete(apis::delete),
+        )
+        .route(
+            "/apis/{api_id}/revisions",
+            get(revisions::list).post(revisions::create),
+        )
+        .route(
+            "/apis/{api_id}/revisions/{revision_id}",
+            get(revisions::get_one).delete(revisions::delete),
+        )
+        .route("/apis/{api_id}/deploy-revision", post(revisions::deploy))
+        .route(
+            "/apis/{api_id}/undeploy-revision",
+            post(revisions::undeploy),
+        )
+        .route("/apis/{api_id}/restore-revision", post(revisions::restore))
+        .route("/apis/{api_id}/deployments", get(revisions::deployments))
+        .route(
+            "/apis/{api_id}/deployments/{deployment_id}",
+            put(revisions::update_deployment),
+        )
+        .route("/settings", get(settings))
+        .with_state(cp)
+}
+
+/// Parses a JSON body, answering WSO2's 400s for empty, malformed or ill-typed payloads.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, RestError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(RestError::bad_request("Request payload cannot be empty."));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            RestError::bad_request("One or more request body parameters contain disallowed values.")
+        } else {
+            RestError::malformed_body()
+        }
+    })
+}
+
+pub(crate) fn json_response(status: http::StatusCode, value: impl serde::Serialize) -> Response {
+    (status, Json(value)).into_response()
+}
+
+/// RFC 3339 in UTC, for the spec's `date-time` fields.
+pub(crate) fn rfc3339(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// `ws://host[:port]{ctx}`: WSO2 omits the port only when it is 80 (443 for wss).
+fn ws_url(scheme: &str, host: &str, port: u16, default: u16, ctx: &str) -> String {
+    if port == default {
+        format!("{scheme}://{host}{ctx}")
+    } else {
+        format!("{scheme}://{host}:{port}{ctx}")
+    }
+}
+
+fn vhost_json(v: &VHost) -> Value {
+    json!({
+        "host": v.host,
+        "httpContext": v.http_context,
+        "httpPort": v.http_port,
+        "httpsPort": v.https_port,
+        "wsPort": v.ws_port,
+        "wsHost": v.ws_host,
+        "wssPort": v.wss_port,
+        "wssHost": v.wss_host,
+        "websubHttpPort": v.websub_http_port,
+        "websubHttpsPort": v.websub_https_port,
+    })
+}
+
+/// `Environment` of the Publisher's settings. Environments from `deployment.toml` have their
+/// name as id (WSO2's `Environment.setName` sets the UUID too).
+pub(crate) fn environment_json(env: &Environment) -> Value {
+    let endpoint_uris: Vec<Value> = env
+        .vhosts
+        .first()
+        .map(|v| {
+            vec![
+                json!({"protocol": "http", "endpointURI": v.http_url()}),
+                json!({"protocol": "https", "endpointURI": v.https_url()}),
+                json!({"protocol": "ws", "endpointURI": ws_url("ws", &v.ws_host, v.ws_port, 80, &v.http_context)}),
+                json!({"protocol": "wss", "endpointURI": ws_url("wss", &v.wss_host, v.wss_port, 443, &v.http_context)}),
+            ]
+        })
+        .unwrap_or_default();
+    json!({
+        "id": env.name,
+        "name": env.name,
+        "displayName": env.display_name,
+        "type": env.kind.as_str(),
+        "serverUrl": env.service_url.clone().unwrap_or_default(),
+        "provider": env.provider,
+        "showInApiConsole": env.display_in_api_console,
+        "vhosts": env.vhosts.iter().map(vhost_json).collect::<Vec<_>>(),
+        "endpointURIs": endpoint_uris,
+        "additionalProperties": [],
+    })
+}
+
+/// The scopes the Publisher REST API defines (`Settings.scopes`).
+const PUBLISHER_SCOPES: &[&str] = &[
+    API_VIEW,
+    API_CREATE,
+    API_PUBLISH,
+    API_DELETE,
+    API_MANAGE,
+    API_IMPORT_EXPORT,
+    API_LIST_VIEW,
+    PUBLISHER_SETTINGS,
+];
+
+async fn settings(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, PUBLISHER_SETTINGS])?;
+    let s = cp.settings();
+    Ok(json_response(
+        http::StatusCode::OK,
+        json!({
+            "devportalUrl": format!("{}/devportal", s.mgmt_base_url()),
+            "environment": s.environments.iter().map(environment_json).collect::<Vec<_>>(),
+            "scopes": PUBLISHER_SCOPES,
+            "monetizationAttributes": [],
+            "subscriberContactAttributes": {},
+            "securityAuditProperties": {},
+            "externalStoresEnabled": false,
+            "docVisibilityEnabled": false,
+            "crossTenantSubscriptionEnabled": false,
+            "defaultAdvancePolicy": "Unlimited",
+            "defaultSubscriptionPolicy": "Unlimited",
+            "authorizationHeader": "Authorization",
+            "customProperties": [],
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_renders_utc_with_fraction() {
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+}

@@ -1,0 +1,204 @@
+//! All control-plane state, in memory, behind one lock: APIs with their revisions and
+//! deployments, applications, key mappings, subscriptions, revoked tokens, and the event log.
+//!
+//! The event log lives under the same lock as the data it describes, so a snapshot and the
+//! sequence number it is "as of" can never disagree.
+
+use crate::model::{AUTH_ANY, Api};
+use std::collections::{BTreeMap, VecDeque};
+use tollgate_config::model::Environment;
+use tollgate_protocol::artifact::{ApiArtifact, ArtifactEnvironment, Endpoints, MaxTps, Operation};
+use tollgate_protocol::event::{Event, EventEnvelope};
+use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
+
+/// One API: its working copy, its revisions and where they are deployed.
+#[derive(Debug, Clone)]
+pub struct ApiRecord {
+    pub api: Api,
+    /// By revision number (ascending).
+    pub revisions: BTreeMap<u32, Revision>,
+    /// WSO2 never reuses a revision number, even after deleting one.
+    pub last_revision_number: u32,
+    /// One deployment per environment name.
+    pub deployments: BTreeMap<String, Deployment>,
+}
+
+/// A frozen copy of the API.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub id: String,
+    pub number: u32,
+    pub description: Option<String>,
+    pub created_time: i64,
+    pub snapshot: Api,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    pub environment: String,
+    pub revision_id: String,
+    pub vhost: String,
+    pub display_on_devportal: bool,
+    pub deployed_time: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplicationRecord {
+    pub app: Application,
+    pub description: Option<String>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub created_time: i64,
+    pub updated_time: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyMappingRecord {
+    pub id: String,
+    pub mapping: KeyMapping,
+    pub supported_grant_types: Vec<String>,
+    pub callback_url: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub apis: BTreeMap<String, ApiRecord>,
+    pub applications: BTreeMap<String, ApplicationRecord>,
+    /// By key mapping id.
+    pub key_mappings: BTreeMap<String, KeyMappingRecord>,
+    pub subscriptions: BTreeMap<String, Subscription>,
+    pub revoked: Vec<RevokedToken>,
+    log: VecDeque<EventEnvelope>,
+    seq: u64,
+}
+
+impl State {
+    /// Appends an event to the log and returns its sequence number.
+    pub fn publish(&mut self, now_millis: i64, tenant: &str, event: Event, retain: usize) -> u64 {
+        self.seq += 1;
+        self.log.push_back(EventEnvelope {
+            seq: self.seq,
+            time_stamp: now_millis,
+            tenant_domain: tenant.to_owned(),
+            event,
+        });
+        while self.log.len() > retain.max(1) {
+            self.log.pop_front();
+        }
+        self.seq
+    }
+
+    /// The last published sequence number (0 before the first event).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Every retained event after `after`, or `None` if some of them were already dropped, or
+    /// if `after` is beyond the log (a follower of an earlier control plane whose log was lost
+    /// with it: it must pull the snapshot again rather than skip new events).
+    pub fn events_after(&self, after: u64) -> Option<Vec<EventEnvelope>> {
+        if after > self.seq {
+            return None;
+        }
+        let first = self.log.front().map_or(self.seq + 1, |e| e.seq);
+        if after + 1 < first {
+            return None;
+        }
+        Some(self.log.iter().filter(|e| e.seq > after).cloned().collect())
+    }
+
+    pub fn application_by_name(&self, owner: &str, name: &str) -> Option<&ApplicationRecord> {
+        self.applications
+            .values()
+            .find(|a| a.app.owner == owner && a.app.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The artifact of `revision` for `environment`: the revision's frozen API, the current
+/// lifecycle state (lifecycle is API-wide in WSO2, revisions share it) and the environment's
+/// type baked in, as `SynapseArtifactGenerator` does per label.
+pub fn artifact(
+    revision: &Revision,
+    lifecycle_status: &str,
+    environment: &Environment,
+    deployment: &Deployment,
+) -> ApiArtifact {
+    let api = &revision.snapshot;
+    let (production, sandbox) = api.endpoint_urls();
+    let operations = api
+        .operations
+        .iter()
+        .map(|op| Operation {
+            verb: op.verb.clone(),
+            target: op.target.clone(),
+            auth_type: if op.auth_type == AUTH_ANY {
+                "Any".to_owned()
+            } else {
+                op.auth_type.clone()
+            },
+            throttling_policy: op.throttling_policy.clone(),
+            scopes: op.scopes.clone(),
+        })
+        .collect();
+    let scopes = api
+        .scopes
+        .iter()
+        .filter_map(|s| {
+            s.pointer("/scope/name")
+                .or_else(|| s.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    ApiArtifact {
+        api_id: api.id.clone(),
+        revision_id: revision.id.clone(),
+        revision_number: revision.number,
+        name: api.name.clone(),
+        version: api.version.clone(),
+        context: api.served_context(),
+        provider: api.provider.clone(),
+        lifecycle_status: lifecycle_status.to_owned(),
+        environment: ArtifactEnvironment {
+            name: environment.name.clone(),
+            kind: environment.kind,
+        },
+        vhost: deployment.vhost.clone(),
+        endpoints: Endpoints {
+            production,
+            sandbox,
+        },
+        operations,
+        api_throttling_policy: api.api_throttling_policy.clone(),
+        policies: api.policies.clone(),
+        transport: api.transport.clone(),
+        security_scheme: api.security_scheme.clone(),
+        scopes,
+        max_tps: api.max_tps.as_ref().map(|m| MaxTps {
+            production: m.production,
+            sandbox: m.sandbox,
+        }),
+        deployed_time: deployment.deployed_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_after_reports_a_gap_once_the_log_has_been_trimmed() {
+        let mut state = State::default();
+        for _ in 0..5 {
+            state.publish(0, "carbon.super", Event::Heartbeat, 3);
+        }
+        assert_eq!(state.seq(), 5);
+        assert!(state.events_after(1).is_none());
+        let rest = state.events_after(2).unwrap();
+        assert_eq!(
+            rest.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+        assert!(state.events_after(5).unwrap().is_empty());
+        assert!(state.events_after(6).is_none(), "ahead of the log");
+    }
+}
