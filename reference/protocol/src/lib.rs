@@ -12,6 +12,7 @@
 //! | [`clock`] | the injected wall clock ([`Clock`]), real or manual |
 //! | [`seed`] | one seed for every random choice ([`SeededRng`]) |
 //! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
+//! | [`throttle`] | throttling policies, gateway→TM request events, TM→gateway decisions |
 //! | [`net`] | listeners, outbound connector with a host map, and the HTTP(S) server loop |
 
 pub mod artifact;
@@ -22,6 +23,7 @@ pub mod net;
 pub mod security;
 pub mod seed;
 pub mod store;
+pub mod throttle;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use seed::SeededRng;

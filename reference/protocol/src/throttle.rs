@@ -1,0 +1,1 @@
+//! Throttling on the wire (being written).

@@ -1,0 +1,1 @@
+//! tollgate-traffic-manager (being written).
