@@ -15,12 +15,14 @@
 //! | [`state`] | the in-memory store, the event log, artifact generation per label |
 //! | [`publisher`] | `/api/am/publisher/v4`: APIs, lifecycle, revisions, deployments, settings |
 //! | [`devportal`] | `/api/am/devportal/v3`: APIs with `endpointURLs`, settings, applications, subscriptions, keys |
+//! | [`admin`] | `/api/am/admin/v4`: throttling policies and deny policies (published as events) |
 //! | [`eventhub`] | `/internal/data/v1`: the gateway snapshot and the ndjson event stream |
 //!
 //! Tollgate's wire to gateways is its own (an HTTP ndjson stream instead of JMS topics, and
 //! deploy events that carry their artifact); see `tollgate_protocol::event`.
 
 pub mod access;
+pub mod admin;
 pub mod devportal;
 pub mod error;
 pub mod eventhub;
@@ -138,7 +140,9 @@ impl ControlPlane {
         axum::Router::new()
             .nest("/api/am/publisher/v4", publisher::router(self.clone()))
             .nest("/api/am/devportal/v3", devportal::router(self.clone()))
+            .nest("/api/am/admin/v4", admin::router(self.clone()))
             .merge(eventhub::router(self.clone()))
+            .merge(admin::internal_router(self.clone()))
             .merge(self.kms.router())
     }
 

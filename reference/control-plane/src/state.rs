@@ -67,6 +67,8 @@ pub struct State {
     pub key_mappings: BTreeMap<String, KeyMappingRecord>,
     pub subscriptions: BTreeMap<String, Subscription>,
     pub revoked: Vec<RevokedToken>,
+    /// Throttling and deny policies (Admin API), the built-ins from the start.
+    pub throttling: crate::admin::ThrottlingState,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

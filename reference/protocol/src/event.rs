@@ -9,6 +9,7 @@
 
 use crate::artifact::ApiArtifact;
 use crate::store::{Application, KeyMapping, RevokedToken, Subscription};
+use crate::throttle::{DenyPolicy, PolicyLevel, ThrottlePolicy};
 use serde::{Deserialize, Serialize};
 
 /// One event with its place in the control plane's log.
@@ -70,6 +71,27 @@ pub enum Event {
     /// An access token was revoked (WSO2's `tokenRevocation` topic).
     TokenRevocation {
         token: RevokedToken,
+    },
+    /// A throttling policy was added (Admin API); WSO2's `POLICY_CREATE`.
+    PolicyCreate {
+        policy: Box<ThrottlePolicy>,
+    },
+    /// A throttling policy's limits changed; WSO2's `POLICY_UPDATE`.
+    PolicyUpdate {
+        policy: Box<ThrottlePolicy>,
+    },
+    /// A throttling policy was deleted; WSO2's `POLICY_DELETE`.
+    #[serde(rename_all = "camelCase")]
+    PolicyDelete {
+        policy_level: PolicyLevel,
+        policy_id: String,
+        policy_name: String,
+    },
+    /// A deny policy came into force (`state` true) or left it (disabled or deleted: false);
+    /// what WSO2 sends on `throttleData` from `org.wso2.blocking.request.stream`.
+    Blocking {
+        condition: DenyPolicy,
+        state: bool,
     },
     /// Sent when the stream is idle so a gateway can tell a live hub from a dead one.
     Heartbeat,

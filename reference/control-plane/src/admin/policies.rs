@@ -1,0 +1,338 @@
+//! `/throttling/policies/{application,subscription,advanced}[/{policyId}]`
+//! (`ThrottlingApiServiceImpl`): list, add, get, update, delete.
+//!
+//! As in WSO2: a duplicate name is 409 (`"<Level> Policy with name X already exists"`), an
+//! update keeps the policy's id and name whatever the body says, and a policy still attached
+//! (to an application, a subscription or an API) cannot be deleted — WSO2 answers that with
+//! a 500. Built-in policies have no other protection in WSO2 and none here.
+
+use super::scope::*;
+use crate::ControlPlane;
+use crate::error::RestError;
+use crate::publisher::{RestResult, json_response, parse_json};
+use crate::state::State as Store;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tollgate_protocol::event::Event;
+use tollgate_protocol::throttle::{
+    AdvancedPolicy, ApplicationPolicy, PolicyLevel, SubscriptionPolicy, ThrottlePolicy,
+};
+
+const BASE: &str = "/api/am/admin/v4/throttling/policies";
+
+fn level(segment: &str) -> Result<PolicyLevel, RestError> {
+    match segment {
+        "application" => Ok(PolicyLevel::Application),
+        "subscription" => Ok(PolicyLevel::Subscription),
+        "advanced" => Ok(PolicyLevel::Advanced),
+        other => Err(RestError::new(
+            StatusCode::NOT_FOUND,
+            404,
+            "Not Found",
+            format!("No throttling policy level `{other}`"),
+        )),
+    }
+}
+
+/// `RestApiConstants.RESOURCE_*_POLICY`, for 404 descriptions.
+fn resource(level: PolicyLevel) -> &'static str {
+    match level {
+        PolicyLevel::Application => "application policy",
+        PolicyLevel::Subscription => "subscription policy",
+        PolicyLevel::Advanced => "advanced policy",
+    }
+}
+
+fn title(level: PolicyLevel) -> &'static str {
+    match level {
+        PolicyLevel::Application => "Application",
+        PolicyLevel::Subscription => "Subscription",
+        PolicyLevel::Advanced => "Advanced",
+    }
+}
+
+fn to_json(policy: &ThrottlePolicy) -> Value {
+    serde_json::to_value(policy).unwrap_or(Value::Null)
+}
+
+/// `AdvancedThrottlePolicyInfo` in lists: no conditional groups.
+fn list_item(policy: &ThrottlePolicy) -> Value {
+    let mut value = to_json(policy);
+    if let (ThrottlePolicy::Advanced(_), Some(object)) = (policy, value.as_object_mut()) {
+        object.remove("conditionalGroups");
+    }
+    value
+}
+
+/// Parses a body of `level`'s DTO (its `type`, if any, is ignored: the path decides).
+fn parse(level: PolicyLevel, body: &[u8]) -> Result<ThrottlePolicy, RestError> {
+    let mut value: Value = parse_json(body)?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("type");
+    }
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    let policy = match level {
+        PolicyLevel::Application => {
+            ThrottlePolicy::Application(parse_json::<ApplicationPolicy>(&bytes)?)
+        }
+        PolicyLevel::Subscription => {
+            ThrottlePolicy::Subscription(parse_json::<SubscriptionPolicy>(&bytes)?)
+        }
+        PolicyLevel::Advanced => ThrottlePolicy::Advanced(parse_json::<AdvancedPolicy>(&bytes)?),
+    };
+    policy
+        .default_limit()
+        .validate()
+        .map_err(RestError::bad_request)?;
+    if let ThrottlePolicy::Subscription(SubscriptionPolicy {
+        permissions: Some(p),
+        ..
+    }) = &policy
+        && p.roles.is_empty()
+    {
+        // ExceptionCodes.ROLES_CANNOT_BE_EMPTY
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            900915,
+            "Role list cannot be empty",
+            "Role list cannot be empty",
+        ));
+    }
+    Ok(policy)
+}
+
+/// Sets id, name and the fields WSO2 fills in.
+fn stamp(policy: &mut ThrottlePolicy, id: &str, name: Option<&str>) {
+    fn fill(
+        policy_id: &mut String,
+        policy_name: &mut String,
+        display_name: &mut String,
+        is_deployed: &mut bool,
+        id: &str,
+        name: Option<&str>,
+    ) {
+        *policy_id = id.to_owned();
+        if let Some(name) = name {
+            *policy_name = name.to_owned();
+        }
+        if display_name.is_empty() {
+            *display_name = policy_name.clone();
+        }
+        *is_deployed = true;
+    }
+    match policy {
+        ThrottlePolicy::Application(p) => fill(
+            &mut p.policy_id,
+            &mut p.policy_name,
+            &mut p.display_name,
+            &mut p.is_deployed,
+            id,
+            name,
+        ),
+        ThrottlePolicy::Subscription(p) => fill(
+            &mut p.policy_id,
+            &mut p.policy_name,
+            &mut p.display_name,
+            &mut p.is_deployed,
+            id,
+            name,
+        ),
+        ThrottlePolicy::Advanced(p) => fill(
+            &mut p.policy_id,
+            &mut p.policy_name,
+            &mut p.display_name,
+            &mut p.is_deployed,
+            id,
+            name,
+        ),
+    }
+}
+
+fn find(state: &Store, level: PolicyLevel, id: &str) -> Option<usize> {
+    state
+        .throttling
+        .policies
+        .iter()
+        .position(|p| p.level() == level && p.id() == id)
+}
+
+pub async fn list(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(segment): Path<String>,
+) -> RestResult {
+    cp.authorize(&headers, &[ADMIN, TIER_VIEW])?;
+    let level = level(&segment)?;
+    let state = cp.lock();
+    let list: Vec<Value> = state
+        .throttling
+        .policies
+        .iter()
+        .filter(|p| p.level() == level)
+        .map(list_item)
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list}),
+    ))
+}
+
+pub async fn create(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(segment): Path<String>,
+    body: Bytes,
+) -> RestResult {
+    cp.authorize(&headers, &[ADMIN, TIER_MANAGE])?;
+    let level = level(&segment)?;
+    let mut policy = parse(level, &body)?;
+    if policy.name().trim().is_empty() {
+        // RestApiAdminUtils.validateThrottlePolicyNameProperty
+        return Err(RestError::bad_request(
+            "policyName property value of payload cannot be blank",
+        ));
+    }
+    let id = cp.new_id();
+    stamp(&mut policy, &id, None);
+    let mut state = cp.lock();
+    if state
+        .throttling
+        .policies
+        .iter()
+        .any(|p| p.level() == level && p.name() == policy.name())
+    {
+        return Err(RestError::conflict(format!(
+            "{} Policy with name {} already exists",
+            title(level),
+            policy.name()
+        )));
+    }
+    state.throttling.policies.push(policy.clone());
+    let body = to_json(&policy);
+    cp.publish(
+        &mut state,
+        Event::PolicyCreate {
+            policy: Box::new(policy),
+        },
+    );
+    let mut response = json_response(StatusCode::CREATED, body);
+    if let Ok(location) = HeaderValue::from_str(&format!("{BASE}/{}/{id}", level.as_str())) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn get_one(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((segment, id)): Path<(String, String)>,
+) -> RestResult {
+    cp.authorize(&headers, &[ADMIN, TIER_VIEW])?;
+    let level = level(&segment)?;
+    let state = cp.lock();
+    let index =
+        find(&state, level, &id).ok_or_else(|| RestError::not_found(resource(level), &id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        to_json(&state.throttling.policies[index]),
+    ))
+}
+
+pub async fn update(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((segment, id)): Path<(String, String)>,
+    body: Bytes,
+) -> RestResult {
+    cp.authorize(&headers, &[ADMIN, TIER_MANAGE])?;
+    let level = level(&segment)?;
+    let mut policy = parse(level, &body)?;
+    let mut state = cp.lock();
+    let index =
+        find(&state, level, &id).ok_or_else(|| RestError::not_found(resource(level), &id))?;
+    // The id and the name are the existing policy's, whatever the body says.
+    let name = state.throttling.policies[index].name().to_owned();
+    stamp(&mut policy, &id, Some(&name));
+    state.throttling.policies[index] = policy.clone();
+    let body = to_json(&policy);
+    cp.publish(
+        &mut state,
+        Event::PolicyUpdate {
+            policy: Box::new(policy),
+        },
+    );
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// WSO2's `hasAttachments`: who still uses the policy.
+fn attached(state: &Store, level: PolicyLevel, name: &str) -> bool {
+    match level {
+        PolicyLevel::Application => state
+            .applications
+            .values()
+            .any(|a| a.app.throttling_policy == name),
+        PolicyLevel::Subscription => {
+            state
+                .subscriptions
+                .values()
+                .any(|s| s.throttling_policy == name)
+                || state
+                    .apis
+                    .values()
+                    .any(|r| r.api.policies.iter().any(|p| p == name))
+        }
+        PolicyLevel::Advanced => state.apis.values().any(|r| {
+            r.api.api_throttling_policy.as_deref() == Some(name)
+                || r.api
+                    .operations
+                    .iter()
+                    .any(|op| op.throttling_policy.as_deref() == Some(name))
+        }),
+    }
+}
+
+/// WSO2's delete message for each level (`ThrottlingApiServiceImpl`), logged there and
+/// returned here as the 500's description.
+fn delete_error(level: PolicyLevel, id: &str) -> RestError {
+    let what = match level {
+        PolicyLevel::Application => "Application level policy",
+        PolicyLevel::Subscription => "Subscription level policy",
+        PolicyLevel::Advanced => "Advanced level policy",
+    };
+    RestError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        500,
+        "Internal server error",
+        format!("Error while deleting {what} : {id}"),
+    )
+}
+
+pub async fn delete(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((segment, id)): Path<(String, String)>,
+) -> RestResult {
+    cp.authorize(&headers, &[ADMIN, TIER_MANAGE, POLICIES_IMPORT_EXPORT])?;
+    let level = level(&segment)?;
+    let mut state = cp.lock();
+    let index =
+        find(&state, level, &id).ok_or_else(|| RestError::not_found(resource(level), &id))?;
+    let name = state.throttling.policies[index].name().to_owned();
+    if attached(&state, level, &name) {
+        return Err(delete_error(level, &id));
+    }
+    state.throttling.policies.remove(index);
+    cp.publish(
+        &mut state,
+        Event::PolicyDelete {
+            policy_level: level,
+            policy_id: id,
+            policy_name: name,
+        },
+    );
+    Ok(StatusCode::OK.into_response())
+}
