@@ -1,1 +1,59 @@
-//! tollgate-harness (being written).
+//! The Tollgate harness: boots topologies of Tollgate nodes and is the `tollgate` command.
+//!
+//! A topology is a folder under `scenarios/topologies/` holding a `topology.toml` and one
+//! `deployment.toml` per instance (WSO2's own file, unchanged). The harness loads and checks
+//! it, binds every listener on one loopback address (the guide's port numbers), starts mock
+//! backends, the control plane and then the gateways, and hands back handles to drive them.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`topology`] | `topology.toml` + `deployment.toml`s → a checked [`Topology`] |
+//! | [`address`] | one private loopback address per booted topology |
+//! | [`backend`] | mock backends that say who served a request; slow / fail / reset faults |
+//! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] |
+//! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
+//! | [`cli`] | `tollgate up` and `tollgate node` |
+//!
+//! Not built yet (later issues): scenario files and their runner, the simulated, container
+//! and external drivers, reports, `tollgate run`, `tollgate conform`, `tollgate bench`.
+
+pub mod address;
+pub mod backend;
+pub mod cli;
+pub mod client;
+pub mod inproc;
+pub mod topology;
+
+pub use inproc::{BootError, BootOptions, RunningTopology, boot, boot_private};
+pub use topology::{Topology, TopologyErrors};
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root: the nearest ancestor of the current directory (or of this crate, when
+/// run through cargo) holding `scenarios/topologies`.
+pub fn workspace_root() -> Option<PathBuf> {
+    let from_cwd = std::env::current_dir().ok();
+    let from_crate = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    [from_cwd, from_crate]
+        .into_iter()
+        .flatten()
+        .find_map(|start| {
+            start
+                .ancestors()
+                .find(|dir| dir.join("scenarios").join("topologies").is_dir())
+                .map(Path::to_path_buf)
+        })
+}
+
+/// A topology named on the command line: a path as given if it exists, else
+/// `scenarios/topologies/<name>` under the workspace root.
+pub fn resolve_topology(name_or_path: &str) -> PathBuf {
+    let given = PathBuf::from(name_or_path);
+    if given.exists() {
+        return given;
+    }
+    match workspace_root() {
+        Some(root) => root.join("scenarios").join("topologies").join(name_or_path),
+        None => given,
+    }
+}

@@ -1,1 +1,461 @@
-//! tollgate-node (being written).
+//! One Tollgate node: whatever `[server] server_role` a checked `deployment.toml` names, built
+//! from that config plus resources handed in from outside.
+//!
+//! | role | runs | listeners (before `[server] offset`) |
+//! |---|---|---|
+//! | `control-plane` | Publisher, Developer Portal, Key Manager, event hub | management HTTPS 9443, servlet HTTP 9763 |
+//! | `gateway-worker` | a gateway following the control plane's event hub | passthrough HTTP 8280, HTTPS 8243, management HTTPS 9443 |
+//! | `default` (all-in-one) | both | 9443 (shared, as in WSO2), 9763, 8280, 8243 |
+//! | `traffic-manager` | — not built: [`NodeError::UnsupportedRole`] | |
+//!
+//! A node never binds a socket, reads the clock or picks a seed itself: the harness (in-process
+//! or simulated) and the `tollgate node` command (real sockets, for containers and manual runs)
+//! bind every listener [`required_ports`] names and pass them in [`NodeResources`], with the
+//! [`Outbound`] it reaches other nodes through, the clock, the seed and the TLS config. That is
+//! what lets the same node run on loopback, in a simulator or in a container (mini-redis's
+//! `server::run(listener, shutdown)`, linkerd's injected binders).
+//!
+//! TLS: every HTTPS listener serves the built-in `wso2carbon` pair
+//! ([`tollgate_protocol::security`]) unless `[keystore.tls] file_name` names a `.pem` file; then
+//! that file (one PEM holding the certificate chain and the private key, path relative to the
+//! `deployment.toml`'s folder) serves HTTPS and signs tokens. JKS keystores are not read: a
+//! `.jks` name keeps the built-in pair, which is what WSO2's own default `wso2carbon.jks` holds.
+//! `[truststore] file_name` ending in `.pem` adds its certificates to what outbound calls trust.
+//!
+//! Modules: [`tls`] (keystore and truststore as PEM); the rest is this file: [`PortRole`],
+//! [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`], [`NodeHandle`].
+
+pub mod tls;
+
+use hyper_util::service::TowerToHyperService;
+use std::fmt;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tollgate_config::model::{DeploymentConfig, ServerRole};
+use tollgate_config::ports::Ports;
+use tollgate_control_plane::{ControlPlane, ControlPlaneSettings};
+use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings};
+use tollgate_protocol::SharedClock;
+use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC};
+use tollgate_protocol::net::serve;
+use tollgate_protocol::net::{Listener, Outbound};
+
+/// What a listener of a node is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortRole {
+    /// 9443 + offset: Publisher/DevPortal/KM REST, `/oauth2/token`, `/internal/data/v1` on a
+    /// control plane; the gateway's node-local `/api/am/gateway/v2` on a gateway.
+    MgmtHttps,
+    /// 9763 + offset: servlet HTTP.
+    ServletHttp,
+    /// 8280 + offset: the gateway's passthrough HTTP (API traffic).
+    PassthruHttp,
+    /// 8243 + offset: the gateway's passthrough HTTPS (API traffic).
+    PassthruHttps,
+}
+
+impl PortRole {
+    pub fn is_tls(self) -> bool {
+        matches!(self, Self::MgmtHttps | Self::PassthruHttps)
+    }
+
+    pub fn scheme(self) -> &'static str {
+        if self.is_tls() { "https" } else { "http" }
+    }
+}
+
+impl fmt::Display for PortRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MgmtHttps => "management HTTPS",
+            Self::ServletHttp => "servlet HTTP",
+            Self::PassthruHttp => "gateway HTTP",
+            Self::PassthruHttps => "gateway HTTPS",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("server_role `{0}` is not built yet (only control-plane, gateway-worker and default)")]
+    UnsupportedRole(&'static str),
+    #[error("{0}")]
+    Ports(String),
+    #[error("no listener was given for the {0} port")]
+    MissingListener(PortRole),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsConfigError),
+    #[error("control plane: {0}")]
+    ControlPlane(String),
+    #[error("gateway: {0}")]
+    Gateway(String),
+}
+
+/// The listeners a node of `cfg`'s role needs, with their ports (offset applied), in a fixed
+/// order: management HTTPS, servlet HTTP, gateway HTTP, gateway HTTPS.
+pub fn required_ports(cfg: &DeploymentConfig) -> Result<Vec<(PortRole, u16)>, NodeError> {
+    let role = cfg.server.server_role;
+    if !role.runs_control_plane() && !role.runs_gateway() {
+        return Err(NodeError::UnsupportedRole(role.as_str()));
+    }
+    let ports = Ports::for_config(cfg).map_err(|e| NodeError::Ports(e.to_string()))?;
+    let mut needed = vec![(PortRole::MgmtHttps, ports.mgmt_https)];
+    if role.runs_control_plane() {
+        needed.push((PortRole::ServletHttp, ports.servlet_http));
+    }
+    if role.runs_gateway() {
+        needed.push((PortRole::PassthruHttp, ports.passthru_http));
+        needed.push((PortRole::PassthruHttps, ports.passthru_https));
+    }
+    Ok(needed)
+}
+
+/// A node's listeners, one per [`PortRole`] it needs.
+#[derive(Debug)]
+pub struct NodeListeners<L> {
+    pub mgmt_https: Option<L>,
+    pub servlet_http: Option<L>,
+    pub passthru_http: Option<L>,
+    pub passthru_https: Option<L>,
+}
+
+impl<L> Default for NodeListeners<L> {
+    fn default() -> Self {
+        Self {
+            mgmt_https: None,
+            servlet_http: None,
+            passthru_http: None,
+            passthru_https: None,
+        }
+    }
+}
+
+impl<L> NodeListeners<L> {
+    pub fn insert(&mut self, role: PortRole, listener: L) {
+        *self.slot(role) = Some(listener);
+    }
+
+    fn slot(&mut self, role: PortRole) -> &mut Option<L> {
+        match role {
+            PortRole::MgmtHttps => &mut self.mgmt_https,
+            PortRole::ServletHttp => &mut self.servlet_http,
+            PortRole::PassthruHttp => &mut self.passthru_http,
+            PortRole::PassthruHttps => &mut self.passthru_https,
+        }
+    }
+
+    fn take(&mut self, role: PortRole) -> Result<L, NodeError> {
+        self.slot(role)
+            .take()
+            .ok_or(NodeError::MissingListener(role))
+    }
+}
+
+impl<L> FromIterator<(PortRole, L)> for NodeListeners<L> {
+    fn from_iter<I: IntoIterator<Item = (PortRole, L)>>(iter: I) -> Self {
+        let mut listeners = Self::default();
+        for (role, listener) in iter {
+            listeners.insert(role, listener);
+        }
+        listeners
+    }
+}
+
+/// Everything a node is handed from outside.
+pub struct NodeResources<L> {
+    pub listeners: NodeListeners<L>,
+    /// How this node reaches the others (host map + truststore).
+    pub outbound: Outbound,
+    pub clock: SharedClock,
+    /// The run's seed; each node derives its own stream from it and its name.
+    pub seed: u64,
+    /// Serves every HTTPS listener; [`tls::load`] builds it from `[keystore.tls]`.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The token signing pair (the same key as `tls`, as in WSO2); see [`tls::KeyPair`].
+    pub signing: tls::KeyPair,
+}
+
+/// A running node.
+pub struct NodeHandle {
+    name: String,
+    role: ServerRole,
+    control_plane: Option<Arc<ControlPlane>>,
+    gateway: Option<GatewayHandle>,
+    tasks: tokio::task::JoinSet<()>,
+    shutdown: CancellationToken,
+}
+
+impl fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn role(&self) -> ServerRole {
+        self.role
+    }
+
+    /// The control plane, on `control-plane` and `default` nodes.
+    pub fn control_plane(&self) -> Option<&Arc<ControlPlane>> {
+        self.control_plane.as_ref()
+    }
+
+    /// The gateway, on `gateway-worker` and `default` nodes.
+    pub fn gateway(&self) -> Option<&GatewayHandle> {
+        self.gateway.as_ref()
+    }
+
+    /// Resolves once the node serves what it should: at once for a control plane (its
+    /// listeners are bound before it starts), after the start-up sync for a gateway.
+    pub async fn ready(&self) {
+        if let Some(gateway) = &self.gateway {
+            gateway.wait_synced().await;
+        }
+    }
+
+    /// Stops every listener and background task of the node and waits for them to end.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Starts node `name` of `cfg`'s role on the listeners in `resources`, until `shutdown` fires
+/// (or [`NodeHandle::shutdown`]).
+///
+/// A `default` (all-in-one) node serves the control plane and the gateway's node-local routes
+/// (`/api/am/gateway/v2/...`, `/_tollgate/sync`) on one management port, as WSO2's all-in-one
+/// pack does; the control plane answers every other path.
+pub async fn start<L: Listener>(
+    name: &str,
+    cfg: DeploymentConfig,
+    resources: NodeResources<L>,
+    shutdown: CancellationToken,
+) -> Result<NodeHandle, NodeError> {
+    let role = cfg.server.server_role;
+    if !role.runs_control_plane() && !role.runs_gateway() {
+        return Err(NodeError::UnsupportedRole(role.as_str()));
+    }
+    let ports = Ports::for_config(&cfg).map_err(|e| NodeError::Ports(e.to_string()))?;
+    let NodeResources {
+        mut listeners,
+        outbound,
+        clock,
+        seed,
+        tls,
+        signing,
+    } = resources;
+    let shutdown = shutdown.child_token();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut handle = NodeHandle {
+        name: name.to_owned(),
+        role,
+        control_plane: None,
+        gateway: None,
+        tasks: tokio::task::JoinSet::new(),
+        shutdown: shutdown.clone(),
+    };
+
+    match role {
+        ServerRole::ControlPlane => {
+            let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock, seed)?;
+            let mgmt = listeners.take(PortRole::MgmtHttps)?;
+            let servlet = listeners.take(PortRole::ServletHttp)?;
+            let serving = cp.clone();
+            let token = shutdown.clone();
+            tasks.spawn(async move { serving.serve(mgmt, servlet, tls, token).await });
+            handle.control_plane = Some(cp);
+        }
+        ServerRole::GatewayWorker => {
+            let settings = gateway_settings(&cfg, name, &signing);
+            let gateway_listeners = GatewayListeners {
+                passthru_http: listeners.take(PortRole::PassthruHttp)?,
+                passthru_https: listeners.take(PortRole::PassthruHttps)?,
+                management: listeners.take(PortRole::MgmtHttps)?,
+            };
+            let gateway = tollgate_gateway::start(
+                settings,
+                gateway_listeners,
+                tls,
+                outbound,
+                clock,
+                shutdown.clone(),
+            );
+            handle.gateway = Some(gateway);
+        }
+        ServerRole::Default => {
+            let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
+            let mgmt = listeners.take(PortRole::MgmtHttps)?;
+            let servlet = listeners.take(PortRole::ServletHttp)?;
+            // The gateway gets a management listener that never accepts: its node-local routes
+            // are served on the control plane's management port instead (below).
+            let gateway = tollgate_gateway::start(
+                gateway_settings(&cfg, name, &signing),
+                GatewayListeners {
+                    passthru_http: Shared::Bound(listeners.take(PortRole::PassthruHttp)?),
+                    passthru_https: Shared::Bound(listeners.take(PortRole::PassthruHttps)?),
+                    management: Shared::Elsewhere,
+                },
+                tls.clone(),
+                outbound,
+                clock,
+                shutdown.clone(),
+            );
+            // One management port, as in WSO2's all-in-one pack: the gateway's node-local paths
+            // go to the gateway, everything else to the control plane.
+            // (As a plain service: axum refuses a `Router` in `route_service`.)
+            let gateway_mgmt = tollgate_gateway::management::router(gateway.gateway().clone())
+                .into_service::<axum::body::Body>();
+            let mut mgmt_router = cp.router();
+            for path in [GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC] {
+                mgmt_router = mgmt_router.route_service(path, gateway_mgmt.clone());
+            }
+            let mgmt_service = TowerToHyperService::new(mgmt_router);
+            let servlet_service = TowerToHyperService::new(cp.router());
+            tasks.spawn(serve(mgmt, Some(tls), mgmt_service, shutdown.clone()));
+            tasks.spawn(serve(servlet, None, servlet_service, shutdown.clone()));
+            handle.control_plane = Some(cp);
+            handle.gateway = Some(gateway);
+        }
+        ServerRole::TrafficManager => return Err(NodeError::UnsupportedRole(role.as_str())),
+    }
+    handle.tasks = tasks;
+    Ok(handle)
+}
+
+fn build_control_plane(
+    cfg: &DeploymentConfig,
+    mgmt_https_port: u16,
+    signing: &tls::KeyPair,
+    clock: SharedClock,
+    seed: u64,
+) -> Result<Arc<ControlPlane>, NodeError> {
+    let mut settings = ControlPlaneSettings::from_config(cfg, mgmt_https_port);
+    settings.signing_key_pem = signing.private_key_pem.clone();
+    settings.public_key_pem = signing.public_key_pem.clone();
+    settings.key_id = signing.key_id.clone();
+    ControlPlane::new(settings, clock, seed).map_err(|e| NodeError::ControlPlane(e.to_string()))
+}
+
+fn gateway_settings(cfg: &DeploymentConfig, name: &str, signing: &tls::KeyPair) -> GatewaySettings {
+    let mut settings = GatewaySettings::from_config(cfg, name);
+    // A node whose own keystore is not the built-in pair also trusts tokens signed with it (the
+    // all-in-one case; WSO2 gateways trust the signer's certificate from their truststore).
+    if !settings.trusted_keys_pem.contains(&signing.public_key_pem) {
+        settings
+            .trusted_keys_pem
+            .push(signing.public_key_pem.clone());
+    }
+    settings
+}
+
+/// A listener slot of a component whose port another component serves (the gateway's
+/// management port on an all-in-one node): `Elsewhere` never accepts.
+enum Shared<L> {
+    Bound(L),
+    Elsewhere,
+}
+
+impl<L: Listener> Listener for Shared<L> {
+    type Io = L::Io;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, std::net::SocketAddr)> {
+        match self {
+            Self::Bound(listener) => listener.accept().await,
+            Self::Elsewhere => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        match self {
+            Self::Bound(listener) => listener.local_addr(),
+            Self::Elsewhere => Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "served on another component's listener",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(toml: &str) -> DeploymentConfig {
+        tollgate_config::parse(toml, Path::new("deployment.toml"))
+            .unwrap()
+            .config
+    }
+
+    #[test]
+    fn each_role_needs_its_wso2_listeners_shifted_by_the_offset() {
+        let cp = config("[server]\nserver_role = \"control-plane\"\n");
+        assert_eq!(
+            required_ports(&cp).unwrap(),
+            [(PortRole::MgmtHttps, 9443), (PortRole::ServletHttp, 9763)]
+        );
+        let gateway = config("[server]\nserver_role = \"gateway-worker\"\noffset = 1\n");
+        assert_eq!(
+            required_ports(&gateway).unwrap(),
+            [
+                (PortRole::MgmtHttps, 9444),
+                (PortRole::PassthruHttp, 8281),
+                (PortRole::PassthruHttps, 8244)
+            ]
+        );
+        let all_in_one = config("[server]\noffset = 2\n");
+        assert_eq!(
+            required_ports(&all_in_one).unwrap(),
+            [
+                (PortRole::MgmtHttps, 9445),
+                (PortRole::ServletHttp, 9765),
+                (PortRole::PassthruHttp, 8282),
+                (PortRole::PassthruHttps, 8245)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_traffic_manager_node_is_refused_as_not_built() {
+        let tm = config("[server]\nserver_role = \"traffic-manager\"\n");
+        let error = required_ports(&tm).unwrap_err();
+        assert!(matches!(
+            error,
+            NodeError::UnsupportedRole("traffic-manager")
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_missing_listener_is_an_error_not_a_panic() {
+        let cp = config("[server]\nserver_role = \"control-plane\"\n");
+        let keys = tls::load(&cp, Path::new(".")).unwrap();
+        let resources = NodeResources::<tokio::net::TcpListener> {
+            listeners: NodeListeners::default(),
+            outbound: Outbound::new(
+                tollgate_protocol::net::HostMap::new(),
+                &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+            )
+            .unwrap(),
+            clock: Arc::new(tollgate_protocol::ManualClock::new(0)),
+            seed: 1,
+            tls: keys.server,
+            signing: keys.signing,
+        };
+        let error = start("cp", cp, resources, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            NodeError::MissingListener(PortRole::MgmtHttps)
+        ));
+    }
+}

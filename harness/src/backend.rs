@@ -1,0 +1,351 @@
+//! Mock backends: the services an API's production and sandbox endpoints point at.
+//!
+//! Every response is JSON saying who served it, so a test can tell which endpoint a gateway
+//! routed to:
+//!
+//! ```json
+//! {"backend":"pizzashack-production","endpoint":"production","method":"GET",
+//!  "path":"/pizzashack/menu","query":"","headers":{"host":"localhost:9080"}}
+//! ```
+//!
+//! with the header `X-Tollgate-Backend: pizzashack-production`. A [`BackendControl`] makes the
+//! backend slow, failing, or resetting connections; faults are values of [`Fault`] so later
+//! fault kinds are new variants, not new methods.
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The header naming the backend that served a response.
+pub const BACKEND_HEADER: &str = "x-tollgate-backend";
+
+/// How long a reset-mode backend waits for a request before closing an idle connection.
+const RESET_WAIT: Duration = Duration::from_secs(5);
+
+/// What a backend is told to do wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    /// Answer normally.
+    #[default]
+    None,
+    /// Answer every request with this status (and the usual JSON body).
+    Fail(StatusCode),
+    /// Close every connection with a TCP reset as soon as a request arrives.
+    Reset,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    latency: Duration,
+    fault: Fault,
+}
+
+/// A handle to a running backend's behaviour. Cheap to clone; every clone controls the same
+/// backend.
+#[derive(Debug, Clone)]
+pub struct BackendControl {
+    state: Arc<Mutex<State>>,
+    served: Arc<AtomicU64>,
+}
+
+impl BackendControl {
+    fn new() -> Self {
+        Self {
+            state: Arc::default(),
+            served: Arc::default(),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        // A poisoned lock means a test thread panicked while holding it; the state is plain data.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut state)
+    }
+
+    /// Adds `latency` before every response (tokio time: paused-time tests see it instantly).
+    pub fn set_latency(&self, latency: Duration) {
+        self.with(|s| s.latency = latency);
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        self.with(|s| s.fault = fault);
+    }
+
+    /// Back to normal: no latency, no fault.
+    pub fn heal(&self) {
+        self.with(|s| *s = State::default());
+    }
+
+    pub fn latency(&self) -> Duration {
+        self.with(|s| s.latency)
+    }
+
+    pub fn fault(&self) -> Fault {
+        self.with(|s| s.fault)
+    }
+
+    /// Requests answered so far (faulted answers included, resets not).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+}
+
+/// What a backend is: a name and which API endpoint it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendIdentity {
+    /// `pizzashack-production`.
+    pub name: String,
+    /// `production` or `sandbox`: the endpoint kind it stands for.
+    pub endpoint: String,
+}
+
+/// The JSON body every backend answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Echo {
+    pub backend: String,
+    pub endpoint: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A running backend.
+#[derive(Debug)]
+pub struct RunningBackend {
+    pub identity: BackendIdentity,
+    pub local_addr: SocketAddr,
+    pub control: BackendControl,
+    task: tokio::task::JoinHandle<()>,
+    shutdown: CancellationToken,
+}
+
+impl RunningBackend {
+    /// Stops accepting and drops open connections.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Serves `identity` on `listener` until `shutdown` fires (or [`RunningBackend::shutdown`]).
+pub fn spawn(
+    identity: BackendIdentity,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<RunningBackend> {
+    let local_addr = listener.local_addr()?;
+    let control = BackendControl::new();
+    let shutdown = shutdown.child_token();
+    let task = tokio::spawn(accept_loop(
+        Arc::new(identity.clone()),
+        listener,
+        control.clone(),
+        shutdown.clone(),
+    ));
+    Ok(RunningBackend {
+        identity,
+        local_addr,
+        control,
+        task,
+        shutdown,
+    })
+}
+
+async fn accept_loop(
+    identity: Arc<BackendIdentity>,
+    listener: TcpListener,
+    control: BackendControl,
+    shutdown: CancellationToken,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (stream, _) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::warn!(%error, backend = %identity.name, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if control.fault() == Fault::Reset {
+            // Closing a socket with unread data makes Linux send RST instead of FIN: wait for the
+            // request to arrive, then drop it unread.
+            connections.spawn(async move {
+                let _ = tokio::time::timeout(RESET_WAIT, stream.readable()).await;
+                drop(stream);
+            });
+            continue;
+        }
+        let identity = identity.clone();
+        let control = control.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                respond(identity.clone(), control.clone(), req)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    connections.abort_all();
+}
+
+/// Error returned to hyper to close a connection that turned to reset mode mid keep-alive.
+#[derive(Debug, thiserror::Error)]
+#[error("backend is resetting connections")]
+struct ResetConnection;
+
+async fn respond(
+    identity: Arc<BackendIdentity>,
+    control: BackendControl,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ResetConnection> {
+    let (latency, fault) = control.with(|s| (s.latency, s.fault));
+    if fault == Fault::Reset {
+        return Err(ResetConnection);
+    }
+    let (parts, body) = req.into_parts();
+    // Read the body so keep-alive connections stay usable; its content is not echoed.
+    let _ = body.collect().await;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let echo = Echo {
+        backend: identity.name.clone(),
+        endpoint: identity.endpoint.clone(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    };
+    let body = serde_json::to_vec(&echo).unwrap_or_default();
+    let status = match fault {
+        Fault::Fail(status) => status,
+        _ => StatusCode::OK,
+    };
+    control.served.fetch_add(1, Ordering::Relaxed);
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&identity.name) {
+        headers.insert(BACKEND_HEADER, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn start() -> RunningBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        spawn(
+            BackendIdentity {
+                name: "pizzashack-production".into(),
+                endpoint: "production".into(),
+            },
+            listener,
+            CancellationToken::new(),
+        )
+        .unwrap()
+    }
+
+    async fn raw_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await?;
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn every_response_names_the_backend_and_echoes_the_request() {
+        let backend = start().await;
+        let response = raw_get(backend.local_addr, "/pizzashack/menu?size=large")
+            .await
+            .unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"));
+        assert!(response.contains("x-tollgate-backend: pizzashack-production"));
+        let body = response.split("\r\n\r\n").nth(1).unwrap();
+        let echo: Echo = serde_json::from_str(body).unwrap();
+        assert_eq!(echo.backend, "pizzashack-production");
+        assert_eq!(echo.endpoint, "production");
+        assert_eq!(echo.path, "/pizzashack/menu");
+        assert_eq!(echo.query, "size=large");
+        assert_eq!(echo.headers["host"], "localhost");
+        assert_eq!(backend.control.served(), 1);
+        backend.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_backend_answers_with_the_status_it_was_given() {
+        let backend = start().await;
+        backend
+            .control
+            .set_fault(Fault::Fail(StatusCode::SERVICE_UNAVAILABLE));
+        let response = raw_get(backend.local_addr, "/x").await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 503"));
+        backend.control.heal();
+        let response = raw_get(backend.local_addr, "/x").await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"));
+        backend.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_resetting_backend_answers_nothing() {
+        let backend = start().await;
+        backend.control.set_fault(Fault::Reset);
+        let outcome = raw_get(backend.local_addr, "/x").await;
+        match outcome {
+            Ok(text) => assert!(text.is_empty(), "got {text}"),
+            Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset),
+        }
+        assert_eq!(backend.control.served(), 0);
+        backend.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_backend_waits_in_tokio_time() {
+        let backend = start().await;
+        backend.control.set_latency(Duration::from_secs(30));
+        let started = tokio::time::Instant::now();
+        let response = raw_get(backend.local_addr, "/x").await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"));
+        assert!(started.elapsed() >= Duration::from_secs(30));
+        backend.shutdown().await;
+    }
+}

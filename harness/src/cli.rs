@@ -1,0 +1,352 @@
+//! The `tollgate` command.
+//!
+//! - `tollgate up [TOPOLOGY] [--seed N] [--address IP]` boots a topology in-process (default:
+//!   the guide's, on 127.0.0.1 with the guide's ports), prints every endpoint and waits for
+//!   Ctrl-C.
+//! - `tollgate node --config deployment.toml [--seed N] [--address IP]` runs one node of
+//!   whatever `server_role` the file names, on its own sockets (containers, manual runs).
+//!
+//! Exit codes: 0 after a clean Ctrl-C; 2 when a configuration is wrong (every diagnostic is
+//! printed as `file:line:col: key: message`); 1 when the topology cannot start (a port is
+//! taken, a node fails).
+
+use crate::inproc::{BootOptions, RunningTopology};
+use crate::topology::Topology;
+use clap::{Parser, Subcommand};
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tollgate_config::model::DeploymentConfig;
+use tollgate_node::{NodeListeners, NodeResources, PortRole};
+use tollgate_protocol::net::{HostMap, Outbound};
+use tollgate_protocol::{SharedClock, SystemClock};
+
+/// Exit code for a configuration that does not load.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for a topology or node that cannot start.
+pub const EXIT_START: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "A WSO2 API Manager 4.x multi-gateway deployment, reimplemented: boot it, explore it, test it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot a topology in-process, print its endpoints, run until Ctrl-C.
+    Up {
+        /// A topology folder, or a name under scenarios/topologies/.
+        #[arg(default_value = "guide")]
+        topology: String,
+        /// Seed for every id, key and token.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Loopback address every listener binds (ports stay the guide's).
+        #[arg(long, default_value_t = crate::address::DEFAULT_ADDRESS)]
+        address: IpAddr,
+    },
+    /// Run one node of whatever server_role its deployment.toml names.
+    Node {
+        /// The node's deployment.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Seed for every id, key and token.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Address to bind (0.0.0.0 in a container). A loopback address other than 127.0.0.1
+        /// also becomes what `localhost` resolves to, so several nodes run by hand on
+        /// 127.0.0.2 find each other as an in-process topology's nodes do.
+        #[arg(long, default_value_t = crate::address::DEFAULT_ADDRESS)]
+        address: IpAddr,
+        /// Node name for logs and seeds; defaults to the config's folder name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Runs the parsed command to completion.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Up {
+            topology,
+            seed,
+            address,
+        } => up(&topology, seed, address).await,
+        Command::Node {
+            config,
+            seed,
+            address,
+            name,
+        } => node(&config, seed, address, name).await,
+    }
+}
+
+async fn up(topology: &str, seed: u64, address: IpAddr) -> ExitCode {
+    let path = crate::resolve_topology(topology);
+    let topology = match Topology::load(&path) {
+        Ok(topology) => topology,
+        Err(errors) => {
+            eprintln!("tollgate: topology {} does not load:", path.display());
+            for error in &errors.0 {
+                eprintln!("{error}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for warning in &topology.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let clock: SharedClock = Arc::new(SystemClock);
+    let running = match crate::inproc::boot(&topology, BootOptions::new(seed, clock, address)).await
+    {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("tollgate: {error}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    print!("{}", describe(&topology, &running));
+    wait_for_ctrl_c().await;
+    eprintln!("tollgate: stopping");
+    running.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_ctrl_c() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        // No signal handler (unusual): keep serving rather than exit at once.
+        tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process to end it");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The endpoint listing `tollgate up` prints, in the spirit of WSO2's start-up console lines.
+pub fn describe(topology: &Topology, running: &RunningTopology) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Tollgate topology `{}`: {}\n  seed {}, listening on {}",
+        topology.name, topology.description, running.seed, running.address
+    );
+    if running.address != crate::address::DEFAULT_ADDRESS {
+        let _ = writeln!(
+            out,
+            "  hostnames resolve to {0}: curl -k --connect-to localhost::{0}: https://localhost:9443/...",
+            running.address
+        );
+    }
+    for node in &running.nodes {
+        let Some(instance) = topology.instance(&node.name) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "\n{} ({}, offset {}, {})",
+            node.name,
+            node.role.as_str(),
+            instance.config.server.offset,
+            instance.file.display()
+        );
+        if let Some(mgmt) = node.endpoint(PortRole::MgmtHttps) {
+            let base = &mgmt.url;
+            if node.role.runs_control_plane() {
+                let lines = [
+                    ("Publisher REST API", format!("{base}/api/am/publisher/v4")),
+                    (
+                        "Developer Portal REST API",
+                        format!("{base}/api/am/devportal/v3"),
+                    ),
+                    (
+                        "Client registration (DCR)",
+                        format!("{base}/client-registration/v0.17/register"),
+                    ),
+                    ("Token endpoint", format!("{base}/oauth2/token")),
+                    ("JWKS", format!("{base}/oauth2/jwks")),
+                    ("Event hub", format!("{base}/internal/data/v1")),
+                ];
+                for (what, url) in lines {
+                    let _ = writeln!(out, "  {what:<27}: {url}");
+                }
+            }
+            if node.role.runs_gateway() {
+                let _ = writeln!(
+                    out,
+                    "  {:<27}: {base}/api/am/gateway/v2",
+                    "Gateway management"
+                );
+            }
+        }
+        if let Some(servlet) = node.endpoint(PortRole::ServletHttp) {
+            let _ = writeln!(out, "  {:<27}: {}", "Servlet HTTP", servlet.url);
+        }
+        for role in [PortRole::PassthruHttp, PortRole::PassthruHttps] {
+            if let Some(endpoint) = node.endpoint(role) {
+                let _ = writeln!(out, "  {:<27}: {}", role.to_string(), endpoint.url);
+            }
+        }
+        if node.role.runs_gateway() {
+            let labels = instance.config.sync_gateway.gateway_labels.join("\", \"");
+            let _ = writeln!(out, "  {:<27}: [\"{labels}\"]", "gateway_labels");
+        }
+    }
+    let environments = topology
+        .control_planes()
+        .next()
+        .map(|cp| cp.config.environments.clone())
+        .unwrap_or_default();
+    if !environments.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nGateway environments (as the Developer Portal lists them)"
+        );
+        for env in &environments {
+            let served_by: Vec<&str> = topology
+                .instances
+                .iter()
+                .filter(|i| i.role().runs_gateway())
+                .filter(|i| i.config.sync_gateway.gateway_labels.contains(&env.name))
+                .map(|i| i.name.as_str())
+                .collect();
+            let urls: Vec<String> = env
+                .vhosts
+                .first()
+                .map(|v| vec![v.http_url(), v.https_url()])
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<27}: {} (type {}, served by {})",
+                env.name,
+                urls.join("  "),
+                env.kind.as_str(),
+                if served_by.is_empty() {
+                    "no instance".to_owned()
+                } else {
+                    served_by.join(", ")
+                }
+            );
+        }
+    }
+    if !topology.backends.is_empty() {
+        let _ = writeln!(out, "\nMock backends");
+        for backend in &topology.backends {
+            let _ = writeln!(
+                out,
+                "  {:<27}: {} ({} endpoint)",
+                backend.name, backend.url, backend.endpoint
+            );
+        }
+    }
+    let _ = writeln!(out, "\nReady. Ctrl-C stops.");
+    out
+}
+
+async fn node(
+    config: &std::path::Path,
+    seed: u64,
+    address: IpAddr,
+    name: Option<String>,
+) -> ExitCode {
+    let loaded = match tollgate_config::load(config) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for diagnostic in &errors.0 {
+                eprintln!("{diagnostic}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let base_dir = config
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let name = name.unwrap_or_else(|| {
+        base_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "node".to_owned())
+    });
+    match run_node(&name, loaded.config, &base_dir, seed, address).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tollgate: {message}");
+            ExitCode::from(EXIT_START)
+        }
+    }
+}
+
+async fn run_node(
+    name: &str,
+    config: DeploymentConfig,
+    base_dir: &std::path::Path,
+    seed: u64,
+    address: IpAddr,
+) -> Result<(), String> {
+    let ports = tollgate_node::required_ports(&config).map_err(|e| e.to_string())?;
+    let mut listeners = NodeListeners::default();
+    let mut lines = Vec::new();
+    for (role, port) in ports {
+        let socket = SocketAddr::new(address, port);
+        let listener = tokio::net::TcpListener::bind(socket).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!("port {port} ({name}: {role}) on {address} is already in use")
+            } else {
+                format!("cannot bind port {port} ({name}: {role}) on {address}: {e}")
+            }
+        })?;
+        lines.push(format!(
+            "  {:<27}: {}://{socket}",
+            role.to_string(),
+            role.scheme()
+        ));
+        listeners.insert(role, listener);
+    }
+    let keystores = tollgate_node::tls::load(&config, base_dir).map_err(|e| e.to_string())?;
+    // Outside the in-process harness, names resolve as the machine resolves them (/etc/hosts,
+    // Docker's DNS), as WSO2's do.
+    let mut host_map = HostMap::new();
+    host_map.use_system_dns = true;
+    // Nodes run by hand on a private loopback address find each other there, as in-process
+    // topologies do: `localhost` in their files means that address.
+    if address.is_loopback() && address != crate::address::DEFAULT_ADDRESS {
+        host_map.insert("localhost", address);
+    }
+    let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
+    let outbound = Outbound::new(host_map, &trusted).map_err(|e| e.to_string())?;
+    let role = config.server.server_role;
+    let resources = NodeResources {
+        listeners,
+        outbound,
+        clock: Arc::new(SystemClock),
+        seed,
+        tls: keystores.server,
+        signing: keystores.signing,
+    };
+    let shutdown = CancellationToken::new();
+    let handle = tollgate_node::start(name, config, resources, shutdown.clone())
+        .await
+        .map_err(|e| format!("{name}: {e}"))?;
+    println!("Tollgate node `{name}` ({}), seed {seed}", role.as_str());
+    for line in lines {
+        println!("{line}");
+    }
+    if role.runs_gateway() {
+        println!("  waiting for the start-up sync with the control plane…");
+    }
+    handle.ready().await;
+    println!("Ready. Ctrl-C stops.");
+    wait_for_ctrl_c().await;
+    handle.shutdown().await;
+    Ok(())
+}
