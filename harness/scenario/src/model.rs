@@ -1,0 +1,547 @@
+//! The checked scenario: what the runner executes.
+//!
+//! Everything here has passed the parser's checks: names refer to things defined by earlier
+//! steps, revisions exist, repeats have expectations. Defaults are filled in (the model never
+//! says "unset" where the file had a default), so the runner does not re-derive them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::Location;
+use crate::expect::{Capture, CountExpect, Expect};
+use crate::template::{JsonTemplate, Template};
+use crate::time::ClockMark;
+
+/// One scenario file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The file it was read from (as given to [`crate::parse`]).
+    pub file: PathBuf,
+    /// One sentence saying what the scenario proves; reports print it.
+    pub name: String,
+    pub description: Option<String>,
+    pub topology: TopologyRef,
+    /// The seed for every random choice; `None` lets the runner choose (and print) one.
+    pub seed: Option<u64>,
+    /// Conformance profiles this scenario belongs to, as written (no duplicates).
+    pub tags: Vec<Tag>,
+    /// Drivers the scenario is valid on; every driver when the file does not say.
+    pub drivers: Vec<Driver>,
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// Whether the scenario may run on `driver`.
+    pub fn runs_on(&self, driver: Driver) -> bool {
+        self.drivers.contains(&driver)
+    }
+}
+
+/// Which topology to boot: a folder under `scenarios/topologies/`, plus edits to its
+/// instances' `deployment.toml` files.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TopologyRef {
+    /// The folder name (`"guide"`).
+    pub name: String,
+    /// instance name -> dotted `deployment.toml` key (`apim.cors.allow_origins`) -> value that
+    /// replaces what the file says. Keys are checked by the topology loader, which knows the
+    /// `deployment.toml` schema; this crate only checks their shape.
+    pub overrides: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+/// A conformance profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tag {
+    /// Context, version and resource routing; 404 / 405.
+    Routing,
+    /// Production / sandbox / hybrid key-type enforcement.
+    KeyTypes,
+    Throttling,
+    /// High availability: gateway pairs, failover, catch-up.
+    Ha,
+    /// Publisher / Developer Portal / Key Manager REST behaviour.
+    ControlPlane,
+}
+
+impl Tag {
+    pub const ALL: [Self; 5] = [
+        Self::Routing,
+        Self::KeyTypes,
+        Self::Throttling,
+        Self::Ha,
+        Self::ControlPlane,
+    ];
+
+    /// The name used in files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Routing => "routing",
+            Self::KeyTypes => "key-types",
+            Self::Throttling => "throttling",
+            Self::Ha => "ha",
+            Self::ControlPlane => "control-plane",
+        }
+    }
+}
+
+/// A way to run a topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Driver {
+    /// In this process, on real loopback sockets.
+    Inproc,
+    /// In a deterministic network simulator.
+    Sim,
+    /// In Docker containers.
+    Container,
+    /// Against a deployment someone else runs (URLs in a target file).
+    External,
+}
+
+impl Driver {
+    pub const ALL: [Self; 4] = [Self::Inproc, Self::Sim, Self::Container, Self::External];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Inproc => "inproc",
+            Self::Sim => "sim",
+            Self::Container => "container",
+            Self::External => "external",
+        }
+    }
+}
+
+/// One `[[step]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// 0-based position: `step[index]` in messages and reports.
+    pub index: usize,
+    /// The `name` the file gives, for reports.
+    pub name: Option<String>,
+    /// Where the step starts in the file.
+    pub location: Location,
+    pub action: Action,
+    /// What the step's main HTTP response must look like (every response, for a repeat).
+    /// `None` on a control-plane step (publish … revoke) means the call must succeed (2xx);
+    /// a `request` or `http` step asserts only what is written (the parser makes sure it has
+    /// an `expect`, an `expect_counts` or a `capture`).
+    pub expect: Option<Expect>,
+    /// `repeat = N` on a `request` step.
+    pub repeat: Option<Repeat>,
+    /// Values taken from the main response, usable as `${name}` by later steps.
+    pub captures: Vec<Capture>,
+}
+
+impl Step {
+    /// `name` if the file gives one, else `step[3] request`.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("step[{}] {}", self.index, self.action.kind()))
+    }
+}
+
+/// `repeat = N`: the request is sent N times, one after the other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    pub times: u32,
+    /// `expect_counts`: what the N responses add up to.
+    pub counts: Option<CountExpect>,
+}
+
+/// What a step does. A step has exactly one action key.
+///
+/// Not `#[non_exhaustive]` on purpose: a new step kind (faults, background load, throttling
+/// policies…) must fail the runner's build until the runner handles it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create an API in the Publisher (`POST /api/am/publisher/v4/apis`), then publish it.
+    Publish(Publish),
+    /// Create a revision of an API (`POST /apis/{id}/revisions`).
+    Revision(CreateRevision),
+    /// Deploy a revision to gateway environments (`POST /apis/{id}/deploy-revision`).
+    Deploy(Deploy),
+    /// Undeploy a revision from environments (`POST /apis/{id}/undeploy-revision`).
+    Undeploy(Undeploy),
+    /// Change an API's lifecycle state (`POST /apis/change-lifecycle`).
+    Lifecycle(Lifecycle),
+    /// Create an application in the Developer Portal (`POST /api/am/devportal/v3/applications`).
+    Application(Application),
+    /// Subscribe an application to an API (`POST /subscriptions`).
+    Subscribe(Subscribe),
+    /// Generate an application's keys of one type (`POST /applications/{id}/generate-keys`).
+    GenerateKeys(GenerateKeys),
+    /// Get an access token from the Key Manager (`POST /oauth2/token`).
+    Token(TokenRequest),
+    /// Revoke a token (`POST /oauth2/revoke`).
+    Revoke(Revoke),
+    /// Send a request through a gateway.
+    Request(Request),
+    /// Any other REST call to the control plane (or an instance's management port).
+    Http(Http),
+    /// Move the virtual clock forward.
+    Advance(Advance),
+    /// Wait, with a timeout, until a condition holds.
+    Wait(Wait),
+}
+
+impl Action {
+    /// The action key as written in files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Publish(_) => "publish",
+            Self::Revision(_) => "revision",
+            Self::Deploy(_) => "deploy",
+            Self::Undeploy(_) => "undeploy",
+            Self::Lifecycle(_) => "lifecycle",
+            Self::Application(_) => "application",
+            Self::Subscribe(_) => "subscribe",
+            Self::GenerateKeys(_) => "generate_keys",
+            Self::Token(_) => "token",
+            Self::Revoke(_) => "revoke",
+            Self::Request(_) => "request",
+            Self::Http(_) => "http",
+            Self::Advance(_) => "advance",
+            Self::Wait(_) => "wait",
+        }
+    }
+
+    /// Whether the action makes an HTTP call whose response `expect` and `capture` read.
+    pub fn has_response(&self) -> bool {
+        !matches!(self, Self::Advance(_) | Self::Wait(_))
+    }
+}
+
+/// `publish = { api = "pizza", name = "PizzaShackAPI", context = "/pizzashack", … }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    /// The scenario's name for the API (`api = "pizza"`), used by later steps.
+    pub api: String,
+    /// WSO2 `name`.
+    pub name: String,
+    /// WSO2 `context` (`/pizzashack`); invocations go to `/{context}/{version}/…`.
+    pub context: String,
+    pub version: String,
+    pub production: Option<Endpoint>,
+    pub sandbox: Option<Endpoint>,
+    pub resources: Vec<Resource>,
+    /// Subscription tiers the API allows (WSO2 `policies`); default `["Unlimited"]`.
+    pub policies: Vec<String>,
+    /// WSO2 `transport`; default `["http", "https"]`.
+    pub transports: Vec<String>,
+    /// Whether the step also publishes the API (lifecycle action `Publish`); default true.
+    pub published: bool,
+}
+
+/// Where an API endpoint points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A mock backend of the topology, by name (`pizzashack-production`): the runner uses its URL.
+    Backend(String),
+    /// A URL as written (anything containing `://`).
+    Url(String),
+}
+
+/// One resource (WSO2 `operations[]` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// `GET`, `POST`, … (upper case).
+    pub verb: String,
+    /// URI template (`/order/{orderId}`).
+    pub target: String,
+    pub auth_type: AuthType,
+    pub scopes: Vec<String>,
+    /// WSO2 `throttlingPolicy`; default `Unlimited`.
+    pub throttling_policy: String,
+}
+
+/// A resource's WSO2 `authType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthType {
+    /// `Application & Application User` (WSO2's default).
+    Any,
+    Application,
+    ApplicationUser,
+    /// `None`: no token needed.
+    None,
+}
+
+impl AuthType {
+    pub(crate) const ALL: [(&'static str, Self); 4] = [
+        ("Application & Application User", Self::Any),
+        ("Application", Self::Application),
+        ("Application User", Self::ApplicationUser),
+        ("None", Self::None),
+    ];
+
+    /// WSO2's spelling.
+    pub fn wso2_name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("", |(n, _)| n)
+    }
+}
+
+/// `revision = { api = "pizza" }`: creates the API's next revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateRevision {
+    pub api: String,
+    /// The number this revision gets in the scenario (1 for the API's first), as in WSO2's
+    /// display name "Revision 1".
+    pub number: u32,
+    pub description: Option<String>,
+}
+
+/// `deploy = { api = "pizza", to = ["Production Gateway", "Default"] }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deploy {
+    pub api: String,
+    /// Which revision is deployed.
+    pub revision: u32,
+    /// True when the step creates that revision first (the file gave no `revision`).
+    pub creates_revision: bool,
+    /// Gateway environment names.
+    pub environments: Vec<String>,
+    /// Default `localhost` (the guide's vhost).
+    pub vhost: String,
+    /// WSO2 `displayOnDevportal`; default true.
+    pub display_on_devportal: bool,
+}
+
+/// `undeploy = { api = "pizza", from = ["Default"] }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undeploy {
+    pub api: String,
+    /// `None`: whichever revision is deployed there.
+    pub revision: Option<u32>,
+    pub environments: Vec<String>,
+}
+
+/// `lifecycle = { api = "pizza", action = "Block" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lifecycle {
+    pub api: String,
+    pub action: LifecycleAction,
+}
+
+/// WSO2's lifecycle actions (the `action` query parameter of `change-lifecycle`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifecycleAction {
+    Publish,
+    DeployAsPrototype,
+    DemoteToCreated,
+    Block,
+    RePublish,
+    Deprecate,
+    Retire,
+}
+
+impl LifecycleAction {
+    pub(crate) const ALL: [(&'static str, Self); 7] = [
+        ("Publish", Self::Publish),
+        ("Deploy as a Prototype", Self::DeployAsPrototype),
+        ("Demote to Created", Self::DemoteToCreated),
+        ("Block", Self::Block),
+        ("Re-Publish", Self::RePublish),
+        ("Deprecate", Self::Deprecate),
+        ("Retire", Self::Retire),
+    ];
+
+    /// WSO2's spelling, as sent in `?action=`.
+    pub fn wso2_name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("", |(n, _)| n)
+    }
+}
+
+/// `application = { app = "shop", name = "PizzaApp" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    pub app: String,
+    /// WSO2 `name`; default: the scenario name (`app`).
+    pub name: String,
+    /// WSO2 `throttlingPolicy` (an application policy); default `Unlimited`.
+    pub policy: String,
+    /// WSO2 `tokenType`: `JWT` (default) or `OAUTH`.
+    pub token_type: String,
+    pub description: Option<String>,
+}
+
+/// `subscribe = { app = "shop", api = "pizza", policy = "Gold" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribe {
+    pub app: String,
+    pub api: String,
+    /// A subscription policy; default `Unlimited`.
+    pub policy: String,
+}
+
+/// A key type (WSO2 `keyType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    Production,
+    Sandbox,
+}
+
+impl KeyType {
+    /// `PRODUCTION` / `SANDBOX`, as WSO2 sends it.
+    pub fn wso2_name(self) -> &'static str {
+        match self {
+            Self::Production => "PRODUCTION",
+            Self::Sandbox => "SANDBOX",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// `generate_keys = { app = "shop", type = "sandbox", key = "shop-sandbox" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateKeys {
+    pub app: String,
+    pub key_type: KeyType,
+    /// The scenario's name for the keys; default `{app}-{type}` (`shop-sandbox`).
+    pub key: String,
+    /// WSO2 `grantTypesToBeSupported`; default `["password", "client_credentials", "refresh_token"]`.
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+/// An OAuth2 grant type for the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials,
+    /// Resource-owner password grant; default user `admin` / `admin` (the super admin).
+    Password {
+        username: Template,
+        password: Template,
+    },
+    /// Refreshes an earlier `token` step's token (by its `as` name).
+    RefreshToken {
+        token: String,
+    },
+}
+
+/// `token = { as = "prod_token", key = "shop-prod", grant = "password" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRequest {
+    /// The variable the access token is stored in (`${prod_token}`).
+    pub name: String,
+    /// Whose consumer key and secret authenticate the call. For `refresh_token` without a `key`,
+    /// the refreshed token's key.
+    pub key: String,
+    pub grant: Grant,
+    /// Space-separated scopes to request.
+    pub scope: Option<String>,
+    /// WSO2 `validity_period`.
+    pub validity: Option<Duration>,
+}
+
+/// `revoke = { token = "prod_token" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revoke {
+    /// An earlier token step's `as` name.
+    pub token: String,
+    /// That token's key (its client authenticates the revocation).
+    pub key: String,
+}
+
+/// HTTP or HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Sent as written (`body = "…"`); strings are templates.
+    Text(Template),
+    /// `json = { … }`, sent as JSON with `Content-Type: application/json`; every string inside
+    /// is a template.
+    Json(JsonTemplate),
+    /// `form = { grant_type = "…" }`, sent `application/x-www-form-urlencoded`.
+    Form(Vec<(String, Template)>),
+}
+
+/// `request = { via = "production-gateway", path = "/pizzashack/1.0.0/menu", token = "${t}" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The instance (a gateway; later also a load balancer) the request goes through.
+    pub via: String,
+    pub scheme: Scheme,
+    /// Upper case; default `GET`.
+    pub method: String,
+    /// Path and query, starting with `/`.
+    pub path: Template,
+    pub headers: Vec<(String, Template)>,
+    /// Sent as `Authorization: Bearer …` when given.
+    pub token: Option<Template>,
+    pub body: Option<Body>,
+}
+
+/// How an `http` step authenticates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HttpAuth {
+    /// The runner's own admin REST session (DCR + password grant with every REST scope).
+    Session,
+    /// No `Authorization` header.
+    None,
+    /// `Authorization: Bearer …`.
+    Bearer(Template),
+    /// `Authorization: Basic base64(user:password)`.
+    Basic { user: Template, password: Template },
+}
+
+/// `http = { method = "GET", path = "/api/am/devportal/v3/apis/${api.pizza.id}" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Http {
+    /// The instance whose management port answers; `None` is the control plane.
+    pub via: Option<String>,
+    pub method: String,
+    pub path: Template,
+    pub headers: Vec<(String, Template)>,
+    pub auth: HttpAuth,
+    pub body: Option<Body>,
+}
+
+/// `advance = "61s"` or `advance = { to = "next-minute" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    By(Duration),
+    To(ClockMark),
+}
+
+/// `wait = { revision_served = { … }, timeout = "10s" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wait {
+    pub condition: Condition,
+    /// Default 30 s. Past it the step fails, saying what was last seen.
+    pub timeout: Duration,
+}
+
+/// What a `wait` step waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// Every gateway serving `environment` serves `revision` of `api`.
+    RevisionServed {
+        api: String,
+        environment: String,
+        revision: u32,
+    },
+    /// `gateway` refuses `token` (an earlier token step's name) because it was revoked.
+    RevocationReached { token: String, gateway: String },
+    /// The gateways have applied every control-plane event so far (all gateways when empty).
+    GatewaySynced { gateways: Vec<String> },
+}
