@@ -1,1 +1,125 @@
-//! tollgate-gateway (being written).
+//! tollgate-gateway: WSO2 API-M 4.x's gateway worker.
+//!
+//! A gateway node follows its `gateway_labels`: it pulls every artifact and the subscription
+//! data for them from the control plane, follows the event log, and serves API traffic on the
+//! passthrough listeners through a lean request path, one phase per module, in this order
+//! (pingora-style; WSO2's handler chain, wso2-behaviour.md §3.1):
+//!
+//! | phase | module | what it decides |
+//! |---|---|---|
+//! | 1 | [`route`] | API by context (version included), transport, lifecycle, resource (verb + URI template): 404 / 405 / 403 / 503 |
+//! | 2 | [`cors`] | CORS headers of the resource; preflights answered here |
+//! | 3 | [`authenticate`] | bearer JWT (RS256, trusted key and issuer, clock, revocation), verified-token cache; 900901 / 900902 |
+//! | 4 | [`authorize`] | key mapping → application and key type, subscription, scopes; 900908 / 900907 / 900909 / 900910 |
+//! | 5 | [`key_type`] | key type against the environment type and endpoints (the §3.3 matrix) |
+//! | 6 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504 |
+//! | 7 | [`respond`] | the backend's response with CORS, and every WSO2 error body in one place |
+//!
+//! The phases run in [`pipeline`] (`Gateway::handle`, and the hyper service of the passthrough
+//! listeners). Around them:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`settings`] | [`GatewaySettings`], [`CorsSettings`], from `deployment.toml` |
+//! | [`gateway`] | [`Gateway`]: routing table and subscription store swapped atomically, sync progress |
+//! | [`store`] | the subscription store (applications, key mappings, subscriptions, issuers, revocations) |
+//! | [`sync`] | snapshot + event stream from the control plane, reconnect with backoff |
+//! | [`management`] | `/api/am/gateway/v2/apis`, the start-up health check, `/_tollgate/sync` |
+//!
+//! Not implemented yet (said, not faked): throttling, endpoint suspension, API keys, Basic
+//! auth, mutual TLS, opaque tokens, SOAP fault bodies, the backend JWT (`X-JWT-Assertion`).
+
+pub mod authenticate;
+pub mod authorize;
+pub mod cors;
+pub mod gateway;
+pub mod key_type;
+pub mod management;
+pub mod pipeline;
+pub mod proxy;
+pub mod respond;
+pub mod route;
+pub mod settings;
+pub mod store;
+pub mod sync;
+
+pub use gateway::Gateway;
+pub use pipeline::PassthroughService;
+pub use respond::{GatewayError, ProxyBody};
+pub use route::Transport;
+pub use settings::{CorsSettings, GatewaySettings};
+
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tollgate_protocol::SharedClock;
+use tollgate_protocol::internal::SyncStatus;
+use tollgate_protocol::net::{Listener, Outbound, serve};
+
+/// The three listeners of a gateway node.
+#[derive(Debug)]
+pub struct GatewayListeners<L> {
+    /// `[transport.passthru_http]`, 8280 + offset.
+    pub passthru_http: L,
+    /// `[transport.passthru_https]`, 8243 + offset.
+    pub passthru_https: L,
+    /// Management HTTPS, 9443 + offset.
+    pub management: L,
+}
+
+/// A running gateway node.
+#[derive(Debug, Clone)]
+pub struct GatewayHandle {
+    gateway: Arc<Gateway>,
+}
+
+impl GatewayHandle {
+    pub fn status(&self) -> SyncStatus {
+        self.gateway.status()
+    }
+
+    /// Resolves once this node applied event `seq`.
+    pub async fn wait_for_seq(&self, seq: u64) {
+        self.gateway.wait_for_seq(seq).await
+    }
+
+    /// Resolves once the start-up snapshot is applied and the event stream followed.
+    pub async fn wait_synced(&self) {
+        self.gateway.wait_synced().await
+    }
+
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+}
+
+/// Starts a gateway node: the sync task and the three servers, until `shutdown`.
+pub fn start<L: Listener>(
+    settings: GatewaySettings,
+    listeners: GatewayListeners<L>,
+    tls: Arc<rustls::ServerConfig>,
+    outbound: Outbound,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) -> GatewayHandle {
+    let gateway = Gateway::new(settings, &outbound, clock);
+    tokio::spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
+    tokio::spawn(serve(
+        listeners.passthru_http,
+        None,
+        gateway.passthrough(Transport::Http),
+        shutdown.clone(),
+    ));
+    tokio::spawn(serve(
+        listeners.passthru_https,
+        Some(tls.clone()),
+        gateway.passthrough(Transport::Https),
+        shutdown.clone(),
+    ));
+    tokio::spawn(serve(
+        listeners.management,
+        Some(tls),
+        management::ManagementService::new(gateway.clone()),
+        shutdown,
+    ));
+    GatewayHandle { gateway }
+}

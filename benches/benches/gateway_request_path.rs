@@ -1,0 +1,113 @@
+//! The gateway's hot path (DESIGN.md §7), phase by phase and whole, with a direct-to-backend
+//! baseline measured in the same run.
+//!
+//! Runtime: a current-thread tokio runtime drives the client side, the gateway and the
+//! loopback backend alike, so "through gateway" vs "direct" compares the CPU each request
+//! costs on one core (the 2-core machine's other core stays free for the OS and noise).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench setup
+
+use bytes::Bytes;
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Empty, Full};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tollgate_benches::fixtures;
+use tollgate_gateway::authenticate::{JwtVerifier, TokenCache, verify_cached};
+use tollgate_gateway::{Gateway, Transport};
+use tollgate_protocol::net::{HostMap, Outbound};
+use tollgate_protocol::security::{DEFAULT_CERT_PEM, DEFAULT_PUBLIC_KEY_PEM};
+use tollgate_protocol::{ManualClock, SharedClock};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn gateway(
+    rt: &tokio::runtime::Runtime,
+    apis: usize,
+) -> (Arc<Gateway>, std::net::SocketAddr, CancellationToken) {
+    let stop = CancellationToken::new();
+    let backend = rt.block_on(fixtures::spawn_backend(stop.clone())).unwrap();
+    let outbound = Outbound::new(HostMap::new(), &[DEFAULT_CERT_PEM]).unwrap();
+    let clock: SharedClock = Arc::new(ManualClock::new(fixtures::NOW_MILLIS));
+    let gw = rt.block_on(async { Gateway::new(fixtures::settings(), &outbound, clock) });
+    gw.apply_snapshot(&fixtures::snapshot(apis, backend));
+    (gw, backend, stop)
+}
+
+fn route_lookup(c: &mut Criterion) {
+    let rt = runtime();
+    let (gw, _, stop) = gateway(&rt, 50);
+    let routes = gw.routes();
+    let mut group = c.benchmark_group("route");
+    group.bench_function("lookup_template_of_50_apis", |b| {
+        b.iter(|| {
+            let selected = routes
+                .select(
+                    &Method::GET,
+                    black_box("/api37/1.0.0/order/42?verbose=true"),
+                    Transport::Https,
+                    None,
+                )
+                .unwrap();
+            black_box(selected.resource.template.len())
+        })
+    });
+    group.finish();
+    stop.cancel();
+}
+
+fn jwt(c: &mut Criterion) {
+    let verifier = JwtVerifier::new(&[DEFAULT_PUBLIC_KEY_PEM.to_owned()]);
+    let clock = ManualClock::new(fixtures::NOW_MILLIS);
+    let token = fixtures::token("bench-jti").unwrap();
+    let mut group = c.benchmark_group("jwt");
+    group.bench_function("verify_rs256_miss", |b| {
+        b.iter(|| black_box(verifier.verify(black_box(&token)).unwrap()))
+    });
+    let cache = TokenCache::new(TokenCache::DEFAULT_CAPACITY);
+    verify_cached(&token, &verifier, &cache, &clock).unwrap();
+    group.bench_function("verify_cache_hit", |b| {
+        b.iter(|| black_box(verify_cached(black_box(&token), &verifier, &cache, &clock).unwrap()))
+    });
+    group.finish();
+}
+
+fn whole_request(c: &mut Criterion) {
+    let rt = runtime();
+    let (gw, backend, stop) = gateway(&rt, 50);
+    let token = format!("Bearer {}", fixtures::token("bench-jti").unwrap());
+    let outbound = Outbound::new(HostMap::new(), &[DEFAULT_CERT_PEM]).unwrap();
+    let direct = rt.block_on(async { outbound.client::<Empty<Bytes>>() });
+    let direct_uri: http::Uri = format!("http://{backend}/production/order/42")
+        .parse()
+        .unwrap();
+
+    let mut group = c.benchmark_group("request");
+    group.bench_function("direct_to_backend", |b| {
+        b.to_async(&rt).iter(|| async {
+            let response = direct.get(direct_uri.clone()).await.unwrap();
+            black_box(response.into_body().collect().await.unwrap().to_bytes())
+        })
+    });
+    group.bench_function("through_gateway", |b| {
+        b.to_async(&rt).iter(|| async {
+            let request = Request::get("/api37/1.0.0/order/42")
+                .header(http::header::AUTHORIZATION, token.as_str())
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let response = gw.handle(request, Transport::Https).await;
+            assert_eq!(response.status(), 200);
+            black_box(response.into_body().collect().await.unwrap().to_bytes())
+        })
+    });
+    group.finish();
+    stop.cancel();
+}
+
+criterion_group!(benches, route_lookup, jwt, whole_request);
+criterion_main!(benches);

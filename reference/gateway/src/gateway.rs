@@ -1,0 +1,247 @@
+//! The shared state of one gateway node and how sync changes it.
+//!
+//! Readers (every request) load two immutable structures — the compiled [`RouteTable`] and the
+//! subscription [`Store`] — each one atomic load from an `ArcSwap`. The one writer (the sync
+//! task, or a test applying events by hand) keeps the deployed artifacts per label behind a
+//! mutex that is never held across an await, rebuilds what changed and swaps it in, then
+//! publishes its progress on a `watch` channel.
+
+use crate::authenticate::{JwtVerifier, TokenCache};
+use crate::respond::ProxyBody;
+use crate::route::RouteTable;
+use crate::settings::GatewaySettings;
+use crate::store::Store;
+use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tollgate_protocol::SharedClock;
+use tollgate_protocol::artifact::ApiArtifact;
+use tollgate_protocol::event::{Event, EventEnvelope};
+use tollgate_protocol::internal::{GatewaySnapshot, SyncStatus};
+use tollgate_protocol::net::{HttpClient, Outbound};
+
+/// One gateway node's state: routing table, subscription store, token cache, sync progress.
+#[derive(Debug)]
+pub struct Gateway {
+    pub(crate) settings: GatewaySettings,
+    pub(crate) cors: crate::cors::CorsPolicy,
+    pub(crate) routes: ArcSwap<RouteTable>,
+    pub(crate) store: ArcSwap<Store>,
+    pub(crate) verifier: JwtVerifier,
+    pub(crate) tokens: TokenCache,
+    pub(crate) clock: SharedClock,
+    pub(crate) client: HttpClient<ProxyBody>,
+    deployed: Mutex<Deployed>,
+    status: watch::Sender<SyncStatus>,
+}
+
+/// API id → label position in `settings.labels` → artifact. The lowest position is served.
+#[derive(Debug, Default)]
+struct Deployed {
+    apis: BTreeMap<String, BTreeMap<usize, ApiArtifact>>,
+}
+
+impl Gateway {
+    /// A gateway with nothing deployed yet. `outbound` gives the pooled backend client (one per
+    /// node; every request clones it).
+    pub fn new(settings: GatewaySettings, outbound: &Outbound, clock: SharedClock) -> Arc<Self> {
+        let status = SyncStatus {
+            labels: settings.labels.clone(),
+            ..SyncStatus::default()
+        };
+        Arc::new(Self {
+            verifier: JwtVerifier::new(&settings.trusted_keys_pem),
+            cors: crate::cors::CorsPolicy::new(&settings.cors),
+            tokens: TokenCache::new(TokenCache::DEFAULT_CAPACITY),
+            routes: ArcSwap::from_pointee(RouteTable::default()),
+            store: ArcSwap::from_pointee(Store::default()),
+            client: outbound.client(),
+            deployed: Mutex::new(Deployed::default()),
+            status: watch::Sender::new(status),
+            clock,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.settings
+    }
+
+    /// The routing table as of now.
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.routes.load_full()
+    }
+
+    /// The subscription store as of now.
+    pub fn store(&self) -> Arc<Store> {
+        self.store.load_full()
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe_status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// Resolves once event `seq` is applied.
+    pub async fn wait_for_seq(&self, seq: u64) {
+        let mut rx = self.status.subscribe();
+        // The sender lives as long as `self`, so this only ends when the condition holds.
+        let _ = rx.wait_for(|s| s.applied_seq >= seq).await;
+    }
+
+    /// Resolves once the start-up snapshot is applied and the event stream followed.
+    pub async fn wait_synced(&self) {
+        let mut rx = self.status.subscribe();
+        let _ = rx.wait_for(|s| s.synced).await;
+    }
+
+    pub(crate) fn set_synced(&self, synced: bool) {
+        self.status.send_if_modified(|s| {
+            let changed = s.synced != synced;
+            s.synced = synced;
+            changed
+        });
+    }
+
+    fn label_position(&self, label: &str) -> Option<usize> {
+        self.settings.labels.iter().position(|l| l == label)
+    }
+
+    /// Replaces the whole state with a snapshot: artifacts for our labels only (the first of
+    /// our labels wins when two carry the same API), and the subscription store.
+    pub fn apply_snapshot(&self, snapshot: &GatewaySnapshot) {
+        let mut deployed = Deployed::default();
+        for item in &snapshot.list {
+            if let Some(position) = self.label_position(&item.label) {
+                deployed
+                    .apis
+                    .entry(item.artifact.api_id.clone())
+                    .or_default()
+                    .insert(position, item.artifact.clone());
+            }
+        }
+        let mut store = Store::from_snapshot(snapshot);
+        store.prune_revocations(self.clock.now_secs());
+        self.store.store(Arc::new(store));
+        let Ok(mut guard) = self.deployed.lock() else {
+            return;
+        };
+        *guard = deployed;
+        self.publish_routes(&guard, Some(snapshot.event_seq), true);
+    }
+
+    /// Applies one event. Deploy and remove events for labels that are not ours change
+    /// nothing; every event advances `applied_seq`. Events at or below `applied_seq` are
+    /// skipped (every event is idempotent anyway).
+    pub fn apply_event(&self, envelope: &EventEnvelope) {
+        if matches!(envelope.event, Event::Heartbeat) {
+            return;
+        }
+        if envelope.seq <= self.status.borrow().applied_seq {
+            return;
+        }
+        let Ok(mut guard) = self.deployed.lock() else {
+            return;
+        };
+        let mut routes_changed = false;
+        match &envelope.event {
+            Event::DeployApiInGateway { label, artifact } => {
+                if let Some(position) = self.label_position(label) {
+                    guard
+                        .apis
+                        .entry(artifact.api_id.clone())
+                        .or_default()
+                        .insert(position, (**artifact).clone());
+                    routes_changed = true;
+                }
+            }
+            Event::RemoveApiFromGateway { label, api_id, .. } => {
+                if let Some(position) = self.label_position(label)
+                    && let Some(labels) = guard.apis.get_mut(api_id)
+                {
+                    routes_changed = labels.remove(&position).is_some();
+                    if labels.is_empty() {
+                        guard.apis.remove(api_id);
+                    }
+                }
+            }
+            Event::Heartbeat => {}
+            other => self.update_store(other),
+        }
+        if routes_changed {
+            self.publish_routes(&guard, Some(envelope.seq), false);
+        } else {
+            self.status.send_modify(|s| s.applied_seq = envelope.seq);
+        }
+    }
+
+    fn update_store(&self, event: &Event) {
+        let mut store = Store::clone(&self.store.load());
+        match event {
+            Event::ApplicationCreate { application } | Event::ApplicationUpdate { application } => {
+                store.upsert_application(application.clone())
+            }
+            Event::ApplicationDelete { application_id } => store.remove_application(application_id),
+            Event::ApplicationRegistrationCreate { key_mapping } => {
+                store.upsert_key_mapping(key_mapping.clone())
+            }
+            Event::RemoveApplicationKeymapping { consumer_key } => {
+                store.remove_key_mapping(consumer_key)
+            }
+            Event::SubscriptionsCreate { subscription }
+            | Event::SubscriptionsUpdate { subscription } => {
+                store.upsert_subscription(subscription.clone())
+            }
+            Event::SubscriptionsDelete { subscription_id } => {
+                store.remove_subscription(subscription_id)
+            }
+            Event::TokenRevocation { token } => {
+                store.prune_revocations(self.clock.now_secs());
+                store.revoke(token);
+            }
+            // Throttling is not implemented in this gateway yet: its policy and deny events
+            // are read (and advance the sequence) but change nothing here.
+            Event::PolicyCreate { .. }
+            | Event::PolicyUpdate { .. }
+            | Event::PolicyDelete { .. }
+            | Event::Blocking { .. } => return,
+            Event::DeployApiInGateway { .. }
+            | Event::RemoveApiFromGateway { .. }
+            | Event::Heartbeat => return,
+        }
+        self.store.store(Arc::new(store));
+    }
+
+    /// Recompiles the routing table from what is deployed and publishes the new status.
+    fn publish_routes(&self, deployed: &Deployed, seq: Option<u64>, replace_seq: bool) {
+        let labels = &self.settings.labels;
+        let served: Vec<(&str, &ApiArtifact)> = deployed
+            .apis
+            .values()
+            .filter_map(|by_label| by_label.iter().next())
+            .filter_map(|(position, artifact)| {
+                labels.get(*position).map(|l| (l.as_str(), artifact))
+            })
+            .collect();
+        let apis = served
+            .iter()
+            .map(|(_, a)| (a.api_id.clone(), a.revision_id.clone()))
+            .collect();
+        self.routes.store(Arc::new(RouteTable::compile(
+            served,
+            &self.settings.cors.allow_methods,
+        )));
+        self.status.send_modify(|s| {
+            s.apis = apis;
+            if let Some(seq) = seq
+                && (replace_seq || seq > s.applied_seq)
+            {
+                s.applied_seq = seq;
+            }
+        });
+    }
+}

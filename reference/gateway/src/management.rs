@@ -1,0 +1,132 @@
+//! The node-local management surface on the HTTPS management port (9443 + offset).
+//!
+//! Off the hot path, so axum. WSO2's gateway REST API (`/api/am/gateway/v2`) is reduced to
+//! what the harness reads: the deployed APIs and the start-up health check; plus Tollgate's
+//! own long-poll for convergence ([`GATEWAY_SYNC`]). Not implemented: the rest of
+//! `/api/am/gateway/v2` (redeploy, undeploy, artifacts, local entries, ...) and its Basic auth.
+
+use crate::gateway::Gateway;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC};
+
+/// The management router.
+pub fn router(gateway: Arc<Gateway>) -> axum::Router {
+    axum::Router::new()
+        .route(GATEWAY_APIS, get(apis))
+        .route(GATEWAY_HEALTH, get(health))
+        .route(GATEWAY_SYNC, get(sync))
+        .with_state(gateway)
+}
+
+/// One row of `GET /api/am/gateway/v2/apis`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedApi {
+    pub api_id: String,
+    pub name: String,
+    pub version: String,
+    pub context: String,
+    pub revision_id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedApiList {
+    pub count: usize,
+    pub list: Vec<DeployedApi>,
+}
+
+/// The deployed APIs, sorted by context so the answer is stable.
+pub fn deployed_apis(gateway: &Gateway) -> DeployedApiList {
+    let routes = gateway.routes();
+    let mut list: Vec<DeployedApi> = routes
+        .apis()
+        .map(|api| DeployedApi {
+            api_id: api.artifact.api_id.clone(),
+            name: api.artifact.name.clone(),
+            version: api.artifact.version.clone(),
+            context: api.artifact.context.clone(),
+            revision_id: api.artifact.revision_id.clone(),
+            label: api.label.clone(),
+        })
+        .collect();
+    list.sort_by(|a, b| a.context.cmp(&b.context));
+    DeployedApiList {
+        count: list.len(),
+        list,
+    }
+}
+
+async fn apis(State(gateway): State<Arc<Gateway>>) -> Json<DeployedApiList> {
+    Json(deployed_apis(&gateway))
+}
+
+async fn health(State(gateway): State<Arc<Gateway>>) -> Response {
+    let synced = gateway.status().synced;
+    let status = if synced {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(serde_json::json!({ "isHealthy": synced }))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SyncQuery {
+    seq: u64,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+
+async fn sync(State(gateway): State<Arc<Gateway>>, Query(q): Query<SyncQuery>) -> Response {
+    let timeout = Duration::from_millis(q.timeout_ms.min(600_000));
+    let reached = tokio::time::timeout(timeout, gateway.wait_for_seq(q.seq))
+        .await
+        .is_ok();
+    let status = if reached {
+        StatusCode::OK
+    } else {
+        StatusCode::GATEWAY_TIMEOUT
+    };
+    (status, Json(gateway.status())).into_response()
+}
+
+/// The router as a hyper service for [`tollgate_protocol::net::serve`].
+#[derive(Debug, Clone)]
+pub struct ManagementService {
+    router: axum::Router,
+}
+
+impl ManagementService {
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Self {
+            router: router(gateway),
+        }
+    }
+}
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for ManagementService {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+    >;
+
+    fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        use tower::ServiceExt;
+        let router = self.router.clone();
+        Box::pin(async move { router.oneshot(request.map(axum::body::Body::new)).await })
+    }
+}

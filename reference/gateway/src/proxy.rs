@@ -1,0 +1,106 @@
+//! Phase 6: the backend call.
+//!
+//! Backend URL = endpoint URL + the request path after the context + the query, as Synapse
+//! appends `REST_SUB_REQUEST_PATH` (one `/` where the endpoint ends with `/` and the path
+//! starts with one). One pooled keep-alive client per gateway; bodies stream both ways.
+//!
+//! Headers: `Authorization` is removed (`[apim.oauth_config] remove_outbound_auth_header`,
+//! default true), hop-by-hop headers are removed both ways, `Host` is the backend's (the client
+//! sets it from the URL). No `X-Forwarded-For` is added: WSO2's PassThrough transport forwards
+//! what the client sent and adds none by default, and backends written against WSO2 see the
+//! same.
+
+use crate::respond::{BoxError, GatewayError, ProxyBody};
+use http::header::{self, HeaderMap, HeaderName};
+use http::{Request, Response, Uri, Version};
+use http_body_util::BodyExt;
+use std::time::Duration;
+use tollgate_protocol::net::HttpClient;
+
+/// How long a backend may take to send its response head. WSO2's endpoint timeout default is
+/// 60 s (`synapse.global_timeout_interval` is longer; the endpoint's own wins).
+pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// RFC 9110 §7.6.1 connection-specific fields, plus the proxy ones.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Fields named in `Connection` are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// The backend URL: the endpoint (stored without a trailing `/`) and the path after the
+/// context, query included.
+pub fn backend_url(endpoint: &str, rest: &str) -> String {
+    let mut url = String::with_capacity(endpoint.len() + rest.len());
+    url.push_str(endpoint);
+    url.push_str(rest);
+    url
+}
+
+/// Phase 6: forwards the request to `url` and streams the answer back.
+pub async fn forward(
+    client: &HttpClient<ProxyBody>,
+    url: String,
+    mut parts: http::request::Parts,
+    body: ProxyBody,
+) -> Result<Response<ProxyBody>, GatewayError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| GatewayError::BackendUnreachable(format!("invalid endpoint URL `{url}`")))?;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::HOST);
+    let request = Request::from_parts(parts, body);
+    let response = match tokio::time::timeout(BACKEND_TIMEOUT, client.request(request)).await {
+        Err(_) => return Err(GatewayError::BackendTimeout),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, %url, "backend call failed");
+            return Err(GatewayError::BackendUnreachable(error.to_string()));
+        }
+        Ok(Ok(response)) => response,
+    };
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync();
+    Ok(Response::from_parts(parts, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_and_standard_hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, "keep-alive, x-trace".parse().unwrap());
+        h.insert("x-trace", "1".parse().unwrap());
+        h.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        h.insert("x-kept", "1".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+}

@@ -1,0 +1,498 @@
+//! Phase 1: context, then resource.
+//!
+//! The routing table is compiled once per change (deploy, remove) and swapped whole; a request
+//! only reads it. Context lookup walks the request path's `/` boundaries from the longest
+//! prefix down, one hash lookup each. Resource selection follows Synapse's dispatchers in their
+//! order (`RESTUtils.getDispatchers()`): URL-mapping resources first — an exact match wins at
+//! once, else the longest `…/*` prefix — then URI templates in declaration order. The velocity
+//! template makes a resource URL-mapped unless its target has `{` (or a `*` not at the end), so
+//! `/*` beats `/order/{orderId}` on a path both match, as it does on WSO2.
+
+use crate::respond::GatewayError;
+use http::Method;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tollgate_protocol::artifact::{ApiArtifact, EnvironmentType, KeyType, Operation};
+
+/// Which passthrough listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    Https,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// Every API this node serves, by context.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    by_context: HashMap<String, Arc<ApiRoute>>,
+}
+
+/// One deployed API, compiled for the request path.
+#[derive(Debug)]
+pub struct ApiRoute {
+    pub artifact: ApiArtifact,
+    /// The label it was deployed under on this node.
+    pub label: String,
+    pub resources: Vec<Resource>,
+    pub blocked: bool,
+    allows_http: bool,
+    allows_https: bool,
+    /// Whether the velocity template emits the key-type filter: the API is OAuth, API-key or
+    /// Basic protected (WSO2's default scheme is OAuth2).
+    pub protected: bool,
+    /// Backend base URLs without a trailing `/`.
+    pub production: Option<String>,
+    pub sandbox: Option<String>,
+}
+
+/// A Synapse resource: one URI template and the verbs it takes.
+#[derive(Debug)]
+pub struct Resource {
+    pub template: String,
+    matcher: Matcher,
+    /// Verb, and the operation the Publisher defined for it.
+    pub operations: Vec<(Method, Operation)>,
+    /// `Access-Control-Allow-Methods`: this resource's verbs that `[apim.cors] allow_methods`
+    /// lists, computed at deploy time.
+    pub allow_methods: http::HeaderValue,
+}
+
+#[derive(Debug)]
+enum Matcher {
+    /// `url-mapping="/menu"`.
+    Exact(String),
+    /// `url-mapping="/menu/*"` (prefix `/menu`) or `/*` (prefix empty).
+    Prefix(String),
+    /// `uri-template="/order/{orderId}"`.
+    Template(Vec<Segment>),
+}
+
+#[derive(Debug)]
+enum Segment {
+    Literal(String),
+    /// `pre{name}post`: a non-empty run of non-`/` characters between two literals.
+    Variable {
+        prefix: String,
+        suffix: String,
+    },
+    /// A trailing `*`: the rest of the path, possibly empty.
+    Rest,
+}
+
+/// The outcome of phase 1 for one request.
+#[derive(Debug)]
+pub struct Selected<'a> {
+    pub api: &'a Arc<ApiRoute>,
+    pub resource: &'a Resource,
+    /// `None` for a CORS preflight answered by the gateway.
+    pub operation: Option<&'a Operation>,
+    /// Path after the context, query included: appended to the endpoint URL.
+    pub rest: &'a str,
+}
+
+impl RouteTable {
+    /// Compiles the table from the artifacts this node serves (one per API, with its label);
+    /// `cors_allow_methods` is `[apim.cors] allow_methods`.
+    pub fn compile<'a>(
+        artifacts: impl IntoIterator<Item = (&'a str, &'a ApiArtifact)>,
+        cors_allow_methods: &[String],
+    ) -> Self {
+        let mut by_context = HashMap::new();
+        for (label, artifact) in artifacts {
+            let route = ApiRoute::compile(label, artifact, cors_allow_methods);
+            by_context.insert(
+                artifact.context.trim_end_matches('/').to_owned(),
+                Arc::new(route),
+            );
+        }
+        Self { by_context }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_context.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_context.is_empty()
+    }
+
+    pub fn apis(&self) -> impl Iterator<Item = &Arc<ApiRoute>> {
+        self.by_context.values()
+    }
+
+    /// The API whose context is the longest `/`-bounded prefix of `path_and_query`, and the
+    /// rest of it (starting with `/` or `?`, or empty).
+    pub fn find_api<'a>(&'a self, path_and_query: &'a str) -> Option<(&'a Arc<ApiRoute>, &'a str)> {
+        let path_end = path_and_query.find('?').unwrap_or(path_and_query.len());
+        let path = &path_and_query[..path_end];
+        let mut end = path.trim_end_matches('/').len();
+        loop {
+            let candidate = &path[..end];
+            if candidate.is_empty() {
+                return None;
+            }
+            if let Some(api) = self.by_context.get(candidate) {
+                return Some((api, &path_and_query[end..]));
+            }
+            end = candidate.rfind('/')?;
+        }
+    }
+
+    /// Phase 1 whole: context, transport, lifecycle, resource.
+    ///
+    /// `preflight_method` is the `Access-Control-Request-Method` of an `OPTIONS` request when
+    /// CORS is enabled: `CORSRequestHandler` selects resources by it, not by `OPTIONS`.
+    pub fn select<'a>(
+        &'a self,
+        method: &Method,
+        path_and_query: &'a str,
+        transport: Transport,
+        preflight_method: Option<&str>,
+    ) -> Result<Selected<'a>, GatewayError> {
+        let (api, rest) = self.find_api(path_and_query).ok_or(GatewayError::NoApi)?;
+        let allowed = match transport {
+            Transport::Http => api.allows_http,
+            Transport::Https => api.allows_https,
+        };
+        if !allowed {
+            return Err(GatewayError::UnsupportedTransport(transport.as_str()));
+        }
+        if api.blocked {
+            return Err(GatewayError::ApiBlocked);
+        }
+        let sub_path = sub_path(rest);
+        let takes = |r: &Resource| {
+            r.operations.iter().any(|(m, _)| {
+                m == method || (*method == Method::OPTIONS && Some(m.as_str()) == preflight_method)
+            })
+        };
+        // No per-request allocation: the filtered iterator is cloned, not collected.
+        let acceptable = api.resources.iter().filter(|r| takes(r));
+        if acceptable.clone().next().is_none() {
+            // CORSRequestHandler#handleResourceNotFound: 405 when some resource matches the
+            // path with another verb, else 404.
+            return Err(if dispatch(api.resources.iter(), sub_path).is_some() {
+                GatewayError::MethodNotAllowed
+            } else {
+                GatewayError::NoMatchingResource
+            });
+        }
+        let resource = dispatch(acceptable, sub_path).ok_or(GatewayError::NoMatchingResource)?;
+        let operation = resource
+            .operations
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, op)| op);
+        Ok(Selected {
+            api,
+            resource,
+            operation,
+            rest,
+        })
+    }
+}
+
+/// The path the resources are matched against: after the context, no query, `/` when empty,
+/// one trailing `/` ignored.
+fn sub_path(rest: &str) -> &str {
+    let path = &rest[..rest.find('?').unwrap_or(rest.len())];
+    match path {
+        "" | "/" => "/",
+        p => p.strip_suffix('/').unwrap_or(p),
+    }
+}
+
+/// Synapse's dispatcher order over `resources`.
+fn dispatch<'r>(
+    resources: impl Iterator<Item = &'r Resource> + Clone,
+    path: &str,
+) -> Option<&'r Resource> {
+    let mut best: Option<(&Resource, usize)> = None;
+    for resource in resources.clone() {
+        match &resource.matcher {
+            Matcher::Exact(exact) if exact == path => return Some(resource),
+            Matcher::Prefix(prefix) => {
+                let matches = prefix.is_empty()
+                    || path == prefix
+                    || path
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|tail| tail.starts_with('/'));
+                // `/*` must still beat nothing: rank it as length 1.
+                let rank = prefix.len().max(1);
+                if matches && best.is_none_or(|(_, len)| rank > len) {
+                    best = Some((resource, rank));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((resource, _)) = best {
+        return Some(resource);
+    }
+    resources.into_iter().find(
+        |r| matches!(&r.matcher, Matcher::Template(segments) if template_matches(segments, path)),
+    )
+}
+
+fn template_matches(segments: &[Segment], path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    for segment in segments {
+        match segment {
+            Segment::Rest => return true,
+            Segment::Literal(literal) => {
+                if parts.next() != Some(literal.as_str()) {
+                    return false;
+                }
+            }
+            Segment::Variable { prefix, suffix } => match parts.next() {
+                Some(part)
+                    if part.len() > prefix.len() + suffix.len()
+                        && part.starts_with(prefix.as_str())
+                        && part.ends_with(suffix.as_str()) => {}
+                _ => return false,
+            },
+        }
+    }
+    parts.next().is_none()
+}
+
+impl ApiRoute {
+    fn compile(label: &str, artifact: &ApiArtifact, cors_allow_methods: &[String]) -> Self {
+        let mut resources: Vec<Resource> = Vec::new();
+        for op in &artifact.operations {
+            let Ok(method) = Method::from_bytes(op.verb.to_ascii_uppercase().as_bytes()) else {
+                tracing::warn!(api = %artifact.name, verb = %op.verb, "skipping an operation with an invalid verb");
+                continue;
+            };
+            // WSO2 groups the verbs of one URI template into one Synapse resource.
+            match resources.iter_mut().find(|r| r.template == op.target) {
+                Some(resource) => resource.operations.push((method, op.clone())),
+                None => resources.push(Resource {
+                    template: op.target.clone(),
+                    matcher: compile_matcher(&op.target),
+                    operations: vec![(method, op.clone())],
+                    allow_methods: http::HeaderValue::from_static(""),
+                }),
+            }
+        }
+        for resource in &mut resources {
+            let methods = resource
+                .operations
+                .iter()
+                .map(|(m, _)| m.as_str())
+                .filter(|m| cors_allow_methods.iter().any(|a| a == m))
+                .collect::<Vec<_>>()
+                .join(",");
+            if let Ok(value) = http::HeaderValue::from_str(&methods) {
+                resource.allow_methods = value;
+            }
+        }
+        let transports = &artifact.transport;
+        let (allows_http, allows_https) = if transports.is_empty() {
+            (true, true)
+        } else {
+            (
+                transports.iter().any(|t| t.eq_ignore_ascii_case("http")),
+                transports.iter().any(|t| t.eq_ignore_ascii_case("https")),
+            )
+        };
+        let protected = artifact.security_scheme.is_empty()
+            || artifact.security_scheme.iter().any(|s| {
+                matches!(
+                    s.as_str(),
+                    "oauth2" | "api_key" | "basic_auth" | "oauth_basic_auth_api_key_mandatory"
+                )
+            });
+        let base = |url: &Option<String>| {
+            url.as_deref()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| u.trim_end_matches('/').to_owned())
+        };
+        Self {
+            artifact: artifact.clone(),
+            label: label.to_owned(),
+            resources,
+            blocked: artifact.lifecycle_status.eq_ignore_ascii_case("BLOCKED"),
+            allows_http,
+            allows_https,
+            protected,
+            production: base(&artifact.endpoints.production),
+            sandbox: base(&artifact.endpoints.sandbox),
+        }
+    }
+
+    pub fn environment(&self) -> EnvironmentType {
+        self.artifact.environment.kind
+    }
+
+    /// The backend base URL for a key type.
+    pub fn endpoint(&self, key_type: KeyType) -> Option<&str> {
+        match key_type {
+            KeyType::Production => self.production.as_deref(),
+            KeyType::Sandbox => self.sandbox.as_deref(),
+        }
+    }
+}
+
+fn compile_matcher(target: &str) -> Matcher {
+    let target = target.split('?').next().unwrap_or(target);
+    let is_template = target.contains('{') || (target.contains('*') && !target.ends_with("/*"));
+    if !is_template {
+        if let Some(prefix) = target.strip_suffix("/*") {
+            return Matcher::Prefix(prefix.to_owned());
+        }
+        let exact = match target {
+            "" | "/" => "/",
+            t => t.strip_suffix('/').unwrap_or(t),
+        };
+        return Matcher::Exact(exact.to_owned());
+    }
+    let segments = target
+        .trim_start_matches('/')
+        .split('/')
+        .map(|part| {
+            if part == "*" {
+                return Segment::Rest;
+            }
+            match (part.find('{'), part.rfind('}')) {
+                (Some(open), Some(close)) if open < close => Segment::Variable {
+                    prefix: part[..open].to_owned(),
+                    suffix: part[close + 1..].to_owned(),
+                },
+                _ => Segment::Literal(part.to_owned()),
+            }
+        })
+        .collect();
+    Matcher::Template(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_protocol::artifact::{ArtifactEnvironment, Endpoints};
+
+    fn op(verb: &str, target: &str) -> Operation {
+        Operation {
+            verb: verb.into(),
+            target: target.into(),
+            auth_type: "Any".into(),
+            throttling_policy: None,
+            scopes: vec![],
+        }
+    }
+
+    fn artifact(ops: Vec<Operation>) -> ApiArtifact {
+        ApiArtifact {
+            api_id: "a1".into(),
+            revision_id: "r1".into(),
+            revision_number: 1,
+            name: "PizzaShack".into(),
+            version: "1.0.0".into(),
+            context: "/pizzashack/1.0.0".into(),
+            provider: "admin".into(),
+            lifecycle_status: "PUBLISHED".into(),
+            environment: ArtifactEnvironment {
+                name: "Default".into(),
+                kind: EnvironmentType::Hybrid,
+            },
+            vhost: "localhost".into(),
+            endpoints: Endpoints::default(),
+            operations: ops,
+            api_throttling_policy: None,
+            policies: vec![],
+            transport: vec!["http".into(), "https".into()],
+            security_scheme: vec!["oauth2".into()],
+            scopes: vec![],
+            max_tps: None,
+            deployed_time: 0,
+        }
+    }
+
+    fn table(ops: Vec<Operation>) -> RouteTable {
+        let a = artifact(ops);
+        let cors = crate::CorsSettings::default();
+        RouteTable::compile([("Default", &a)], &cors.allow_methods)
+    }
+
+    fn target(t: &RouteTable, method: Method, path: &str) -> Result<String, GatewayError> {
+        t.select(&method, path, Transport::Https, None)
+            .map(|s| s.resource.template.clone())
+    }
+
+    #[test]
+    fn context_is_matched_on_segment_boundaries_and_the_rest_keeps_the_query() {
+        let t = table(vec![op("GET", "/menu")]);
+        let (api, rest) = t.find_api("/pizzashack/1.0.0/menu?x=1").unwrap();
+        assert_eq!(api.artifact.api_id, "a1");
+        assert_eq!(rest, "/menu?x=1");
+        assert!(t.find_api("/pizzashack/1.0.01/menu").is_none());
+        assert_eq!(t.find_api("/pizzashack/1.0.0").unwrap().1, "");
+        assert!(t.find_api("/").is_none());
+    }
+
+    #[test]
+    fn exact_mapping_beats_prefix_and_templates_match_one_segment() {
+        let t = table(vec![
+            op("GET", "/order/{orderId}"),
+            op("GET", "/menu/*"),
+            op("GET", "/menu"),
+        ]);
+        assert_eq!(
+            target(&t, Method::GET, "/pizzashack/1.0.0/menu").unwrap(),
+            "/menu"
+        );
+        assert_eq!(
+            target(&t, Method::GET, "/pizzashack/1.0.0/menu/").unwrap(),
+            "/menu"
+        );
+        assert_eq!(
+            target(&t, Method::GET, "/pizzashack/1.0.0/menu/pizza").unwrap(),
+            "/menu/*"
+        );
+        assert_eq!(
+            target(&t, Method::GET, "/pizzashack/1.0.0/order/12?verbose=1").unwrap(),
+            "/order/{orderId}"
+        );
+        assert_eq!(
+            target(&t, Method::GET, "/pizzashack/1.0.0/order/12/items"),
+            Err(GatewayError::NoMatchingResource)
+        );
+    }
+
+    #[test]
+    fn a_catch_all_mapping_shadows_uri_templates_as_in_synapse() {
+        let t = table(vec![op("GET", "/order/{orderId}"), op("GET", "/*")]);
+        assert_eq!(
+            target(&t, Method::GET, "/pizzashack/1.0.0/order/1").unwrap(),
+            "/*"
+        );
+        assert_eq!(target(&t, Method::GET, "/pizzashack/1.0.0").unwrap(), "/*");
+    }
+
+    #[test]
+    fn wrong_verb_is_405_only_when_no_resource_takes_the_verb() {
+        let t = table(vec![op("GET", "/menu"), op("POST", "/order")]);
+        assert_eq!(
+            target(&t, Method::DELETE, "/pizzashack/1.0.0/menu"),
+            Err(GatewayError::MethodNotAllowed)
+        );
+        assert_eq!(
+            target(&t, Method::DELETE, "/pizzashack/1.0.0/nothing"),
+            Err(GatewayError::NoMatchingResource)
+        );
+        // POST is taken by /order, so CORSRequestHandler answers 404, not 405.
+        assert_eq!(
+            target(&t, Method::POST, "/pizzashack/1.0.0/menu"),
+            Err(GatewayError::NoMatchingResource)
+        );
+    }
+}

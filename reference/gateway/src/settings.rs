@@ -1,0 +1,116 @@
+//! What a gateway node is built from: its labels, the control plane it follows, CORS and the
+//! keys it trusts. Built from the checked `deployment.toml` model, or directly by tests.
+
+use tollgate_config::model::DeploymentConfig;
+use tollgate_protocol::security::DEFAULT_PUBLIC_KEY_PEM;
+
+/// `[apim.cors]` as `CORSRequestHandler` uses it (wso2-behaviour.md §2.7).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorsSettings {
+    /// `enable`, default true. When false no CORS header is ever added and `OPTIONS` is routed
+    /// like any other verb.
+    pub enable: bool,
+    /// `allow_origins`, default `["*"]`. `*` answers every origin with `*`; otherwise the
+    /// request's `Origin` is echoed when listed, and no `Access-Control-Allow-Origin` is sent
+    /// when it is not.
+    pub allow_origins: Vec<String>,
+    /// `allow_methods`, default `GET,PUT,POST,DELETE,PATCH,OPTIONS`; a resource advertises the
+    /// intersection of its own verbs with these.
+    pub allow_methods: Vec<String>,
+    /// `allow_headers`, default `authorization,Access-Control-Allow-Origin,Content-Type,SOAPAction`;
+    /// `*` echoes the preflight's `Access-Control-Request-Headers`.
+    pub allow_headers: Vec<String>,
+    /// `allow_credentials`, default false; only ever sent when the allowed origin is not `*`.
+    pub allow_credentials: bool,
+    /// `expose_headers`, default empty.
+    pub expose_headers: Vec<String>,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            enable: true,
+            allow_origins: list(&["*"]),
+            allow_methods: list(&["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]),
+            allow_headers: list(&[
+                "authorization",
+                "Access-Control-Allow-Origin",
+                "Content-Type",
+                "SOAPAction",
+            ]),
+            allow_credentials: false,
+            expose_headers: Vec::new(),
+        }
+    }
+}
+
+/// Everything a gateway node needs besides its sockets, TLS, outbound network and clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySettings {
+    /// For logs and the mock backends' echo (`production-gateway`).
+    pub node_name: String,
+    /// `[apim.sync_runtime_artifacts.gateway] gateway_labels`, in file order: when two labels
+    /// carry the same API, the first one here wins.
+    pub labels: Vec<String>,
+    /// Base of `/internal/data/v1`: `[apim.event_hub] service_url` without `/services/`.
+    pub control_plane_url: String,
+    pub event_hub_username: String,
+    pub event_hub_password: String,
+    pub cors: CorsSettings,
+    /// Public keys (SPKI PEM) whose signatures the gateway accepts on JWT access tokens.
+    pub trusted_keys_pem: Vec<String>,
+    pub tenant_domain: String,
+}
+
+impl GatewaySettings {
+    /// The settings a `gateway-worker` (or all-in-one) node reads from its `deployment.toml`.
+    pub fn from_config(cfg: &DeploymentConfig, node_name: &str) -> Self {
+        let cors = &cfg.cors;
+        Self {
+            node_name: node_name.to_owned(),
+            labels: cfg.sync_gateway.gateway_labels.clone(),
+            control_plane_url: control_plane_base(&cfg.event_hub.service_url),
+            event_hub_username: cfg.event_hub.username.clone(),
+            event_hub_password: cfg.event_hub.password.clone(),
+            cors: CorsSettings {
+                enable: cors.enable,
+                allow_origins: cors.allow_origins.clone(),
+                allow_methods: cors.allow_methods.clone(),
+                allow_headers: cors.allow_headers.clone(),
+                allow_credentials: cors.allow_credentials,
+                expose_headers: cors.expose_headers.clone(),
+            },
+            trusted_keys_pem: vec![DEFAULT_PUBLIC_KEY_PEM.to_owned()],
+            tenant_domain: "carbon.super".to_owned(),
+        }
+    }
+}
+
+/// WSO2 strips `/services` (with or without the trailing slash) from the event hub's
+/// `service_url` to find `/internal/data/v1` (§2.4).
+pub fn control_plane_base(service_url: &str) -> String {
+    let url = service_url.trim_end_matches('/');
+    url.strip_suffix("/services").unwrap_or(url).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_suffix_is_stripped_from_the_event_hub_url() {
+        assert_eq!(
+            control_plane_base("https://localhost:9443/services/"),
+            "https://localhost:9443"
+        );
+        assert_eq!(
+            control_plane_base("https://cp.wso2.com:9443/services"),
+            "https://cp.wso2.com:9443"
+        );
+        assert_eq!(
+            control_plane_base("https://cp.wso2.com:9443"),
+            "https://cp.wso2.com:9443"
+        );
+    }
+}
