@@ -126,7 +126,7 @@ mod tests {
 
     fn catalog() -> Catalog {
         let here = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../scenarios/examples/guide-walkthrough.toml");
+            .join("../../scenarios/guide/one-api-served-by-two-gateways-as-the-guide-shows.toml");
         Catalog::discover(&here).unwrap()
     }
 

@@ -488,7 +488,86 @@ pub struct Request {
     pub headers: Vec<(String, Template)>,
     /// Sent as `Authorization: Bearer …` when given.
     pub token: Option<Template>,
+    /// `token_variant`: the token is altered before it is sent ([`TokenVariant::apply`]);
+    /// only with `token`.
+    pub token_variant: Option<TokenVariant>,
     pub body: Option<Body>,
+}
+
+/// A broken copy of a JWT, to prove a gateway refuses it (`token_variant = "tampered"`).
+///
+/// A JWT is three base64url parts joined by `.`: `header.payload.signature`. Each variant keeps
+/// the token's claims, so the only reason left to refuse it is the one the variant names:
+///
+/// | variant | written | what is sent |
+/// |---|---|---|
+/// | [`Tampered`](Self::Tampered) | `"tampered"` | the token with the **first character of the signature** replaced: `A` by `B`, anything else by `A`. The first character carries the top six bits of the first signature byte, so the signature really changes (the last character may only carry padding bits) |
+/// | [`AlgNone`](Self::AlgNone) | `"alg-none"` | `eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0` (base64url of `{"alg":"none","typ":"JWT"}`), `.`, the token's payload part unchanged, `.`, and an empty signature: an "unsecured JWT" (RFC 7519 §6) |
+/// | [`Malformed`](Self::Malformed) | `"malformed"` | `header.payload`: the signature part and its dot dropped, so the token is not three parts |
+///
+/// The runner applies it to the resolved `token` with [`TokenVariant::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenVariant {
+    Tampered,
+    AlgNone,
+    Malformed,
+}
+
+/// `base64url({"alg":"none","typ":"JWT"})`, unpadded.
+pub const ALG_NONE_HEADER: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+
+/// [`TokenVariant::apply`] on something that is not a JWT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`token_variant = \"{variant}\"` needs a JWT (three non-empty parts joined by `.`), got {parts} part(s)"
+)]
+pub struct NotAJwt {
+    pub variant: &'static str,
+    pub parts: usize,
+}
+
+impl TokenVariant {
+    pub(crate) const ALL: [(&'static str, Self); 3] = [
+        ("tampered", Self::Tampered),
+        ("alg-none", Self::AlgNone),
+        ("malformed", Self::Malformed),
+    ];
+
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// The altered token, as the table above says.
+    pub fn apply(self, token: &str) -> Result<String, NotAJwt> {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header, payload, signature] = parts.as_slice() else {
+            return Err(NotAJwt {
+                variant: self.name(),
+                parts: parts.len(),
+            });
+        };
+        if header.is_empty() || payload.is_empty() || signature.is_empty() {
+            return Err(NotAJwt {
+                variant: self.name(),
+                parts: parts.iter().filter(|p| !p.is_empty()).count(),
+            });
+        }
+        Ok(match self {
+            Self::Tampered => {
+                let mut chars = signature.chars();
+                let first = chars
+                    .next()
+                    .map_or('A', |c| if c == 'A' { 'B' } else { 'A' });
+                format!("{header}.{payload}.{first}{}", chars.as_str())
+            }
+            Self::AlgNone => format!("{ALG_NONE_HEADER}.{payload}."),
+            Self::Malformed => format!("{header}.{payload}"),
+        })
+    }
 }
 
 /// How an `http` step authenticates.
@@ -544,4 +623,79 @@ pub enum Condition {
     RevocationReached { token: String, gateway: String },
     /// The gateways have applied every control-plane event so far (all gateways when empty).
     GatewaySynced { gateways: Vec<String> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.Qm9ndXNTaWduYXR1cmU";
+
+    #[test]
+    fn a_tampered_token_differs_only_in_the_first_signature_character() {
+        let tampered = TokenVariant::Tampered.apply(JWT).unwrap();
+        assert_eq!(
+            tampered,
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.Am9ndXNTaWduYXR1cmU"
+        );
+        let starts_with_a = "h.p.ABC";
+        assert_eq!(
+            TokenVariant::Tampered.apply(starts_with_a).unwrap(),
+            "h.p.BBC"
+        );
+    }
+
+    #[test]
+    fn an_alg_none_token_keeps_the_payload_and_has_an_empty_signature() {
+        let unsigned = TokenVariant::AlgNone.apply(JWT).unwrap();
+        assert_eq!(
+            unsigned,
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhZG1pbiJ9."
+        );
+    }
+
+    #[test]
+    fn the_alg_none_header_is_the_base64url_of_its_json() {
+        // Decoded by hand-rolled base64url, to keep the crate free of a base64 dependency.
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut bits = 0u32;
+        let mut count = 0;
+        let mut out = Vec::new();
+        for c in ALG_NONE_HEADER.bytes() {
+            let v = ALPHABET.iter().position(|a| *a == c).unwrap() as u32;
+            bits = (bits << 6) | v;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+                bits &= (1 << count) - 1;
+            }
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"alg":"none","typ":"JWT"}"#
+        );
+    }
+
+    #[test]
+    fn a_malformed_token_is_two_parts() {
+        assert_eq!(
+            TokenVariant::Malformed.apply(JWT).unwrap(),
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9"
+        );
+    }
+
+    #[test]
+    fn variants_need_a_jwt() {
+        for variant in [
+            TokenVariant::Tampered,
+            TokenVariant::AlgNone,
+            TokenVariant::Malformed,
+        ] {
+            let err = variant.apply("not-a-token").unwrap_err();
+            assert_eq!(err.parts, 1);
+            assert!(err.to_string().contains(variant.name()), "{err}");
+            assert!(variant.apply("a..c").is_err());
+        }
+    }
 }

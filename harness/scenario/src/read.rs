@@ -1692,7 +1692,16 @@ impl<'s> Reader<'s> {
             node,
             path,
             &[
-                "via", "scheme", "method", "path", "headers", "token", "body", "json", "form",
+                "via",
+                "scheme",
+                "method",
+                "path",
+                "headers",
+                "token",
+                "token_variant",
+                "body",
+                "json",
+                "form",
             ],
         )?;
         let via = self.req(&t, "via", Self::instance);
@@ -1705,8 +1714,22 @@ impl<'s> Reader<'s> {
         let request_path = self.req(&t, "path", Self::request_path);
         let headers = self.opt(&t, "headers", Self::headers);
         let token = self.opt(&t, "token", Self::template);
+        let token_variant = self.opt(&t, "token_variant", |r, n, p| {
+            r.choice(n, p, &TokenVariant::ALL)
+        });
+        if let (Some(entry), false) = (t.get("token_variant"), t.has("token")) {
+            self.error(
+                entry.key_span.start,
+                &t.sub("token_variant"),
+                "`token_variant` alters the request's `token`: give a `token` too",
+            );
+            return None;
+        }
         let body = self.body(&t);
-        if t.has("headers") && headers.is_none() || t.has("token") && token.is_none() {
+        if t.has("headers") && headers.is_none()
+            || t.has("token") && token.is_none()
+            || t.has("token_variant") && token_variant.is_none()
+        {
             return None;
         }
         Some(Request {
@@ -1716,6 +1739,7 @@ impl<'s> Reader<'s> {
             path: request_path?,
             headers: headers.unwrap_or_default(),
             token,
+            token_variant,
             body: body?,
         })
     }

@@ -445,7 +445,7 @@ lifecycle = { api = "pizza", action = "Publsh" }
 }
 
 fn with_topologies(source: &str) -> Vec<ScenarioError> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/examples");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/guide");
     let catalog = tollgate_scenario::Catalog::discover(&dir.join("x.toml")).unwrap();
     match tollgate_scenario::parse_with(source, Path::new("t.toml"), Some(&catalog)) {
         Ok(s) => panic!("expected errors, parsed {s:#?}"),

@@ -5,16 +5,17 @@ use std::path::Path;
 use std::time::Duration;
 use tollgate_scenario::*;
 
+/// A scenario of the shipped suite, by its path under `scenarios/`.
 fn load_example(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios/examples")
+        .join("../../scenarios")
         .join(name);
     load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn the_guide_walkthrough_reads_as_the_guide_does_it() {
-    let scenario = load_example("guide-walkthrough.toml");
+    let scenario = load_example("guide/one-api-served-by-two-gateways-as-the-guide-shows.toml");
     assert_eq!(scenario.topology.name, "guide");
     assert_eq!(scenario.seed, Some(1));
     assert_eq!(
@@ -100,7 +101,8 @@ fn the_guide_walkthrough_reads_as_the_guide_does_it() {
 
 #[test]
 fn default_key_names_tokens_and_refresh_grants_resolve_to_their_keys() {
-    let scenario = load_example("token-expiry-and-revocation.toml");
+    let scenario =
+        load_example("auth/expired-token-is-refused-and-a-refreshed-one-is-accepted.toml");
     let tokens: Vec<&TokenRequest> = scenario
         .steps
         .iter()
@@ -133,7 +135,8 @@ fn default_key_names_tokens_and_refresh_grants_resolve_to_their_keys() {
     );
     assert!(!scenario.runs_on(Driver::External));
 
-    let matrix = load_example("key-type-matrix-hybrid.toml");
+    let matrix =
+        load_example("key-types/hybrid-gateway-refuses-a-key-type-whose-endpoint-is-missing.toml");
     let keys: Vec<&str> = matrix
         .steps
         .iter()
@@ -147,7 +150,8 @@ fn default_key_names_tokens_and_refresh_grants_resolve_to_their_keys() {
 
 #[test]
 fn repeats_carry_their_counts() {
-    let scenario = load_example("routing-errors.toml");
+    let scenario =
+        load_example("routing/each-resource-reaches-the-backend-under-the-endpoint-path.toml");
     let last = scenario.steps.last().unwrap();
     let repeat = last.repeat.as_ref().unwrap();
     assert_eq!(repeat.times, 5);

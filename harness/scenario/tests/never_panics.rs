@@ -4,8 +4,11 @@
 use proptest::prelude::*;
 use std::path::Path;
 
-const GUIDE: &str = include_str!("../../../scenarios/examples/guide-walkthrough.toml");
-const ROUTING: &str = include_str!("../../../scenarios/examples/routing-errors.toml");
+const GUIDE: &str =
+    include_str!("../../../scenarios/guide/one-api-served-by-two-gateways-as-the-guide-shows.toml");
+const ROUTING: &str = include_str!(
+    "../../../scenarios/routing/each-resource-reaches-the-backend-under-the-endpoint-path.toml"
+);
 
 /// Every error has a position inside the file (or 0:0 for the file as a whole).
 fn check(source: &str) {

@@ -177,16 +177,16 @@ impl RouteTable {
         };
         // No per-request allocation: the filtered iterator is cloned, not collected.
         let acceptable = api.resources.iter().filter(|r| takes(r));
-        if acceptable.clone().next().is_none() {
-            // CORSRequestHandler#handleResourceNotFound: 405 when some resource matches the
-            // path with another verb, else 404.
-            return Err(if dispatch(api.resources.iter(), sub_path).is_some() {
+        // CORSRequestHandler#handleResourceNotFound: when no resource takes this verb on this
+        // path, 405 if some resource matches the path with another verb, else 404. WSO2 makes
+        // that second check whether or not other resources take the verb.
+        let resource = dispatch(acceptable, sub_path).ok_or_else(|| {
+            if dispatch(api.resources.iter(), sub_path).is_some() {
                 GatewayError::MethodNotAllowed
             } else {
                 GatewayError::NoMatchingResource
-            });
-        }
-        let resource = dispatch(acceptable, sub_path).ok_or(GatewayError::NoMatchingResource)?;
+            }
+        })?;
         let operation = resource
             .operations
             .iter()
@@ -479,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn wrong_verb_is_405_only_when_no_resource_takes_the_verb() {
+    fn wrong_verb_on_a_known_path_is_405_even_when_another_resource_takes_the_verb() {
         let t = table(vec![op("GET", "/menu"), op("POST", "/order")]);
         assert_eq!(
             target(&t, Method::DELETE, "/pizzashack/1.0.0/menu"),
@@ -489,9 +489,15 @@ mod tests {
             target(&t, Method::DELETE, "/pizzashack/1.0.0/nothing"),
             Err(GatewayError::NoMatchingResource)
         );
-        // POST is taken by /order, so CORSRequestHandler answers 404, not 405.
+        // POST is taken by /order but not on /menu: CORSRequestHandler (4.x, after the
+        // "selectedResource == null" re-check was added) runs handleResourceNotFound over all
+        // resources, and /menu exists with GET, so 405.
         assert_eq!(
             target(&t, Method::POST, "/pizzashack/1.0.0/menu"),
+            Err(GatewayError::MethodNotAllowed)
+        );
+        assert_eq!(
+            target(&t, Method::POST, "/pizzashack/1.0.0/drinks"),
             Err(GatewayError::NoMatchingResource)
         );
     }
