@@ -1,0 +1,1 @@
+//! tollgate-load-balancer (being written).
