@@ -1,5 +1,9 @@
 //! The `tollgate` command.
 //!
+//! - `tollgate run [PATHS...] [--driver inproc] [--seed N] [--tags t1,t2] [--json F] [--junit F]`
+//!   runs scenario files (default `scenarios/`, recursing, skipping `topologies/`) and prints
+//!   the report; exit 0 only when none failed (skips do not fail), 1 when one did, 2 when a
+//!   scenario file is wrong (every error printed with its place) or the driver is not built.
 //! - `tollgate up [TOPOLOGY] [--seed N] [--address IP]` boots a topology in-process (default:
 //!   the guide's, on 127.0.0.1 with the guide's ports), prints every endpoint and waits for
 //!   Ctrl-C.
@@ -28,6 +32,8 @@ use tollgate_protocol::{SharedClock, SystemClock};
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit code for a topology or node that cannot start.
 pub const EXIT_START: u8 = 1;
+/// Exit code of `tollgate run` when a scenario failed.
+pub const EXIT_FAILED: u8 = 1;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +48,29 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenario files on a driver and report: terminal, and optionally JSON and JUnit XML.
+    Run {
+        /// Scenario files or folders (recursively, skipping topologies/); default scenarios/.
+        paths: Vec<PathBuf>,
+        /// inproc (the only driver built yet; sim, container and external are planned).
+        #[arg(long, default_value = "inproc")]
+        driver: String,
+        /// Seed for every scenario (default: TOLLGATE_SEED, else each file's own).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Only scenarios with one of these tags (comma-separated).
+        #[arg(long)]
+        tags: Option<String>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Also write the report as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// How many scenarios run at once (default: twice the cores).
+        #[arg(long)]
+        parallel: Option<usize>,
+    },
     /// Boot a topology in-process, print its endpoints, run until Ctrl-C.
     Up {
         /// A topology folder, or a name under scenarios/topologies/.
@@ -76,6 +105,26 @@ pub enum Command {
 /// Runs the parsed command to completion.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Run {
+            paths,
+            driver,
+            seed,
+            tags,
+            json,
+            junit,
+            parallel,
+        } => {
+            let options = RunCommand {
+                paths,
+                driver,
+                seed,
+                tags,
+                json,
+                junit,
+                parallel,
+            };
+            run_scenarios(options).await
+        }
         Command::Up {
             topology,
             seed,
@@ -349,4 +398,104 @@ async fn run_node(
     wait_for_ctrl_c().await;
     handle.shutdown().await;
     Ok(())
+}
+
+/// `tollgate run`'s arguments.
+#[derive(Debug, Clone, Default)]
+pub struct RunCommand {
+    pub paths: Vec<PathBuf>,
+    pub driver: String,
+    pub seed: Option<u64>,
+    pub tags: Option<String>,
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub parallel: Option<usize>,
+}
+
+/// `tollgate run`: see the module docs for exit codes.
+pub async fn run_scenarios(options: RunCommand) -> ExitCode {
+    use crate::runner;
+    let usage = |message: String| {
+        eprintln!("tollgate run: {message}");
+        ExitCode::from(EXIT_CONFIG)
+    };
+    let driver = match crate::driver::parse_kind(&options.driver).and_then(crate::driver::select) {
+        Ok(driver) => driver,
+        Err(error) => return usage(error.to_string()),
+    };
+    let seed = match options
+        .seed
+        .map_or_else(runner::seed_from_env, |s| Ok(Some(s)))
+    {
+        Ok(seed) => seed,
+        Err(error) => return usage(error.to_string()),
+    };
+    let tags = match options.tags.as_deref().map(runner::parse_tags).transpose() {
+        Ok(tags) => tags.unwrap_or_default(),
+        Err(error) => return usage(error.to_string()),
+    };
+    let paths = if options.paths.is_empty() {
+        let local = PathBuf::from("scenarios");
+        vec![if local.is_dir() {
+            local
+        } else {
+            crate::workspace_root().map_or(local, |root| root.join("scenarios"))
+        }]
+    } else {
+        options.paths
+    };
+    let files = match runner::discover(&paths) {
+        Ok(files) => files,
+        Err(error) => return usage(error.to_string()),
+    };
+    let (scenarios, errors) = runner::load_all(&files);
+    if !errors.is_empty() {
+        let count: usize = errors.iter().map(|e| e.len()).sum();
+        for file_errors in &errors {
+            for error in file_errors {
+                eprintln!("{error}");
+            }
+        }
+        return usage(format!(
+            "{count} error{} in {} scenario file{}; nothing was run",
+            if count == 1 { "" } else { "s" },
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let scenarios: Vec<_> = scenarios
+        .into_iter()
+        .filter(|s| runner::selected(s, &tags))
+        .collect();
+    if scenarios.is_empty() {
+        return usage("no scenario file matches".into());
+    }
+    let progress = crate::report::terminal::Progress::new(scenarios.len());
+    let parallel = options.parallel.unwrap_or_else(runner::default_parallelism);
+    let report = runner::run_all(&driver, &scenarios, seed, parallel, &|r| progress.done(r)).await;
+    progress.finish();
+    print!("{}", crate::report::terminal::render(&report));
+    if let Some(path) = &options.json {
+        let written = crate::report::to_json(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(path, json + "\n").map_err(|e| e.to_string()));
+        if let Err(error) = written {
+            eprintln!("tollgate run: cannot write {}: {error}", path.display());
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    if let Some(path) = &options.junit {
+        let written = crate::report::junit::render(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(error) = written {
+            eprintln!("tollgate run: cannot write {}: {error}", path.display());
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
 }

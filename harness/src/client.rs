@@ -135,6 +135,12 @@ impl RequestBuilder {
         self.header(CONTENT_TYPE.as_str(), "application/json")
     }
 
+    /// A body sent as given; set its `Content-Type` with [`Self::header`].
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
     pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
         match serde_urlencoded::to_string(fields) {
             Ok(encoded) => self.body = Bytes::from(encoded),

@@ -12,16 +12,22 @@
 //! | [`backend`] | mock backends that say who served a request; slow / fail / reset faults |
 //! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
-//! | [`cli`] | `tollgate up` and `tollgate node` |
+//! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] (the only one built) |
+//! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
+//! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
+//! | [`cli`] | `tollgate run`, `tollgate up` and `tollgate node` |
 //!
-//! Not built yet (later issues): scenario files and their runner, the simulated, container
-//! and external drivers, reports, `tollgate run`, `tollgate conform`, `tollgate bench`.
+//! Not built yet (later issues): the simulated, container and external drivers,
+//! `tollgate conform`, `tollgate bench`.
 
 pub mod address;
 pub mod backend;
 pub mod cli;
 pub mod client;
+pub mod driver;
 pub mod inproc;
+pub mod report;
+pub mod runner;
 pub mod topology;
 
 pub use inproc::{BootError, BootOptions, RunningTopology, boot, boot_private};

@@ -1,4 +1,5 @@
-//! `tollgate`: boot the guide's topology (`tollgate up`) or run one node (`tollgate node`).
+//! `tollgate`: run scenarios (`tollgate run`), boot the guide's topology (`tollgate up`) or run
+//! one node (`tollgate node`).
 //! See [`tollgate_harness::cli`].
 
 use clap::Parser;
@@ -7,9 +8,14 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = tollgate_harness::cli::Cli::parse();
+    // A run's report is its output; node logs would bury it.
+    let default_level = match cli.command {
+        tollgate_harness::cli::Command::Run { .. } => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

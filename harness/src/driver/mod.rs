@@ -1,0 +1,163 @@
+//! Drivers: the ways a scenario's topology can run, each declaring what it can do.
+//!
+//! DESIGN.md §5 names four drivers (in-process, simulated, container, external). Only the
+//! in-process one exists; asking for another fails with [`DriverError::NotAvailable`] — absent,
+//! not stubbed. A step that needs a [`Capability`] the driver lacks is reported as *skipped*
+//! with the reason, never as passed.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock |
+
+pub mod inproc;
+
+pub use inproc::{InprocDriver, InprocTarget, START_MILLIS};
+
+use crate::client::Client;
+use std::fmt;
+use std::time::Duration;
+use tollgate_scenario::Driver as DriverKind;
+
+/// Something a step may need from a driver beyond sending HTTP requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// Moving the topology's wall clock (`advance`).
+    VirtualTime,
+    /// Killing and restarting a node.
+    CrashRestart,
+    /// Cutting the network between nodes.
+    Partition,
+    /// The same seed gives the same transcript byte for byte (interleavings included).
+    ExactReplay,
+}
+
+impl Capability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::VirtualTime => "virtual time",
+            Self::CrashRestart => "crash / restart",
+            Self::Partition => "network partition",
+            Self::ExactReplay => "seed-exact replay",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a driver cannot run a topology.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error(
+        "driver `{0}` is not available yet: only `inproc` is built (the simulated, container and external drivers are planned)"
+    )]
+    NotAvailable(String),
+    #[error("unknown driver `{0}` (drivers: inproc, sim, container, external)")]
+    Unknown(String),
+    #[error("topology {path} does not load:\n{errors}")]
+    Topology { path: String, errors: String },
+    #[error("topology `{topology}` does not boot: {message}")]
+    Boot { topology: String, message: String },
+}
+
+/// `inproc`, `sim`, … as written on the command line.
+pub fn parse_kind(name: &str) -> Result<DriverKind, DriverError> {
+    DriverKind::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| DriverError::Unknown(name.to_owned()))
+}
+
+/// The driver of `kind`, if it is built.
+pub fn select(kind: DriverKind) -> Result<InprocDriver, DriverError> {
+    match kind {
+        DriverKind::Inproc => Ok(InprocDriver::new()),
+        other => Err(DriverError::NotAvailable(other.name().to_owned())),
+    }
+}
+
+/// A way to run topologies.
+pub trait Driver {
+    type Target: Target;
+
+    fn kind(&self) -> DriverKind;
+
+    /// What this driver can do beyond HTTP.
+    fn capabilities(&self) -> &'static [Capability];
+
+    fn has(&self, capability: Capability) -> bool {
+        self.capabilities().contains(&capability)
+    }
+
+    /// Boots the topology at `topology_dir` with `seed`, the topology's edits applied.
+    fn boot(
+        &self,
+        topology_dir: &std::path::Path,
+        seed: u64,
+    ) -> impl std::future::Future<Output = Result<Self::Target, DriverError>>;
+}
+
+/// Why a gateway did not reach a state in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReached {
+    /// What was last seen, for the report.
+    pub last_seen: String,
+}
+
+/// A booted topology as the runner sees it: URLs, a client, signals, the clock.
+pub trait Target {
+    /// A client that resolves the topology's hostnames and trusts its certificates.
+    fn client(&self) -> Client;
+
+    /// The control plane's management URL (`https://localhost:9443`).
+    fn control_plane_url(&self) -> Option<String>;
+
+    /// An instance's management URL (`https://localhost:9444`).
+    fn management_url(&self, instance: &str) -> Option<String>;
+
+    /// A gateway's passthrough URL (`http://localhost:8281`), by scheme.
+    fn gateway_url(&self, instance: &str, https: bool) -> Option<String>;
+
+    /// A mock backend's URL as an API endpoint points at it.
+    fn backend_url(&self, backend: &str) -> Option<String>;
+
+    /// Gateway instance names, in topology order.
+    fn gateway_names(&self) -> Vec<String>;
+
+    /// The gateways whose labels include `environment`.
+    fn gateways_of(&self, environment: &str) -> Vec<String>;
+
+    /// The sequence number of the last event the control plane published.
+    fn event_seq(&self) -> u64;
+
+    /// Waits until `gateway` has applied event `seq`.
+    fn wait_for_seq(
+        &self,
+        gateway: &str,
+        seq: u64,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+
+    /// Waits until `gateway` serves revision `revision_id` of API `api_id`.
+    fn wait_for_revision(
+        &self,
+        gateway: &str,
+        api_id: &str,
+        revision_id: &str,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+
+    /// The wall clock, Unix milliseconds.
+    fn now_millis(&self) -> i64;
+
+    /// Moves the virtual clock to `millis` (never backwards); `false` without virtual time.
+    fn set_clock(&self, millis: i64) -> bool;
+
+    /// Where the topology listens (an address, a URL), for humans; volatile.
+    fn location(&self) -> String;
+
+    fn shutdown(self) -> impl std::future::Future<Output = ()>;
+}
