@@ -98,6 +98,55 @@ impl RestError {
     pub fn malformed_body() -> Self {
         Self::bad_request("Malformed request body.")
     }
+
+    /// No resource at this path. CXF throws `javax.ws.rs.NotFoundException`, which
+    /// `GlobalThrowableMapper` passes through as a bare 404; we give it WSO2's `Error` body.
+    pub fn resource_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            404,
+            "Not Found",
+            "The requested resource is not available.",
+        )
+    }
+
+    /// A query or path parameter that does not convert to its declared type: JAX-RS (and so
+    /// CXF, `InjectionUtils.createParamConversionException`) answers 404 for path, query and
+    /// matrix parameters, 400 only for headers and forms.
+    pub fn parameter_not_convertible(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, 404, "Not Found", description)
+    }
+
+    /// The resource exists but not with this method (CXF's `NotAllowedException`).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            405,
+            "Method Not Allowed",
+            "The requested method is not allowed for the resource.",
+        )
+    }
+
+    /// A body whose `Content-Type` the operation does not consume (CXF's
+    /// `NotSupportedException`: the operations consume `application/json`).
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            415,
+            "Unsupported Media Type",
+            format!("Content-Type '{content_type}' is not supported. Use 'application/json'."),
+        )
+    }
+
+    /// A body over the server's limit.
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            413,
+            "Payload Too Large",
+            format!("Request payload exceeds the limit of {limit_bytes} bytes."),
+        )
+    }
 }
 
 impl IntoResponse for RestError {

@@ -11,6 +11,7 @@
 //! | [`settings`] | [`ControlPlaneSettings`], built from the `deployment.toml` model |
 //! | [`error`] | [`ControlPlaneError`] and [`error::RestError`], WSO2's `Error` body |
 //! | [`access`] | bearer-token + scope checks (REST), Basic auth (event hub) |
+//! | [`rest`] | the REST edge: extractors, fallbacks and `Location`, so bad input gets WSO2's `Error` |
 //! | [`model`] | Publisher/DevPortal DTOs (`API`, `APIOperations`, ...) |
 //! | [`state`] | the in-memory store, the event log, artifact generation per label |
 //! | [`publisher`] | `/api/am/publisher/v4`: APIs, lifecycle, revisions, deployments, settings |
@@ -28,6 +29,7 @@ pub mod error;
 pub mod eventhub;
 pub mod model;
 pub mod publisher;
+pub mod rest;
 pub mod settings;
 pub mod state;
 
@@ -144,6 +146,11 @@ impl ControlPlane {
             .merge(eventhub::router(self.clone()))
             .merge(admin::internal_router(self.clone()))
             .merge(self.kms.router())
+            // After every route, so it reaches them all (nested ones included).
+            .method_not_allowed_fallback(rest::method_not_allowed)
+            .fallback(rest::not_found)
+            .layer(axum::extract::DefaultBodyLimit::max(rest::MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn(rest::error_shape))
     }
 
     /// Serves [`Self::router`] over HTTPS on `mgmt_https` and over plain HTTP on

@@ -168,9 +168,27 @@ pub fn served_context(context: &str, version: &str) -> String {
     }
 }
 
-/// `Pagination` for a list returned whole.
+/// `Pagination` without next/previous links.
 pub fn pagination(offset: usize, limit: usize, total: usize) -> Value {
     serde_json::json!({"offset": offset, "limit": limit, "total": total, "next": "", "previous": ""})
+}
+
+/// `Pagination` of an API list, as `APIMappingUtil.setPaginationParams` fills it: `next` and
+/// `previous` are `/apis?limit=..&offset=..&query=..` links (`RestApiCommonUtil.
+/// getAPIPaginatedURL`), empty when there is no such page (`getPaginationParams`: none at all
+/// when `offset` is past the end; `previous` starts at 0 at the earliest).
+pub fn api_list_pagination(offset: usize, limit: usize, total: usize, query: &str) -> Value {
+    let link = |offset: usize| format!("/apis?limit={limit}&offset={offset}&query={query}");
+    let (mut next, mut previous) = (String::new(), String::new());
+    if offset < total {
+        if offset.saturating_add(limit) < total {
+            next = link(offset + limit);
+        }
+        if offset > 0 {
+            previous = link(offset.saturating_sub(limit));
+        }
+    }
+    serde_json::json!({"offset": offset, "limit": limit, "total": total, "next": next, "previous": previous})
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@ use crate::access::{Caller, scope::*};
 use crate::error::RestError;
 use crate::publisher::apis::page;
 use crate::publisher::{RestResult, json_response, parse_json};
+use crate::rest::{DEVPORTAL_BASE, JsonBody, Path, Query, with_location};
 use crate::state::{ApplicationRecord, State as Store};
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use axum::response::IntoResponse;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -125,7 +126,7 @@ fn duplicate_name(name: &str) -> RestError {
 pub async fn create(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let input: ApplicationInput = parse_json(&body)?;
@@ -167,9 +168,11 @@ pub async fn create(
             application: record.app.clone(),
         },
     );
-    Ok(json_response(
-        StatusCode::CREATED,
-        application_json(&state, &record),
+    // `ApplicationsApiServiceImpl.applicationsPost`: `Response.created("/applications/" + id)`.
+    Ok(with_location(
+        json_response(StatusCode::CREATED, application_json(&state, &record)),
+        &cp.settings().mgmt_base_url(),
+        &format!("{DEVPORTAL_BASE}/applications/{}", record.app.id),
     ))
 }
 
@@ -195,7 +198,7 @@ pub async fn list(
         .iter()
         .map(|a| application_info(a, subscription_count(&state, &a.app.id)))
         .collect();
-    let (list, offset, limit) = page(&infos, &params);
+    let (list, offset, limit) = page(&infos, &params)?;
     Ok(json_response(
         StatusCode::OK,
         json!({"count": list.len(), "list": list,
@@ -221,7 +224,7 @@ pub async fn update(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Path(app_id): Path<String>,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let input: ApplicationInput = parse_json(&body)?;
@@ -313,7 +316,8 @@ pub async fn delete(
             application_id: app_id,
         },
     );
-    Ok(json_response(StatusCode::OK, json!({})))
+    // `Response.ok().build()`: no body.
+    Ok(StatusCode::OK.into_response())
 }
 
 fn subscription_json(state: &Store, sub: &Subscription) -> Value {
@@ -360,7 +364,7 @@ fn check_subscribable(state: &Store, api_id: &str, policy: &str) -> Result<(), R
 pub async fn subscribe(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
     let input: SubscriptionInput = parse_json(&body)?;
@@ -399,9 +403,14 @@ pub async fn subscribe(
             subscription: subscription.clone(),
         },
     );
-    Ok(json_response(
-        StatusCode::CREATED,
-        subscription_json(&state, &subscription),
+    // `SubscriptionsApiServiceImpl.subscriptionsPost`: `Response.created("/subscriptions/" + id)`.
+    Ok(with_location(
+        json_response(
+            StatusCode::CREATED,
+            subscription_json(&state, &subscription),
+        ),
+        &cp.settings().mgmt_base_url(),
+        &format!("{DEVPORTAL_BASE}/subscriptions/{}", subscription.id),
     ))
 }
 
@@ -435,7 +444,7 @@ pub async fn list_subscriptions(
         })
         .map(|s| subscription_json(&state, s))
         .collect();
-    let (list, offset, limit) = page(&subs, &params);
+    let (list, offset, limit) = page(&subs, &params)?;
     Ok(json_response(
         StatusCode::OK,
         json!({"count": list.len(), "list": list,
@@ -476,7 +485,7 @@ pub async fn update_subscription(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
     let input: SubscriptionInput = parse_json(&body)?;
@@ -514,5 +523,6 @@ pub async fn unsubscribe(
             subscription_id: id,
         },
     );
-    Ok(json_response(StatusCode::OK, json!({})))
+    // `Response.ok().build()`: no body.
+    Ok(StatusCode::OK.into_response())
 }

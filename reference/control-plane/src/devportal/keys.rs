@@ -7,9 +7,9 @@ use crate::ControlPlane;
 use crate::access::scope::*;
 use crate::error::RestError;
 use crate::publisher::{RestResult, json_response, parse_json};
+use crate::rest::{JsonBody, Path};
 use crate::state::KeyMappingRecord;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -116,7 +116,7 @@ pub async fn generate_keys(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Path(app_id): Path<String>,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let request: KeyGenerateRequest = parse_json(&body)?;
@@ -340,7 +340,7 @@ pub async fn generate_token_by_id(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Path((app_id, key_mapping_id)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     generate_token(&cp, &headers, &app_id, &body, |k| k.id == key_mapping_id).await
 }
@@ -349,7 +349,7 @@ pub async fn generate_token_by_type(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Path((app_id, key_type)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let key_type = parse_key_type(&key_type)?;
     generate_token(&cp, &headers, &app_id, &body, |k| {

@@ -11,9 +11,10 @@ use crate::error::RestError;
 use crate::model::Api;
 use crate::publisher::apis::{matches_query, page};
 use crate::publisher::{RestResult, json_response};
+use crate::rest::{Path, Query};
 use crate::state::ApiRecord;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
@@ -250,11 +251,12 @@ async fn list_apis(
         .collect();
     apis.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     let infos: Vec<Value> = apis.iter().map(|a| api_info(a)).collect();
-    let (list, offset, limit) = page(&infos, &params);
+    let (list, offset, limit) = page(&infos, &params)?;
+    let query = params.get("query").map_or("", String::as_str);
     Ok(json_response(
         StatusCode::OK,
         json!({"count": list.len(), "list": list,
-            "pagination": crate::model::pagination(offset, limit, infos.len())}),
+            "pagination": crate::model::api_list_pagination(offset, limit, infos.len(), query)}),
     ))
 }
 

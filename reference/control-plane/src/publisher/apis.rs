@@ -4,10 +4,11 @@ use super::{RestResult, json_response, parse_json};
 use crate::ControlPlane;
 use crate::access::scope::*;
 use crate::error::RestError;
-use crate::model::{AUTH_ANY, Api, ApiInput, OperationDto, pagination, served_context};
+use crate::model::{AUTH_ANY, Api, ApiInput, OperationDto, api_list_pagination, served_context};
+use crate::rest::{JsonBody, PUBLISHER_BASE, Path, Query, with_location};
 use crate::state::{ApiRecord, State as Store, artifact};
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+use axum::response::IntoResponse;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -143,7 +144,7 @@ fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
 pub async fn create(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
     let mut input: ApiInput = parse_json(&body)?;
@@ -209,7 +210,12 @@ pub async fn create(
             deployments: BTreeMap::new(),
         },
     );
-    Ok(json_response(StatusCode::CREATED, &api))
+    // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.
+    Ok(with_location(
+        json_response(StatusCode::CREATED, &api),
+        &cp.settings().mgmt_base_url(),
+        &format!("{PUBLISHER_BASE}/apis/{}", api.id),
+    ))
 }
 
 /// `PublisherCommonUtils`' checks: an API of the same name and version, a context template
@@ -253,42 +259,96 @@ fn check_duplicates(state: &Store, api: &Api) -> Result<(), RestError> {
     Ok(())
 }
 
-/// `query` search: `name:pizza`, `context:/pizza`, `version:1.0.0`, `provider:admin`,
-/// `status:PUBLISHED`, or plain text matched against the name; case-insensitive substrings.
+/// `query` search, as WSO2's basic searches behave: space-separated `field:value` terms that
+/// must all match, `field` one of `name`, `context`, `version`, `provider`, `status`, `tags`,
+/// `description`; a bare word searches the name. Values match case-insensitively as
+/// substrings (`name:pizza` finds `PizzaShackAPI`), or whole when quoted
+/// (`name:"PizzaShackAPI"`). `context` matches the served context (`/pizzashack/1.0.0`), as
+/// WSO2 stores it. An unknown field matches nothing.
 pub(crate) fn matches_query(api: &Api, query: &str) -> bool {
-    let query = query.trim();
-    if query.is_empty() {
-        return true;
-    }
-    let (field, needle) = match query.split_once(':') {
-        Some((f, n)) => (f.to_ascii_lowercase(), n.to_ascii_lowercase()),
-        None => ("name".to_owned(), query.to_ascii_lowercase()),
-    };
-    let haystack = match field.as_str() {
-        "name" => &api.name,
-        "context" => &api.context,
-        "version" => &api.version,
-        "provider" => &api.provider,
-        "status" => &api.life_cycle_status,
-        _ => return false,
-    };
-    haystack.to_ascii_lowercase().contains(&needle)
+    query_terms(query).iter().all(|(field, value, exact)| {
+        let hits = |haystack: &str| {
+            let haystack = haystack.to_lowercase();
+            if *exact {
+                haystack == *value
+            } else {
+                haystack.contains(value.as_str())
+            }
+        };
+        match field.as_str() {
+            "name" => hits(&api.name),
+            "context" => hits(&api.served_context()) || hits(&api.context),
+            "version" => hits(&api.version),
+            "provider" => hits(&api.provider),
+            "status" => hits(&api.life_cycle_status),
+            "tags" | "tag" => api.tags.iter().any(|t| hits(t)),
+            "description" => api.description.as_deref().is_some_and(hits),
+            _ => false,
+        }
+    })
 }
 
+/// `(field, lower-cased value, exact?)` per whitespace-separated term; quotes may hold spaces.
+fn query_terms(query: &str) -> Vec<(String, String, bool)> {
+    let mut terms = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in query.trim().chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    terms.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        terms.push(current);
+    }
+    terms
+        .into_iter()
+        .map(|term| {
+            let (field, value) = match term.split_once(':') {
+                Some((f, v)) => (f.to_lowercase(), v.to_owned()),
+                None => ("name".to_owned(), term),
+            };
+            let exact = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
+            let value = value.trim_matches('"').to_lowercase();
+            (field, value, exact)
+        })
+        .collect()
+}
+
+/// WSO2's `PAGINATION_LIMIT_DEFAULT` / `PAGINATION_OFFSET_DEFAULT`.
+pub(crate) const DEFAULT_LIMIT: usize = 25;
+
+/// `limit` and `offset` from the query; a value that is not a non-negative integer is CXF's
+/// 404 for an unconvertible query parameter.
+pub(crate) fn limit_offset(params: &BTreeMap<String, String>) -> Result<(usize, usize), RestError> {
+    let number = |name: &str, default: usize| match params.get(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse::<usize>().map_err(|_| {
+            RestError::parameter_not_convertible(format!(
+                "Invalid value '{v}' for query parameter '{name}': expected a non-negative integer"
+            ))
+        }),
+    };
+    Ok((number("limit", DEFAULT_LIMIT)?, number("offset", 0)?))
+}
+
+/// The page of `items` that `limit`/`offset` select, with the offset and limit used.
 pub(crate) fn page<T: Clone>(
     items: &[T],
     params: &BTreeMap<String, String>,
-) -> (Vec<T>, usize, usize) {
-    let offset = params
-        .get("offset")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0usize);
-    let limit = params
-        .get("limit")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(25usize);
+) -> Result<(Vec<T>, usize, usize), RestError> {
+    let (limit, offset) = limit_offset(params)?;
     let slice = items.iter().skip(offset).take(limit).cloned().collect();
-    (slice, offset, limit)
+    Ok((slice, offset, limit))
 }
 
 pub async fn list(
@@ -309,10 +369,12 @@ pub async fn list(
         .collect();
     apis.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     let infos: Vec<Value> = apis.iter().map(|a| a.info()).collect();
-    let (list, offset, limit) = page(&infos, &params);
+    let (list, offset, limit) = page(&infos, &params)?;
+    let query = params.get("query").map_or("", String::as_str);
     Ok(json_response(
         StatusCode::OK,
-        json!({"count": list.len(), "list": list, "pagination": pagination(offset, limit, infos.len())}),
+        json!({"count": list.len(), "list": list,
+            "pagination": api_list_pagination(offset, limit, infos.len(), query)}),
     ))
 }
 
@@ -336,7 +398,7 @@ pub async fn update(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Path(api_id): Path<String>,
-    body: Bytes,
+    body: JsonBody,
 ) -> RestResult {
     cp.authorize(&headers, &[API_CREATE, API_MANAGE, API_PUBLISH])?;
     let input: ApiInput = parse_json(&body)?;
@@ -392,7 +454,8 @@ pub async fn delete(
             },
         );
     }
-    Ok(json_response(StatusCode::OK, json!({})))
+    // `deleteAPI`: `Response.ok().build()`, no body (the spec's `content: {}`).
+    Ok(StatusCode::OK.into_response())
 }
 
 /// The default API lifecycle (`APILifeCycle`): `(action, target state)` from each state.
