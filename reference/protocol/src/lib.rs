@@ -13,11 +13,13 @@
 //! | [`seed`] | one seed for every random choice ([`SeededRng`]) |
 //! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
 //! | [`throttle`] | throttling policies, gateway→TM request events, TM→gateway decisions |
+//! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
 //! | [`net`] | listeners, outbound connector with a host map, and the HTTP(S) server loop |
 
 pub mod artifact;
 pub mod clock;
 pub mod event;
+pub mod fault;
 pub mod internal;
 pub mod net;
 pub mod security;

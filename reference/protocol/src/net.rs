@@ -3,8 +3,11 @@
 //! No node binds a socket or resolves a name by itself: it is given [`Listener`]s and an
 //! [`Outbound`] (connector + host map + truststore). In-process the harness binds loopback
 //! addresses and maps `gw.wso2.com`-style names to them, as the guide's step 5 does in
-//! `/etc/hosts`; in containers the same names resolve through Docker's DNS.
+//! `/etc/hosts`; in containers the same names resolve through Docker's DNS. In-process, the
+//! harness's [`FaultPlane`] rides along: `Outbound::with_faults` for a node's connections,
+//! [`FaultPlane::listener`] for its listeners (see [`crate::fault`]).
 
+use crate::fault::{FaultIo, FaultPlane};
 use crate::security::TlsError;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -95,8 +98,43 @@ impl tower::Service<Name> for HostResolver {
     }
 }
 
-/// The connector type every outbound HTTP(S) client uses.
-pub type Connector = hyper_rustls::HttpsConnector<HttpConnector<HostResolver>>;
+/// The connector type every outbound HTTP(S) client uses: TLS over the fault layer over TCP.
+pub type Connector = hyper_rustls::HttpsConnector<FaultConnector>;
+
+/// The TCP layer of [`Connector`]: hyper-util's connector with the [`HostMap`] resolver, its
+/// connections passed through the node's [`FaultPlane`] when it has one (a plain socket
+/// otherwise). It sits under TLS, so a partition resets the TCP stream as a network would.
+#[derive(Debug, Clone)]
+pub struct FaultConnector {
+    tcp: HttpConnector<HostResolver>,
+    faults: Option<(FaultPlane, Arc<str>)>,
+}
+
+impl tower::Service<http::Uri> for FaultConnector {
+    type Response = FaultIo<TokioIo<tokio::net::TcpStream>>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.tcp.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.tcp.call(uri);
+        let faults = self.faults.clone();
+        Box::pin(async move {
+            let Some((plane, instance)) = faults else {
+                return Ok(FaultIo::plain(connecting.await?));
+            };
+            // A paused instance initiates nothing until it resumes.
+            plane.wait_resumed(&instance).await;
+            let io = connecting.await?;
+            let stream = io.inner();
+            let fault = plane.connected(&instance, stream.local_addr()?, stream.peer_addr()?)?;
+            Ok(FaultIo::attached(io, fault))
+        })
+    }
+}
 
 /// A pooled keep-alive client over [`Connector`].
 pub type HttpClient<B> = Client<Connector, B>;
@@ -106,6 +144,8 @@ pub type HttpClient<B> = Client<Connector, B>;
 pub struct Outbound {
     pub host_map: Arc<HostMap>,
     tls: Arc<rustls::ClientConfig>,
+    /// The plane this node's connections pass through, and the node's instance name on it.
+    faults: Option<(FaultPlane, Arc<str>)>,
 }
 
 impl Outbound {
@@ -113,7 +153,22 @@ impl Outbound {
         Ok(Self {
             host_map: Arc::new(host_map),
             tls: crate::security::client_config(trusted_pems)?,
+            faults: None,
         })
+    }
+
+    /// The same outbound networking, its connections owned by `instance` on `plane`: a
+    /// partition or pause of `instance` applies to every client made afterwards.
+    pub fn with_faults(mut self, plane: FaultPlane, instance: &str) -> Self {
+        self.faults = Some((plane, instance.into()));
+        self
+    }
+
+    /// The plane and instance name given by [`with_faults`](Self::with_faults).
+    pub fn faults(&self) -> Option<(&FaultPlane, &str)> {
+        self.faults
+            .as_ref()
+            .map(|(plane, instance)| (plane, instance.as_ref()))
     }
 
     pub fn connector(&self) -> Connector {
@@ -127,7 +182,10 @@ impl Outbound {
             .with_tls_config((*self.tls).clone())
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http)
+            .wrap_connector(FaultConnector {
+                tcp: http,
+                faults: self.faults.clone(),
+            })
     }
 
     /// A pooled client. Keep one per node and clone it: clones share the pool.

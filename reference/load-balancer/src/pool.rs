@@ -1,0 +1,223 @@
+//! A pool of nodes: who is eligible, round robin among them, counters, active health checks.
+
+use crate::config::{HealthCheckConfig, PoolConfig, Probe};
+use bytes::Bytes;
+use http::Uri;
+use http_body_util::Empty;
+use serde::Serialize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tollgate_protocol::net::{HttpClient, Outbound};
+
+/// A node as the load balancer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeHealth {
+    /// Gets traffic.
+    Healthy,
+    /// Failed `unhealthy_threshold` active checks in a row; back after `healthy_threshold`
+    /// passes.
+    Unhealthy,
+    /// A connection to it failed; back when the ejection period ends (unless active checks
+    /// have meanwhile found it unhealthy).
+    Ejected,
+}
+
+pub(crate) struct Node {
+    pub name: String,
+    /// Scheme + authority requests go to.
+    pub base: Uri,
+    /// What the active check probes.
+    pub probe_url: Uri,
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+    pub ejections: AtomicU64,
+    state: Mutex<NodeState>,
+    health: watch::Sender<NodeHealth>,
+}
+
+#[derive(Default)]
+struct NodeState {
+    /// Active checks' verdict (true until checks say otherwise).
+    unhealthy: bool,
+    ejected_until: Option<Instant>,
+    /// Bumped per ejection so a stale expiry timer does not end a newer ejection.
+    ejection: u64,
+}
+
+impl Node {
+    pub fn new(name: String, base: Uri, probe_url: Uri) -> Self {
+        Self {
+            name,
+            base,
+            probe_url,
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            ejections: AtomicU64::new(0),
+            state: Mutex::new(NodeState::default()),
+            health: watch::Sender::new(NodeHealth::Healthy),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, NodeState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn health(&self) -> NodeHealth {
+        *self.health.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<NodeHealth> {
+        self.health.subscribe()
+    }
+
+    fn publish(&self, state: &NodeState) {
+        let now = if state.unhealthy {
+            NodeHealth::Unhealthy
+        } else if state.ejected_until.is_some() {
+            NodeHealth::Ejected
+        } else {
+            NodeHealth::Healthy
+        };
+        self.health.send_if_modified(|health| {
+            let changed = *health != now;
+            *health = now;
+            changed
+        });
+    }
+
+    /// Takes the node out of rotation for `period` after a connection failure.
+    pub fn eject(
+        self: &std::sync::Arc<Self>,
+        period: std::time::Duration,
+        shutdown: &CancellationToken,
+    ) {
+        if period.is_zero() {
+            return;
+        }
+        self.ejections.fetch_add(1, Ordering::Relaxed);
+        let until = Instant::now() + period;
+        let ticket = {
+            let mut state = self.lock();
+            state.ejected_until = Some(until);
+            state.ejection += 1;
+            self.publish(&state);
+            state.ejection
+        };
+        tracing::info!(node = %self.name, ?period, "node ejected after a connection failure");
+        let node = self.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep_until(until) => {
+                    let mut state = node.lock();
+                    if state.ejection == ticket {
+                        state.ejected_until = None;
+                        node.publish(&state);
+                    }
+                }
+            }
+        });
+    }
+
+    fn set_unhealthy(&self, unhealthy: bool) {
+        let mut state = self.lock();
+        if state.unhealthy != unhealthy {
+            tracing::info!(node = %self.name, healthy = !unhealthy, "active health check verdict changed");
+        }
+        state.unhealthy = unhealthy;
+        self.publish(&state);
+    }
+}
+
+pub(crate) struct Pool {
+    pub config: PoolConfig,
+    pub nodes: Vec<std::sync::Arc<Node>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    pub fn new(config: PoolConfig, nodes: Vec<std::sync::Arc<Node>>) -> Self {
+        Self {
+            config,
+            nodes,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next healthy node in round-robin order that `tried` does not contain.
+    pub fn pick(&self, tried: &[usize]) -> Option<usize> {
+        let n = self.nodes.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| (start + i) % n)
+            .find(|i| !tried.contains(i) && self.nodes[*i].health() == NodeHealth::Healthy)
+    }
+}
+
+/// Runs one node's active checks until `shutdown`.
+pub(crate) async fn health_loop(
+    node: std::sync::Arc<Node>,
+    check: HealthCheckConfig,
+    outbound: Outbound,
+    shutdown: CancellationToken,
+) {
+    let client: HttpClient<Empty<Bytes>> = outbound.client();
+    let mut connector = outbound.connector();
+    let mut ticks = tokio::time::interval(check.interval());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut passes, mut fails) = (0u32, 0u32);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let probe = async {
+            match &check.probe {
+                Probe::Http { .. } => match client.get(node.probe_url.clone()).await {
+                    Ok(response) => response.status().is_success(),
+                    Err(_) => false,
+                },
+                Probe::Tcp => tower::ServiceExt::oneshot(&mut connector, node.probe_url.clone())
+                    .await
+                    .is_ok(),
+            }
+        };
+        let passed = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            passed = tokio::time::timeout(check.timeout(), probe) => passed.unwrap_or(false),
+        };
+        if passed {
+            passes += 1;
+            fails = 0;
+        } else {
+            fails += 1;
+            passes = 0;
+        }
+        let unhealthy = node.lock().unhealthy;
+        if !unhealthy && fails >= check.unhealthy_threshold.max(1) {
+            node.set_unhealthy(true);
+        } else if unhealthy && passes >= check.healthy_threshold.max(1) {
+            node.set_unhealthy(false);
+        }
+    }
+}
+
+/// Counters of one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeStats {
+    pub pool: String,
+    pub node: String,
+    pub health: NodeHealth,
+    /// Attempts sent to this node (a retried request counts once per node tried).
+    pub requests: u64,
+    /// Attempts that failed before a response: refused, reset, timed out.
+    pub failures: u64,
+    pub ejections: u64,
+}
