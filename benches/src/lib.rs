@@ -41,6 +41,10 @@ pub mod fixtures {
             cors: CorsSettings::default(),
             trusted_keys_pem: vec![DEFAULT_PUBLIC_KEY_PEM.into()],
             tenant_domain: "carbon.super".into(),
+            throttle: tollgate_gateway::ThrottleSettings {
+                enable_blocking: true,
+                ..Default::default()
+            },
         }
     }
 

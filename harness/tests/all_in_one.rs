@@ -63,7 +63,7 @@ async fn an_all_in_one_node_serves_both_halves_with_one_management_port() {
             .iter()
             .map(|(_, p)| *p)
             .collect::<Vec<_>>(),
-        [9443, 9763, 8280, 8243]
+        [9443, 9763, 9611, 5672, 8280, 8243]
     );
     let running = tollgate_harness::boot_private(&topology, 7, clock(), Default::default())
         .await

@@ -212,7 +212,7 @@ fn the_guide_topologies_load_with_the_guides_ports() {
             .map(|(_, p)| *p)
             .collect()
     };
-    assert_eq!(ports("control-plane"), [9443, 9763]);
+    assert_eq!(ports("control-plane"), [9443, 9763, 9611, 5672]);
     assert_eq!(ports("production-gateway"), [9444, 8281, 8244]);
     assert_eq!(ports("default-gateway"), [9445, 8282, 8245]);
     assert_eq!(guide.backends.len(), 2);

@@ -9,7 +9,17 @@ use crate::authenticate::Caller;
 use crate::respond::GatewayError;
 use crate::store::Store;
 use tollgate_protocol::artifact::{KeyType, Operation};
-use tollgate_protocol::store::SubscriptionStatus;
+use tollgate_protocol::store::{Application, Subscription, SubscriptionStatus};
+
+/// What phase 4 found: the key type the rest of the path runs under, and (for a token) the
+/// application and subscription the throttle phase counts against.
+#[derive(Debug, Clone, Copy)]
+pub struct Authorized<'a> {
+    pub key_type: KeyType,
+    /// `None` for an unsecured resource.
+    pub application: Option<&'a Application>,
+    pub subscription: Option<&'a Subscription>,
+}
 
 /// Phase 4 for one request; returns the key type the rest of the path runs under.
 pub fn authorize(
@@ -19,15 +29,32 @@ pub fn authorize(
     resource_template: &str,
     operation: &Operation,
 ) -> Result<KeyType, GatewayError> {
+    authorize_request(caller, store, api_id, resource_template, operation).map(|a| a.key_type)
+}
+
+/// [`authorize`], keeping the application and subscription it looked up.
+pub fn authorize_request<'a>(
+    caller: &Caller,
+    store: &'a Store,
+    api_id: &str,
+    resource_template: &str,
+    operation: &Operation,
+) -> Result<Authorized<'a>, GatewayError> {
     let token = match caller {
         // handleNoAuthentication: no subscription check, key type PRODUCTION.
-        Caller::Anonymous => return Ok(KeyType::Production),
+        Caller::Anonymous => {
+            return Ok(Authorized {
+                key_type: KeyType::Production,
+                application: None,
+                subscription: None,
+            });
+        }
         Caller::Token(token) => token,
     };
     let mapping = store
         .key_mapping(&token.consumer_key)
         .ok_or(GatewayError::Forbidden)?;
-    store
+    let application = store
         .application(&mapping.application_id)
         .ok_or(GatewayError::Forbidden)?;
     let subscription = store
@@ -53,5 +80,9 @@ pub fn authorize(
             resource: resource_template.to_owned(),
         });
     }
-    Ok(mapping.key_type)
+    Ok(Authorized {
+        key_type: mapping.key_type,
+        application: Some(application),
+        subscription: Some(subscription),
+    })
 }

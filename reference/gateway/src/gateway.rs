@@ -32,6 +32,7 @@ pub struct Gateway {
     pub(crate) tokens: TokenCache,
     pub(crate) clock: SharedClock,
     pub(crate) client: HttpClient<ProxyBody>,
+    pub(crate) throttle: crate::throttle::Throttle,
     deployed: Mutex<Deployed>,
     status: watch::Sender<SyncStatus>,
 }
@@ -57,6 +58,11 @@ impl Gateway {
             routes: ArcSwap::from_pointee(RouteTable::default()),
             store: ArcSwap::from_pointee(Store::default()),
             client: outbound.client(),
+            throttle: crate::throttle::Throttle::new(
+                &settings.node_name,
+                &settings.tenant_domain,
+                settings.throttle.enable_blocking,
+            ),
             deployed: Mutex::new(Deployed::default()),
             status: watch::Sender::new(status),
             clock,
@@ -66,6 +72,11 @@ impl Gateway {
 
     pub fn settings(&self) -> &GatewaySettings {
         &self.settings
+    }
+
+    /// Throttle policies, deny conditions, TM decisions and local counters of this node.
+    pub fn throttle(&self) -> &crate::throttle::Throttle {
+        &self.throttle
     }
 
     /// The routing table as of now.
@@ -203,12 +214,14 @@ impl Gateway {
                 store.prune_revocations(self.clock.now_secs());
                 store.revoke(token);
             }
-            // Throttling is not implemented in this gateway yet: its policy and deny events
-            // are read (and advance the sequence) but change nothing here.
+            // Throttle policies and deny conditions live with the throttle phase.
             Event::PolicyCreate { .. }
             | Event::PolicyUpdate { .. }
             | Event::PolicyDelete { .. }
-            | Event::Blocking { .. } => return,
+            | Event::Blocking { .. } => {
+                self.throttle.apply_event(event);
+                return;
+            }
             Event::DeployApiInGateway { .. }
             | Event::RemoveApiFromGateway { .. }
             | Event::Heartbeat => return,

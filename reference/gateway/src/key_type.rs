@@ -1,4 +1,4 @@
-//! Phase 5: key type against environment type — the velocity template's filter
+//! Phase 6: key type against environment type — the velocity template's filter
 //! (wso2-behaviour.md §3.3), decided per request from the artifact's environment and which
 //! endpoints exist.
 

@@ -11,23 +11,32 @@
 //! | 2 | [`cors`] | CORS headers of the resource; preflights answered here |
 //! | 3 | [`authenticate`] | bearer JWT (RS256, trusted key and issuer, clock, revocation), verified-token cache; 900901 / 900902 |
 //! | 4 | [`authorize`] | key mapping → application and key type, subscription, scopes; 900908 / 900907 / 900909 / 900910 |
-//! | 5 | [`key_type`] | key type against the environment type and endpoints (the §3.3 matrix) |
-//! | 6 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504 |
-//! | 7 | [`respond`] | the backend's response with CORS, and every WSO2 error body in one place |
+//! | 5 | [`throttle`] | deny policies, API/resource, subscription (+ local burst), application tiers on the TM's decisions, local hard limit; else one event to the TMs; 900805 / 900800 / 900802 / 900804 / 900807 / 900803 / 900801 |
+//! | 6 | [`key_type`] | key type against the environment type and endpoints (the §3.3 matrix) |
+//! | 7 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504 |
+//! | 8 | [`respond`] | the backend's response with CORS, and every WSO2 error body in one place |
 //!
 //! The phases run in [`pipeline`] (`Gateway::handle`, and the hyper service of the passthrough
 //! listeners). Around them:
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`settings`] | [`GatewaySettings`], [`CorsSettings`], from `deployment.toml` |
+//! | [`settings`] | [`GatewaySettings`], [`CorsSettings`], [`ThrottleSettings`], from `deployment.toml` |
 //! | [`gateway`] | [`Gateway`]: routing table and subscription store swapped atomically, sync progress |
 //! | [`store`] | the subscription store (applications, key mappings, subscriptions, issuers, revocations) |
-//! | [`sync`] | snapshot + event stream from the control plane, reconnect with backoff |
+//! | [`sync`] | snapshot + throttling data + event stream from the control plane, reconnect with backoff |
 //! | [`management`] | `/api/am/gateway/v2/apis`, the start-up health check, `/_tollgate/sync` |
 //!
-//! Not implemented yet (said, not faked): throttling, endpoint suspension, API keys, Basic
-//! auth, mutual TLS, opaque tokens, SOAP fault bodies, the backend JWT (`X-JWT-Assertion`).
+//! Throttling follows WSO2's split: the Traffic Manager counts quotas across every gateway and
+//! pushes decisions; a gateway holds them ([`tollgate_traffic_manager::DecisionFollower`]),
+//! refuses on them, and publishes one event per admitted request without waiting
+//! ([`tollgate_traffic_manager::EventPublisher`]). Burst control and hard limits are counted on
+//! each node. [`start`] attaches both clients when `[apim.throttling]` enables them.
+//!
+//! Not implemented yet (said, not faked): endpoint suspension, API keys, Basic auth, mutual
+//! TLS, opaque tokens, SOAP fault bodies, the backend JWT (`X-JWT-Assertion`), custom
+//! (Siddhi) throttle policies, conditional groups of advanced policies, header/query/JWT-claim
+//! based throttling, API products' subscription keys.
 
 pub mod authenticate;
 pub mod authorize;
@@ -42,12 +51,14 @@ pub mod route;
 pub mod settings;
 pub mod store;
 pub mod sync;
+pub mod throttle;
 
 pub use gateway::Gateway;
 pub use pipeline::PassthroughService;
+pub use respond::ThrottleCode;
 pub use respond::{GatewayError, ProxyBody};
 pub use route::Transport;
-pub use settings::{CorsSettings, GatewaySettings};
+pub use settings::{CorsSettings, GatewaySettings, ThrottleSettings};
 
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -92,6 +103,35 @@ impl GatewayHandle {
     }
 }
 
+/// Starts following the TM's decisions and publishing events as `[apim.throttling]` says. A
+/// URL that does not parse is logged and leaves that client off: the node still serves, with
+/// local limits only (what a WSO2 gateway does when its TM connection cannot be set up).
+fn attach_traffic_manager(gateway: &Gateway, outbound: &Outbound, shutdown: &CancellationToken) {
+    let settings = &gateway.settings().throttle;
+    if !settings.decision_endpoints.is_empty() {
+        match tollgate_traffic_manager::DecisionFollower::spawn(
+            &settings.decision_endpoints,
+            outbound,
+            tollgate_traffic_manager::Backoff::default(),
+            shutdown.clone(),
+        ) {
+            Ok(follower) => gateway.throttle().attach_follower(&follower),
+            Err(error) => tracing::error!(%error, "throttle decisions not followed"),
+        }
+    }
+    if !settings.publish_groups.is_empty() {
+        match tollgate_traffic_manager::EventPublisher::spawn(
+            &settings.publish_groups,
+            outbound,
+            tollgate_traffic_manager::PublisherSettings::default(),
+            shutdown.clone(),
+        ) {
+            Ok(publisher) => gateway.throttle().attach_publisher(publisher),
+            Err(error) => tracing::error!(%error, "request events not published"),
+        }
+    }
+}
+
 /// Starts a gateway node: the sync task and the three servers, until `shutdown`.
 pub fn start<L: Listener>(
     settings: GatewaySettings,
@@ -102,6 +142,7 @@ pub fn start<L: Listener>(
     shutdown: CancellationToken,
 ) -> GatewayHandle {
     let gateway = Gateway::new(settings, &outbound, clock);
+    attach_traffic_manager(&gateway, &outbound, &shutdown);
     tokio::spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
     tokio::spawn(serve(
         listeners.passthru_http,

@@ -6,19 +6,21 @@ use crate::cors::{self, CorsHeaders};
 use crate::gateway::Gateway;
 use crate::respond::{self, BoxError, GatewayError, ProxyBody};
 use crate::route::Transport;
+use crate::throttle::ThrottleRequest;
 use crate::{authorize, key_type, proxy};
 use bytes::Bytes;
-use http::header::ACCESS_CONTROL_REQUEST_METHOD;
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH};
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use tollgate_protocol::net::RemoteAddr;
 
 impl Gateway {
-    /// Serves one API request: route → cors → authenticate → authorize → key type → proxy →
-    /// respond. Never fails: every refusal is a WSO2 response.
+    /// Serves one API request: route → cors → authenticate → authorize → throttle → key type
+    /// → proxy → respond. Never fails: every refusal is a WSO2 response.
     pub async fn handle<B>(&self, request: Request<B>, transport: Transport) -> Response<ProxyBody>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -81,7 +83,7 @@ impl Gateway {
 
         // 4. authorize: key mapping, subscription, scopes.
         let api = selected.api;
-        let key = authorize::authorize(
+        let authorized = authorize::authorize_request(
             &caller,
             &store,
             &api.artifact.api_id,
@@ -89,10 +91,28 @@ impl Gateway {
             operation,
         )?;
 
-        // 5. key type → endpoint.
-        let endpoint = key_type::choose_endpoint(api, key)?;
+        // 5. throttle: before key-type routing, so a wrong-type key is counted (§3.1).
+        let request = ThrottleRequest {
+            api: &api.artifact,
+            resource_template: &selected.resource.template,
+            verb: parts.method.as_str(),
+            operation,
+            caller: &caller,
+            authorized,
+            ip: parts.extensions.get::<RemoteAddr>().map(|r| r.0.ip()),
+            message_size: parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        };
+        self.throttle.check(&request, self.clock.now_millis())?;
 
-        // 6. proxy (7. respond is the caller's: CORS on the way out).
+        // 6. key type → endpoint.
+        let endpoint = key_type::choose_endpoint(api, authorized.key_type)?;
+
+        // 7. proxy (8. respond is the caller's: CORS on the way out).
         let url = proxy::backend_url(endpoint, selected.rest);
         let body = body.map_err(Into::into).boxed_unsync();
         proxy::forward(&self.client, url, parts, body).await

@@ -1,4 +1,4 @@
-//! Phase 6: the backend call.
+//! Phase 7: the backend call.
 //!
 //! Backend URL = endpoint URL + the request path after the context + the query, as Synapse
 //! appends `REST_SUB_REQUEST_PATH` (one `/` where the endpoint ends with `/` and the path
@@ -57,7 +57,7 @@ pub fn backend_url(endpoint: &str, rest: &str) -> String {
     url
 }
 
-/// Phase 6: forwards the request to `url` and streams the answer back.
+/// Phase 7: forwards the request to `url` and streams the answer back.
 pub async fn forward(
     client: &HttpClient<ProxyBody>,
     url: String,

@@ -1,4 +1,4 @@
-//! Phase 7, and the one place every refusal is rendered: WSO2's exact statuses, bodies and
+//! Phase 8, and the one place every refusal is rendered: WSO2's exact statuses, bodies and
 //! headers (wso2-behaviour.md §3.3, §3.4), plus the CORS headers of the selected resource.
 
 use crate::cors::CorsHeaders;
@@ -89,6 +89,73 @@ pub enum GatewayError {
     /// No response head within the endpoint timeout (Synapse 101504).
     #[error("backend timed out")]
     BackendTimeout,
+    /// A deny policy matched (`ThrottleHandler`, 900805).
+    #[error("blocked by a deny policy")]
+    MessageBlocked,
+    /// A quota is spent: API (900800), resource (900802), application (900803), subscription
+    /// (900804) or subscription burst (900807, no next access time). `next_access` is the
+    /// decision's expiry (epoch ms).
+    #[error("throttled out ({code})")]
+    ThrottledOut {
+        code: ThrottleCode,
+        next_access: Option<i64>,
+    },
+    /// The API's `maxTps` for this key type is reached on this node (900801).
+    #[error("hard limit reached")]
+    HardLimit,
+}
+
+/// Which limit threw a request out (`APIThrottleConstants`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleCode {
+    /// 900800: the API-level (advanced) tier.
+    Api,
+    /// 900802: the resource (operation) tier.
+    Resource,
+    /// 900803: the application tier.
+    Application,
+    /// 900804: the subscription tier.
+    Subscription,
+    /// 900807: the subscription tier's burst control.
+    SubscriptionBurst,
+}
+
+impl ThrottleCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "900800",
+            Self::Resource => "900802",
+            Self::Application => "900803",
+            Self::Subscription => "900804",
+            Self::SubscriptionBurst => "900807",
+        }
+    }
+}
+
+impl std::fmt::Display for ThrottleCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `nextAccessTime`: `yyyy-MMM-dd HH:mm:ssZ` in UTC followed by ` UTC`, as `ThrottleHandler`
+/// formats the decision's expiry (`2026-Nov-26 12:01:00+0000 UTC`).
+pub fn next_access_time(expiry_millis: i64) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month repr:short]-[day] [hour]:[minute]:[second]+0000 UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp(expiry_millis.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(FORMAT).ok())
+        .unwrap_or_default()
+}
+
+/// `Retry-After` as an HTTP-date (`Thu, 26 Nov 2026 12:01:00 GMT`), WSO2's
+/// `setRetryAfterHeader`.
+pub fn retry_after(expiry_millis: i64) -> Option<HeaderValue> {
+    let millis = u64::try_from(expiry_millis).ok()?;
+    let at = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(millis))?;
+    HeaderValue::from_str(&httpdate::fmt_http_date(at)).ok()
 }
 
 const JSON: &str = "application/json";
@@ -214,6 +281,34 @@ impl GatewayError {
                 JSON,
                 runtime_error("101504", "Connection timed out"),
             ),
+            // The deny-policy code wins over the docs' table (429): WSO2 answers 403 (§4.3).
+            MessageBlocked => auth_failure(
+                StatusCode::FORBIDDEN,
+                "900805",
+                "Message blocked",
+                "You have been blocked from accessing the resource",
+            ),
+            ThrottledOut { code, next_access } => {
+                let mut body = serde_json::json!({
+                    "code": code.as_str(),
+                    "message": "Message throttled out",
+                    "description": "You have exceeded your quota",
+                });
+                if let Some(expiry) = next_access {
+                    let when = next_access_time(*expiry);
+                    body["description"] = serde_json::Value::String(format!(
+                        "You have exceeded your quota .You can access API after {when}"
+                    ));
+                    body["nextAccessTime"] = serde_json::Value::String(when);
+                }
+                (StatusCode::TOO_MANY_REQUESTS, JSON, body.to_string())
+            }
+            HardLimit => auth_failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "900801",
+                "API Limit Reached",
+                "API not accepting requests",
+            ),
         }
     }
 
@@ -276,6 +371,14 @@ pub fn error(err: &GatewayError, cors: Option<&CorsHeaders>) -> Response<ProxyBo
             HeaderValue::from_static(WWW_AUTHENTICATE_CHALLENGE),
         );
     }
+    if let GatewayError::ThrottledOut {
+        next_access: Some(expiry),
+        ..
+    } = err
+        && let Some(date) = retry_after(*expiry)
+    {
+        headers.insert(http::header::RETRY_AFTER, date);
+    }
     if let Some(cors) = cors {
         cors.apply(headers);
     }
@@ -305,6 +408,33 @@ mod tests {
             body,
             r#"{"code":"900908","message":"Resource forbidden ","description":"User is NOT authorized to access the Resource. API Subscription validation failed."}"#
         );
+    }
+
+    #[test]
+    fn throttle_out_names_the_window_end_in_wso2s_format_and_as_an_http_date() {
+        // 2026-11-26T12:01:00Z
+        let expiry = 1_795_694_460_000;
+        assert_eq!(next_access_time(expiry), "2026-Nov-26 12:01:00+0000 UTC");
+        let response = error(
+            &GatewayError::ThrottledOut {
+                code: ThrottleCode::Subscription,
+                next_access: Some(expiry),
+            },
+            None,
+        );
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers()[http::header::RETRY_AFTER],
+            "Thu, 26 Nov 2026 12:01:00 GMT"
+        );
+        let burst = error(
+            &GatewayError::ThrottledOut {
+                code: ThrottleCode::SubscriptionBurst,
+                next_access: None,
+            },
+            None,
+        );
+        assert!(!burst.headers().contains_key(http::header::RETRY_AFTER));
     }
 
     #[test]

@@ -61,6 +61,39 @@ pub struct GatewaySettings {
     /// Public keys (SPKI PEM) whose signatures the gateway accepts on JWT access tokens.
     pub trusted_keys_pem: Vec<String>,
     pub tenant_domain: String,
+    /// `[apim.throttling]`: where decisions come from and events go to.
+    pub throttle: ThrottleSettings,
+}
+
+/// `[apim.throttling]` as a gateway uses it (wso2-behaviour.md §2.5). The default is a gateway
+/// with no Traffic Manager: deny policies, burst control and hard limits still apply (they are
+/// local); quotas counted by a TM do not.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ThrottleSettings {
+    /// `throttle_decision_endpoints` when `enable_decision_connection`, else empty.
+    pub decision_endpoints: Vec<String>,
+    /// `[[apim.throttling.url_group]]`s when `enable_data_publishing`, else empty.
+    pub publish_groups: Vec<tollgate_traffic_manager::PublishGroup>,
+    /// `enable_blacklist_condition`: whether deny policies are enforced.
+    pub enable_blocking: bool,
+}
+
+impl ThrottleSettings {
+    pub fn from_config(throttling: &tollgate_config::model::Throttling) -> Self {
+        Self {
+            decision_endpoints: if throttling.enable_decision_connection {
+                throttling.throttle_decision_endpoints.clone()
+            } else {
+                Vec::new()
+            },
+            publish_groups: if throttling.enable_data_publishing {
+                throttling.url_groups.iter().map(Into::into).collect()
+            } else {
+                Vec::new()
+            },
+            enable_blocking: throttling.enable_blacklist_condition,
+        }
+    }
 }
 
 impl GatewaySettings {
@@ -83,6 +116,7 @@ impl GatewaySettings {
             },
             trusted_keys_pem: vec![DEFAULT_PUBLIC_KEY_PEM.to_owned()],
             tenant_domain: "carbon.super".to_owned(),
+            throttle: ThrottleSettings::from_config(&cfg.throttling),
         }
     }
 }

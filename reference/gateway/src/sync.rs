@@ -1,7 +1,8 @@
 //! Artifact and subscription sync with the control plane (wso2-behaviour.md §2.3, §6).
 //!
 //! Our wire, WSO2's shape: pull everything for our labels at start
-//! ([`GATEWAY_SNAPSHOT`]), then follow the event log ([`EVENTS`], NDJSON, a `HEARTBEAT` line
+//! ([`GATEWAY_SNAPSHOT`], then the throttle policies and deny policies, [`THROTTLE_DATA`]),
+//! then follow the event log ([`EVENTS`], NDJSON, a `HEARTBEAT` line
 //! when idle) from the snapshot's `eventSeq`. When the stream ends, fails or stays silent for
 //! three heartbeat periods, reconnect with capped exponential backoff and resume after the
 //! last applied event; on `410 Gone` the log no longer reaches back that far, so pull the
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_protocol::event::EventEnvelope;
 use tollgate_protocol::internal::{EVENTS, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels};
 use tollgate_protocol::net::{HttpClient, Outbound};
+use tollgate_protocol::throttle::{THROTTLE_DATA, ThrottleData};
 
 /// The control plane's idle heartbeat period (its default).
 pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
@@ -110,6 +112,20 @@ impl SyncClient {
                             "applied the control plane's snapshot"
                         );
                         self.gateway.apply_snapshot(&snapshot);
+                        // Taken after the snapshot, so following from the snapshot's sequence
+                        // replays (idempotently) every policy event it might lack.
+                        match self.fetch_throttle_data().await {
+                            Ok(Some(data)) => self.gateway.throttle().apply_data(&data),
+                            Ok(None) => tracing::warn!(
+                                node = %self.gateway.settings.node_name,
+                                "the control plane has no throttling data; built-in tiers only"
+                            ),
+                            Err(error) => {
+                                tracing::warn!(node = %self.gateway.settings.node_name, %error, "throttling data failed; retrying");
+                                tokio::time::sleep(backoff.next_delay()).await;
+                                continue;
+                            }
+                        }
                         need_snapshot = false;
                         backoff.reset();
                     }
@@ -160,14 +176,30 @@ impl SyncClient {
 
     async fn fetch_snapshot(&self) -> Result<GatewaySnapshot, SyncError> {
         let labels = encode_labels(&self.gateway.settings.labels);
-        let request = self.request(
-            &format!("{GATEWAY_SNAPSHOT}?gatewayLabel={labels}"),
-            "application/json",
-        )?;
+        self.fetch_json(&format!("{GATEWAY_SNAPSHOT}?gatewayLabel={labels}"))
+            .await?
+            .ok_or(SyncError::Status(StatusCode::NOT_FOUND))
+    }
+
+    /// Every policy and deny policy ([`THROTTLE_DATA`]); `None` when the control plane does not
+    /// serve it (404).
+    async fn fetch_throttle_data(&self) -> Result<Option<ThrottleData>, SyncError> {
+        self.fetch_json(THROTTLE_DATA).await
+    }
+
+    /// `GET` → JSON; `None` on 404.
+    async fn fetch_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<Option<T>, SyncError> {
+        let request = self.request(path_and_query, "application/json")?;
         let response = tokio::time::timeout(STREAM_IDLE_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT))?
             .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if response.status() != StatusCode::OK {
             return Err(SyncError::Status(response.status()));
         }
@@ -177,7 +209,9 @@ impl SyncClient {
             .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT * 4))?
             .map_err(|e| SyncError::Body(e.to_string()))?
             .to_bytes();
-        serde_json::from_slice(&bytes).map_err(|e| SyncError::Payload(e.to_string()))
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| SyncError::Payload(e.to_string()))
     }
 
     /// Follows the event stream after `after` until it ends or fails.

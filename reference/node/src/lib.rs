@@ -3,9 +3,9 @@
 //!
 //! | role | runs | listeners (before `[server] offset`) |
 //! |---|---|---|
-//! | `control-plane` | Publisher, Developer Portal, Key Manager, event hub | management HTTPS 9443, servlet HTTP 9763 |
-//! | `gateway-worker` | a gateway following the control plane's event hub | passthrough HTTP 8280, HTTPS 8243, management HTTPS 9443 |
-//! | `default` (all-in-one) | both | 9443 (shared, as in WSO2), 9763, 8280, 8243 |
+//! | `control-plane` | Publisher, Developer Portal, Key Manager, event hub, Traffic Manager | management HTTPS 9443, servlet HTTP 9763, TM receiver 9611, TM decisions 5672 |
+//! | `gateway-worker` | a gateway following the control plane's event hub and the TM's decisions | passthrough HTTP 8280, HTTPS 8243, management HTTPS 9443 |
+//! | `default` (all-in-one) | both | 9443 (shared, as in WSO2), 9763, 9611, 5672, 8280, 8243 |
 //! | `traffic-manager` | — not built: [`NodeError::UnsupportedRole`] | |
 //!
 //! A node never binds a socket, reads the clock or picks a seed itself: the harness (in-process
@@ -22,10 +22,20 @@
 //! `.jks` name keeps the built-in pair, which is what WSO2's own default `wso2carbon.jks` holds.
 //! `[truststore] file_name` ending in `.pem` adds its certificates to what outbound calls trust.
 //!
-//! Modules: [`tls`] (keystore and truststore as PEM); the rest is this file: [`PortRole`],
+//! The Traffic Manager (WSO2's control-plane profile includes it) is [`traffic`]: how it gets
+//! its policies, how its windows follow the injected clock, and how a test stops and restarts
+//! it. An all-in-one node's gateway reaches its own TM on the bound listeners: a
+//! `[apim.throttling]` URL naming this node (`node_ip`, `hostname`, `localhost` or 127.0.0.1,
+//! with this node's TM port) is pointed at the listener's address.
+//!
+//! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM); the rest is
+//! this file: [`PortRole`],
 //! [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`], [`NodeHandle`].
 
 pub mod tls;
+pub mod traffic;
+
+pub use traffic::TrafficManagerHandle;
 
 use hyper_util::service::TowerToHyperService;
 use std::fmt;
@@ -52,6 +62,11 @@ pub enum PortRole {
     PassthruHttp,
     /// 8243 + offset: the gateway's passthrough HTTPS (API traffic).
     PassthruHttps,
+    /// 9611 + offset: the Traffic Manager's event receiver (`tcp://`, WSO2's binary
+    /// data-bridge port; our wire is HTTP, see `tollgate_protocol::throttle`).
+    TmBinary,
+    /// 5672 + offset: the Traffic Manager's decision stream (WSO2's broker port).
+    Amqp,
 }
 
 impl PortRole {
@@ -59,8 +74,13 @@ impl PortRole {
         matches!(self, Self::MgmtHttps | Self::PassthruHttps)
     }
 
+    /// `https`, `http`, or `tcp` for the TM ports (as `[apim.throttling]` spells their URLs).
     pub fn scheme(self) -> &'static str {
-        if self.is_tls() { "https" } else { "http" }
+        match self {
+            Self::TmBinary | Self::Amqp => "tcp",
+            _ if self.is_tls() => "https",
+            _ => "http",
+        }
     }
 }
 
@@ -71,6 +91,8 @@ impl fmt::Display for PortRole {
             Self::ServletHttp => "servlet HTTP",
             Self::PassthruHttp => "gateway HTTP",
             Self::PassthruHttps => "gateway HTTPS",
+            Self::TmBinary => "traffic manager receiver",
+            Self::Amqp => "traffic manager decisions",
         })
     }
 }
@@ -92,7 +114,8 @@ pub enum NodeError {
 }
 
 /// The listeners a node of `cfg`'s role needs, with their ports (offset applied), in a fixed
-/// order: management HTTPS, servlet HTTP, gateway HTTP, gateway HTTPS.
+/// order: management HTTPS, servlet HTTP, TM receiver, TM decisions, gateway HTTP, gateway
+/// HTTPS.
 pub fn required_ports(cfg: &DeploymentConfig) -> Result<Vec<(PortRole, u16)>, NodeError> {
     let role = cfg.server.server_role;
     if !role.runs_control_plane() && !role.runs_gateway() {
@@ -102,6 +125,8 @@ pub fn required_ports(cfg: &DeploymentConfig) -> Result<Vec<(PortRole, u16)>, No
     let mut needed = vec![(PortRole::MgmtHttps, ports.mgmt_https)];
     if role.runs_control_plane() {
         needed.push((PortRole::ServletHttp, ports.servlet_http));
+        needed.push((PortRole::TmBinary, ports.tm_binary));
+        needed.push((PortRole::Amqp, ports.amqp));
     }
     if role.runs_gateway() {
         needed.push((PortRole::PassthruHttp, ports.passthru_http));
@@ -117,6 +142,8 @@ pub struct NodeListeners<L> {
     pub servlet_http: Option<L>,
     pub passthru_http: Option<L>,
     pub passthru_https: Option<L>,
+    pub tm_binary: Option<L>,
+    pub amqp: Option<L>,
 }
 
 impl<L> Default for NodeListeners<L> {
@@ -126,6 +153,8 @@ impl<L> Default for NodeListeners<L> {
             servlet_http: None,
             passthru_http: None,
             passthru_https: None,
+            tm_binary: None,
+            amqp: None,
         }
     }
 }
@@ -141,6 +170,8 @@ impl<L> NodeListeners<L> {
             PortRole::ServletHttp => &mut self.servlet_http,
             PortRole::PassthruHttp => &mut self.passthru_http,
             PortRole::PassthruHttps => &mut self.passthru_https,
+            PortRole::TmBinary => &mut self.tm_binary,
+            PortRole::Amqp => &mut self.amqp,
         }
     }
 
@@ -181,6 +212,7 @@ pub struct NodeHandle {
     role: ServerRole,
     control_plane: Option<Arc<ControlPlane>>,
     gateway: Option<GatewayHandle>,
+    traffic_manager: Option<TrafficManagerHandle>,
     tasks: tokio::task::JoinSet<()>,
     shutdown: CancellationToken,
 }
@@ -211,6 +243,11 @@ impl NodeHandle {
     /// The gateway, on `gateway-worker` and `default` nodes.
     pub fn gateway(&self) -> Option<&GatewayHandle> {
         self.gateway.as_ref()
+    }
+
+    /// The Traffic Manager, on `control-plane` and `default` nodes.
+    pub fn traffic_manager(&self) -> Option<&TrafficManagerHandle> {
+        self.traffic_manager.as_ref()
     }
 
     /// Resolves once the node serves what it should: at once for a control plane (its
@@ -260,15 +297,23 @@ pub async fn start<L: Listener>(
         role,
         control_plane: None,
         gateway: None,
+        traffic_manager: None,
         tasks: tokio::task::JoinSet::new(),
         shutdown: shutdown.clone(),
     };
 
     match role {
         ServerRole::ControlPlane => {
-            let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock, seed)?;
+            let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
+            handle.traffic_manager = Some(TrafficManagerHandle::start(
+                &cp,
+                clock,
+                listeners.take(PortRole::TmBinary)?,
+                listeners.take(PortRole::Amqp)?,
+                shutdown.clone(),
+            ));
             let serving = cp.clone();
             let token = shutdown.clone();
             tasks.spawn(async move { serving.serve(mgmt, servlet, tls, token).await });
@@ -295,10 +340,26 @@ pub async fn start<L: Listener>(
             let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
+            let tm_binary = listeners.take(PortRole::TmBinary)?;
+            let amqp = listeners.take(PortRole::Amqp)?;
+            let mut settings = gateway_settings(&cfg, name, &signing);
+            own_traffic_manager(
+                &mut settings.throttle,
+                &cfg,
+                (ports.tm_binary, tm_binary.local_addr().ok()),
+                (ports.amqp, amqp.local_addr().ok()),
+            );
+            handle.traffic_manager = Some(TrafficManagerHandle::start(
+                &cp,
+                clock.clone(),
+                tm_binary,
+                amqp,
+                shutdown.clone(),
+            ));
             // The gateway gets a management listener that never accepts: its node-local routes
             // are served on the control plane's management port instead (below).
             let gateway = tollgate_gateway::start(
-                gateway_settings(&cfg, name, &signing),
+                settings,
                 GatewayListeners {
                     passthru_http: Shared::Bound(listeners.take(PortRole::PassthruHttp)?),
                     passthru_https: Shared::Bound(listeners.take(PortRole::PassthruHttps)?),
@@ -357,6 +418,42 @@ fn gateway_settings(cfg: &DeploymentConfig, name: &str, signing: &tls::KeyPair) 
     settings
 }
 
+/// Points the all-in-one gateway's TM URLs that name this very node at the bound listeners
+/// (in-process the node's sockets are on a private address, not on `node_ip`).
+fn own_traffic_manager(
+    throttle: &mut tollgate_gateway::ThrottleSettings,
+    cfg: &DeploymentConfig,
+    receiver: (u16, Option<std::net::SocketAddr>),
+    decisions: (u16, Option<std::net::SocketAddr>),
+) {
+    let own = |url: &mut String, (port, bound): (u16, Option<std::net::SocketAddr>)| {
+        let Some(bound) = bound else { return };
+        let Some(base) = tollgate_protocol::throttle::http_base(url) else {
+            return;
+        };
+        let authority = base.trim_start_matches("http://");
+        let Some((host, url_port)) = authority.rsplit_once(':') else {
+            return;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let names_us = host.eq_ignore_ascii_case("localhost")
+            || host == "127.0.0.1"
+            || host == cfg.server.node_ip
+            || host.eq_ignore_ascii_case(&cfg.server.hostname);
+        if names_us && url_port.parse() == Ok(port) {
+            *url = format!("tcp://{bound}");
+        }
+    };
+    for url in &mut throttle.decision_endpoints {
+        own(url, decisions);
+    }
+    for group in &mut throttle.publish_groups {
+        for url in &mut group.urls {
+            own(url, receiver);
+        }
+    }
+}
+
 /// A listener slot of a component whose port another component serves (the gateway's
 /// management port on an all-in-one node): `Elsewhere` never accepts.
 enum Shared<L> {
@@ -401,7 +498,12 @@ mod tests {
         let cp = config("[server]\nserver_role = \"control-plane\"\n");
         assert_eq!(
             required_ports(&cp).unwrap(),
-            [(PortRole::MgmtHttps, 9443), (PortRole::ServletHttp, 9763)]
+            [
+                (PortRole::MgmtHttps, 9443),
+                (PortRole::ServletHttp, 9763),
+                (PortRole::TmBinary, 9611),
+                (PortRole::Amqp, 5672)
+            ]
         );
         let gateway = config("[server]\nserver_role = \"gateway-worker\"\noffset = 1\n");
         assert_eq!(
@@ -418,6 +520,8 @@ mod tests {
             [
                 (PortRole::MgmtHttps, 9445),
                 (PortRole::ServletHttp, 9765),
+                (PortRole::TmBinary, 9613),
+                (PortRole::Amqp, 5674),
                 (PortRole::PassthruHttp, 8282),
                 (PortRole::PassthruHttps, 8245)
             ]
@@ -432,6 +536,28 @@ mod tests {
             error,
             NodeError::UnsupportedRole("traffic-manager")
         ));
+    }
+
+    #[test]
+    fn an_all_in_one_gateway_reaches_its_own_traffic_manager_on_the_bound_listeners() {
+        let cfg = config("[server]\noffset = 2\n");
+        let mut throttle = tollgate_gateway::ThrottleSettings::from_config(&cfg.throttling);
+        throttle
+            .decision_endpoints
+            .push("tcp://tm.example.com:5674".into());
+        let receiver: std::net::SocketAddr = "127.0.9.9:9613".parse().unwrap();
+        let decisions: std::net::SocketAddr = "127.0.9.9:5674".parse().unwrap();
+        own_traffic_manager(
+            &mut throttle,
+            &cfg,
+            (9613, Some(receiver)),
+            (5674, Some(decisions)),
+        );
+        assert_eq!(
+            throttle.decision_endpoints,
+            ["tcp://127.0.9.9:5674", "tcp://tm.example.com:5674"]
+        );
+        assert_eq!(throttle.publish_groups[0].urls, ["tcp://127.0.9.9:9613"]);
     }
 
     #[tokio::test]

@@ -323,6 +323,13 @@ pub struct PublisherSettings {
     pub queue: usize,
     /// Events sent in one request at most.
     pub batch: usize,
+    /// How long a batch that is not full waits for more events before it is sent. Zero (the
+    /// default) sends at once: the TM hears of every request as early as possible, which is
+    /// what bounds a quota's overshoot. Under concurrent load batches fill by themselves
+    /// (events queue while the previous batch is in flight); a linger only pays off for a
+    /// gateway serving requests one after another, trading decision latency for fewer
+    /// requests to the TM.
+    pub linger: Duration,
 }
 
 impl Default for PublisherSettings {
@@ -330,6 +337,7 @@ impl Default for PublisherSettings {
         Self {
             queue: 10_000,
             batch: 512,
+            linger: Duration::ZERO,
         }
     }
 }
@@ -375,6 +383,7 @@ impl EventPublisher {
                 client: outbound.client(),
                 stats: stats_tx.clone(),
                 batch: settings.batch.max(1),
+                linger: settings.linger,
             };
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
@@ -395,6 +404,12 @@ impl EventPublisher {
     /// Queues `event` for every group; `false` if some group's queue was full (that group
     /// drops it). Never waits.
     pub fn try_publish(&self, event: &RequestEvent) -> bool {
+        self.try_publish_serialized(event)
+    }
+
+    /// [`Self::try_publish`] for anything that serialises as a [`RequestEvent`]: a borrowed
+    /// mirror of it spares the request path a copy of every key.
+    pub fn try_publish_serialized<T: serde::Serialize + ?Sized>(&self, event: &T) -> bool {
         let Ok(mut line) = serde_json::to_vec(event) else {
             return false;
         };
@@ -431,12 +446,21 @@ struct GroupTask {
     client: HttpClient<Full<Bytes>>,
     stats: Arc<watch::Sender<PublisherStats>>,
     batch: usize,
+    linger: Duration,
 }
 
 impl GroupTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Bytes>) {
         let mut lines = Vec::with_capacity(self.batch);
         while rx.recv_many(&mut lines, self.batch).await > 0 {
+            if !self.linger.is_zero() && lines.len() < self.batch {
+                tokio::time::sleep(self.linger).await;
+                while lines.len() < self.batch
+                    && let Ok(line) = rx.try_recv()
+                {
+                    lines.push(line);
+                }
+            }
             let count = lines.len() as u64;
             let body: Bytes = lines.concat().into();
             lines.clear();

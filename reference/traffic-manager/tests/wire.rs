@@ -310,7 +310,11 @@ async fn the_publisher_drops_without_blocking_when_the_tm_is_down() {
             load_balance: false,
         }],
         &outbound(),
-        PublisherSettings { queue: 4, batch: 2 },
+        PublisherSettings {
+            queue: 4,
+            batch: 2,
+            linger: Duration::ZERO,
+        },
         shutdown.clone(),
     )
     .unwrap();

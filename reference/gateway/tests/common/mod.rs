@@ -44,6 +44,10 @@ pub fn settings(labels: &[&str]) -> GatewaySettings {
         cors: Default::default(),
         trusted_keys_pem: vec![tollgate_protocol::security::DEFAULT_PUBLIC_KEY_PEM.into()],
         tenant_domain: "carbon.super".into(),
+        throttle: tollgate_gateway::ThrottleSettings {
+            enable_blocking: true,
+            ..Default::default()
+        },
     }
 }
 
