@@ -42,6 +42,8 @@ pub enum Fault {
     Fail(StatusCode),
     /// Close every connection with a TCP reset as soon as a request arrives.
     Reset,
+    /// Read each request and never answer it (until the fault changes): a timeout upstream.
+    Hang,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +58,8 @@ struct State {
 pub struct BackendControl {
     state: Arc<Mutex<State>>,
     served: Arc<AtomicU64>,
+    /// Wakes hung requests when the fault changes.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl BackendControl {
@@ -63,6 +67,7 @@ impl BackendControl {
         Self {
             state: Arc::default(),
             served: Arc::default(),
+            changed: Arc::default(),
         }
     }
 
@@ -79,11 +84,26 @@ impl BackendControl {
 
     pub fn set_fault(&self, fault: Fault) {
         self.with(|s| s.fault = fault);
+        self.changed.notify_waiters();
     }
 
     /// Back to normal: no latency, no fault.
     pub fn heal(&self) {
         self.with(|s| *s = State::default());
+        self.changed.notify_waiters();
+    }
+
+    /// Resolves once the fault is no longer [`Fault::Hang`].
+    async fn hang_over(&self) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.fault() != Fault::Hang {
+                return;
+            }
+            changed.await;
+        }
     }
 
     pub fn latency(&self) -> Duration {
@@ -225,6 +245,9 @@ async fn respond(
     let (parts, body) = req.into_parts();
     // Read the body so keep-alive connections stay usable; its content is not echoed.
     let _ = body.collect().await;
+    if fault == Fault::Hang {
+        control.hang_over().await;
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

@@ -294,6 +294,20 @@ pub fn describe(topology: &Topology, running: &RunningTopology) -> String {
             );
         }
     }
+    for lb in &topology.load_balancers {
+        let _ = writeln!(
+            out,
+            "\n{} (load balancer in front of {})",
+            lb.name,
+            lb.fronts.join(", ")
+        );
+        for https in [false, true] {
+            if let Some(url) = running.load_balancer_url(&lb.name, https) {
+                let scheme = if https { "HTTPS" } else { "HTTP" };
+                let _ = writeln!(out, "  {:<27}: {url}", format!("API traffic ({scheme})"));
+            }
+        }
+    }
     let _ = writeln!(out, "\nReady. Ctrl-C stops.");
     out
 }

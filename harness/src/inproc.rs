@@ -9,24 +9,37 @@
 //! map sends every hostname of the topology (`localhost`, `gw.wso2.com`, …) there. Give each
 //! topology its own address ([`crate::address::private_address`], [`boot_private`]) and any
 //! number of them run side by side with the guide's port numbers.
+//!
+//! Faults: one [`FaultPlane`] per topology. Every instance's listeners are wrapped by it and
+//! every instance's outbound connections go through it under the instance's name; a load
+//! balancer is a member under its `[[load_balancer]]` name; mock backends' addresses are
+//! registered under theirs (so a gateway ↔ backend partition refuses new connections; backends
+//! cannot be paused); a control plane's Traffic Manager ports answer as `traffic-manager`
+//! ([`crate::topology::traffic_managers`]), so a gateway can be cut from it alone. [`RunningTopology`] kills and restarts members (a restart rebinds the same
+//! ports and awaits readiness by signal), pauses and resumes them, and partitions and heals
+//! pairs. A gateway's passthrough listeners accept nothing until its start-up sync is done, so a
+//! restarted node never answers traffic with a stale route table.
 
 use crate::address::private_address;
 use crate::backend::{self, BackendIdentity, RunningBackend};
 use crate::client::Client;
-use crate::topology::{Instance, Topology};
-use std::collections::BTreeSet;
+use crate::topology::{Instance, LoadBalancerSpec, Topology};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tollgate_config::model::ServerRole;
 use tollgate_control_plane::ControlPlane;
 use tollgate_gateway::GatewayHandle;
+use tollgate_load_balancer::{GatewayNode, LoadBalancerConfig, LoadBalancerHandle};
 use tollgate_node::{NodeHandle, NodeListeners, NodeResources, PortRole};
 use tollgate_protocol::SharedClock;
-use tollgate_protocol::net::{HostMap, Outbound};
+use tollgate_protocol::fault::{FaultIo, FaultListener, FaultPlane};
+use tollgate_protocol::net::{HostMap, Listener, Outbound};
 
 /// How to boot.
 #[derive(Debug, Clone)]
@@ -76,6 +89,12 @@ pub enum BootError {
     NotHeld(String),
     #[error("the topology has no instance named `{0}`")]
     UnknownInstance(String),
+    #[error("`{0}` is not running")]
+    NotRunning(String),
+    #[error("`{0}` is running: kill it before restarting it")]
+    AlreadyRunning(String),
+    #[error("`{0}` runs inside `{1}`: kill or restart `{1}`")]
+    InsideInstance(String, String),
     #[error("{instance}: not ready within {READY_TIMEOUT:?} (its start-up sync did not complete)")]
     NotReady { instance: String },
     #[error("{instance}: applied event {applied}, not {seq}, within {READY_TIMEOUT:?}")]
@@ -141,6 +160,50 @@ struct HeldInstance {
     listeners: Vec<(PortRole, TcpListener)>,
 }
 
+/// A node's listener: the fault plane's wrapper, and for a gateway's passthrough ports a gate
+/// that opens once the node is ready (connections wait in the backlog until then).
+pub struct NodeListener {
+    inner: FaultListener<TcpListener>,
+    open: Option<watch::Receiver<bool>>,
+}
+
+impl Listener for NodeListener {
+    type Io = FaultIo<tokio::net::TcpStream>;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, SocketAddr)> {
+        if let Some(open) = &mut self.open {
+            // A dropped sender (the start failed) opens the gate: nothing is left to wait for.
+            if open.wait_for(|o| *o).await.is_err() {
+                self.open = None;
+            }
+        }
+        self.inner.accept().await
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A load balancer of the topology; `handle` is `None` while it is killed.
+struct RunningLoadBalancer {
+    spec: LoadBalancerSpec,
+    http: SocketAddr,
+    https: SocketAddr,
+    handle: Option<LoadBalancerHandle>,
+}
+
+/// A member of the topology a fault can hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Member {
+    Instance,
+    LoadBalancer,
+    Backend,
+    /// The Traffic Manager inside this control-plane instance: partitioned and paused on its
+    /// own, killed and restarted only with its instance.
+    TrafficManager(String),
+}
+
 /// A booted topology.
 pub struct RunningTopology {
     pub name: String,
@@ -152,6 +215,12 @@ pub struct RunningTopology {
     pub nodes: Vec<RunningNode>,
     pub backends: Vec<RunningBackend>,
     held: Vec<HeldInstance>,
+    /// Every instance of the topology, in start order (restarts need their configuration).
+    instances: Vec<Instance>,
+    /// Killed instances: the endpoints a restart binds again.
+    down: BTreeMap<String, Vec<Endpoint>>,
+    load_balancers: Vec<RunningLoadBalancer>,
+    plane: FaultPlane,
     clock: SharedClock,
     shutdown: CancellationToken,
     /// Dropping a topology without [`RunningTopology::shutdown`] still stops every node.
@@ -207,6 +276,13 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         let listener = bind(address, spec.port, &spec.name, "mock backend").await?;
         bound_backends.push((spec, listener));
     }
+    let mut bound_lbs = Vec::new();
+    for spec in &topology.load_balancers {
+        let http = bind(address, spec.http, &spec.name, "load balancer HTTP").await?;
+        let https = bind(address, spec.https, &spec.name, "load balancer HTTPS").await?;
+        bound_lbs.push((spec, http, https));
+    }
+    let plane = FaultPlane::new();
 
     let shutdown = CancellationToken::new();
     let mut running = RunningTopology {
@@ -218,6 +294,10 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         nodes: Vec::new(),
         backends: Vec::new(),
         held: Vec::new(),
+        instances: topology.instances.clone(),
+        down: BTreeMap::new(),
+        load_balancers: Vec::new(),
+        plane,
         clock: options.clock,
         _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
@@ -234,7 +314,10 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
             }
         });
         match started {
-            Ok(backend) => running.backends.push(backend),
+            Ok(backend) => {
+                running.plane.register(backend.local_addr, &spec.name);
+                running.backends.push(backend);
+            }
             Err(error) => {
                 running.shutdown().await;
                 return Err(error);
@@ -252,7 +335,27 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
             return Err(error);
         }
     }
+    for (spec, http, https) in bound_lbs {
+        let mut lb = RunningLoadBalancer {
+            spec: spec.clone(),
+            http: local_addr(&http, &spec.name)?,
+            https: local_addr(&https, &spec.name)?,
+            handle: None,
+        };
+        if let Err(error) = running.start_load_balancer(&mut lb, http, https) {
+            running.shutdown().await;
+            return Err(error);
+        }
+        running.load_balancers.push(lb);
+    }
     Ok(running)
+}
+
+fn local_addr(listener: &TcpListener, owner: &str) -> Result<SocketAddr, BootError> {
+    listener.local_addr().map_err(|e| BootError::Node {
+        instance: owner.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Boots `topology` on a fresh private loopback address, moving to the next address if a port
@@ -289,7 +392,29 @@ fn host_map(topology: &Topology, address: IpAddr) -> HostMap {
     for backend in &topology.backends {
         map.insert(backend.host.clone(), address);
     }
+    for lb in &topology.load_balancers {
+        for host in &lb.hosts {
+            map.insert(host.clone(), address);
+        }
+    }
     map
+}
+
+/// Binds `addr` again after its owner was killed. The killed node's tasks drop their
+/// listeners as they wind down, which has no completion signal, so a port still held is
+/// retried briefly (bounded) before giving up.
+async fn rebind(addr: SocketAddr, owner: &str, what: &str) -> Result<TcpListener, BootError> {
+    const ATTEMPTS: u32 = 200;
+    let mut attempt = 0;
+    loop {
+        match bind(addr.ip(), addr.port(), owner, what).await {
+            Err(error) if error.is_port_in_use() && attempt < ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn bind(
@@ -333,7 +458,9 @@ impl RunningTopology {
             .map_err(|e| node_error(e.to_string()))?;
         let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
         let outbound = Outbound::new(self.host_map.clone(), &trusted)
-            .map_err(|e| node_error(e.to_string()))?;
+            .map_err(|e| node_error(e.to_string()))?
+            .with_faults(self.plane.clone(), &instance.name);
+        let (open, gate) = watch::channel(false);
         let mut endpoints = Vec::new();
         let mut node_listeners = NodeListeners::default();
         for (role, listener) in listeners {
@@ -346,7 +473,26 @@ impl RunningTopology {
                 url: format!("{}://localhost:{}", role.scheme(), addr.port()),
                 addr,
             });
-            node_listeners.insert(role, listener);
+            // The Traffic Manager's ports answer under its own name: a gateway can be cut from
+            // it and still sync from the control plane beside it.
+            let member = match role {
+                PortRole::TmBinary | PortRole::Amqp => self
+                    .traffic_manager_of(&instance.name)
+                    .unwrap_or_else(|| instance.name.clone()),
+                _ => instance.name.clone(),
+            };
+            let inner = self
+                .plane
+                .listener(listener, &member)
+                .map_err(|e| node_error(e.to_string()))?;
+            let gated = matches!(role, PortRole::PassthruHttp | PortRole::PassthruHttps);
+            node_listeners.insert(
+                role,
+                NodeListener {
+                    inner,
+                    open: gated.then(|| gate.clone()),
+                },
+            );
         }
         let resources = NodeResources {
             listeners: node_listeners,
@@ -373,6 +519,7 @@ impl RunningTopology {
                 instance: instance.name.clone(),
             });
         }
+        let _ = open.send(true);
         tracing::info!(instance = %instance.name, role = instance.role().as_str(), "node ready");
         self.nodes.push(RunningNode {
             name: instance.name.clone(),
@@ -380,7 +527,283 @@ impl RunningTopology {
             endpoints,
             handle,
         });
+        // Topology order, whatever the order of (re)starts.
+        let position = |name: &str| self.instances.iter().position(|i| i.name == name);
+        let order: BTreeMap<String, Option<usize>> = self
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), position(&n.name)))
+            .collect();
+        self.nodes
+            .sort_by_key(|n| order.get(&n.name).copied().flatten());
         Ok(())
+    }
+
+    fn start_load_balancer(
+        &self,
+        lb: &mut RunningLoadBalancer,
+        http: TcpListener,
+        https: TcpListener,
+    ) -> Result<(), BootError> {
+        let error = |message: String| BootError::Node {
+            instance: lb.spec.name.clone(),
+            message,
+        };
+        let mut nodes = Vec::new();
+        for front in &lb.spec.fronts {
+            let port = |role| {
+                self.instances
+                    .iter()
+                    .find(|i| &i.name == front)
+                    .and_then(|i| i.port(role))
+                    .ok_or_else(|| error(format!("`{front}` has no {role} port")))
+            };
+            nodes.push(GatewayNode {
+                name: front.clone(),
+                http: format!("http://localhost:{}", port(PortRole::PassthruHttp)?),
+                https: format!("https://localhost:{}", port(PortRole::PassthruHttps)?),
+                management: format!("https://localhost:{}", port(PortRole::MgmtHttps)?),
+            });
+        }
+        let config = LoadBalancerConfig::gateway_cluster(&nodes);
+        let outbound = self
+            .outbound
+            .clone()
+            .with_faults(self.plane.clone(), &lb.spec.name);
+        let mut listeners = BTreeMap::new();
+        for (name, listener) in [("http", http), ("https", https)] {
+            let wrapped = self
+                .plane
+                .listener(listener, &lb.spec.name)
+                .map_err(|e| error(e.to_string()))?;
+            listeners.insert(name.to_owned(), wrapped);
+        }
+        let handle =
+            tollgate_load_balancer::start(config, listeners, outbound, self.shutdown.child_token())
+                .map_err(|e| error(e.to_string()))?;
+        tracing::info!(load_balancer = %lb.spec.name, "load balancer started");
+        lb.handle = Some(handle);
+        Ok(())
+    }
+
+    /// The fault-plane name of the Traffic Manager inside control-plane instance `instance`.
+    fn traffic_manager_of(&self, instance: &str) -> Option<String> {
+        crate::topology::traffic_managers(&self.instances)
+            .into_iter()
+            .find(|(_, cp)| cp == instance)
+            .map(|(tm, _)| tm)
+    }
+
+    fn member(&self, name: &str) -> Result<Member, BootError> {
+        if self.instances.iter().any(|i| i.name == name) {
+            Ok(Member::Instance)
+        } else if let Some((_, cp)) = crate::topology::traffic_managers(&self.instances)
+            .into_iter()
+            .find(|(tm, _)| tm == name)
+        {
+            Ok(Member::TrafficManager(cp))
+        } else if self.load_balancers.iter().any(|l| l.spec.name == name) {
+            Ok(Member::LoadBalancer)
+        } else if self.backends.iter().any(|b| b.identity.name == name) {
+            Ok(Member::Backend)
+        } else {
+            Err(BootError::UnknownInstance(name.to_owned()))
+        }
+    }
+
+    /// The fault plane every member's connections go through.
+    pub fn faults(&self) -> &FaultPlane {
+        &self.plane
+    }
+
+    /// Kills instance or load balancer `name`: its listeners close and every open connection
+    /// drops at once, as when a process dies. Its in-memory state is lost.
+    pub async fn kill(&mut self, name: &str) -> Result<(), BootError> {
+        match self.member(name)? {
+            Member::Instance => {
+                let position = self
+                    .nodes
+                    .iter()
+                    .position(|n| n.name == name)
+                    .ok_or_else(|| BootError::NotRunning(name.to_owned()))?;
+                let node = self.nodes.remove(position);
+                self.down.insert(node.name.clone(), node.endpoints.clone());
+                node.handle.shutdown().await;
+            }
+            Member::LoadBalancer => {
+                let lb = self
+                    .load_balancers
+                    .iter_mut()
+                    .find(|l| l.spec.name == name)
+                    .and_then(|l| l.handle.take())
+                    .ok_or_else(|| BootError::NotRunning(name.to_owned()))?;
+                lb.shutdown().await;
+            }
+            Member::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
+            Member::TrafficManager(cp) => {
+                return Err(BootError::InsideInstance(name.to_owned(), cp));
+            }
+        }
+        tracing::info!(member = name, "killed");
+        Ok(())
+    }
+
+    /// Starts a killed instance or load balancer again on the same ports, and returns once it
+    /// is ready (a gateway: its start-up sync done, awaited by signal). A restarted control
+    /// plane starts empty: state lives in memory.
+    pub async fn restart(&mut self, name: &str) -> Result<(), BootError> {
+        match self.member(name)? {
+            Member::Instance => {
+                let endpoints = self.down.remove(name).ok_or_else(|| {
+                    if self.node(name).is_some() {
+                        BootError::AlreadyRunning(name.to_owned())
+                    } else {
+                        BootError::NotRunning(name.to_owned())
+                    }
+                })?;
+                let instance = self
+                    .instances
+                    .iter()
+                    .find(|i| i.name == name)
+                    .cloned()
+                    .ok_or_else(|| BootError::UnknownInstance(name.to_owned()))?;
+                let mut listeners = Vec::new();
+                for endpoint in &endpoints {
+                    let what = endpoint.role.to_string();
+                    match rebind(endpoint.addr, name, &what).await {
+                        Ok(listener) => listeners.push((endpoint.role, listener)),
+                        Err(error) => {
+                            self.down.insert(name.to_owned(), endpoints.clone());
+                            return Err(error);
+                        }
+                    }
+                }
+                self.start_bound(HeldInstance {
+                    instance,
+                    listeners,
+                })
+                .await?;
+            }
+            Member::LoadBalancer => {
+                let position = self
+                    .load_balancers
+                    .iter()
+                    .position(|l| l.spec.name == name)
+                    .ok_or_else(|| BootError::UnknownInstance(name.to_owned()))?;
+                if self.load_balancers[position].handle.is_some() {
+                    return Err(BootError::AlreadyRunning(name.to_owned()));
+                }
+                let mut lb = self.load_balancers.remove(position);
+                let bound = async {
+                    let http = rebind(lb.http, name, "load balancer HTTP").await?;
+                    let https = rebind(lb.https, name, "load balancer HTTPS").await?;
+                    Ok::<_, BootError>((http, https))
+                }
+                .await;
+                let started =
+                    bound.and_then(|(http, https)| self.start_load_balancer(&mut lb, http, https));
+                self.load_balancers.insert(position, lb);
+                started?;
+            }
+            Member::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
+            Member::TrafficManager(cp) => {
+                return Err(BootError::InsideInstance(name.to_owned(), cp));
+            }
+        }
+        tracing::info!(member = name, "restarted");
+        Ok(())
+    }
+
+    /// Freezes `name`'s network (a hang, not a crash) until [`resume`](Self::resume). Pausing
+    /// a control-plane instance pauses the Traffic Manager inside it too (one process).
+    pub fn pause(&self, name: &str) -> Result<(), BootError> {
+        for member in self.pausable(name)? {
+            self.plane.pause(&member);
+        }
+        Ok(())
+    }
+
+    pub fn resume(&self, name: &str) -> Result<(), BootError> {
+        for member in self.pausable(name)? {
+            self.plane.resume(&member);
+        }
+        Ok(())
+    }
+
+    /// The fault-plane names a pause of `name` freezes.
+    fn pausable(&self, name: &str) -> Result<Vec<String>, BootError> {
+        match self.member(name)? {
+            Member::Backend => Err(BootError::UnknownInstance(name.to_owned())),
+            Member::Instance => Ok(std::iter::once(name.to_owned())
+                .chain(self.traffic_manager_of(name))
+                .collect()),
+            Member::LoadBalancer | Member::TrafficManager(_) => Ok(vec![name.to_owned()]),
+        }
+    }
+
+    /// Cuts `a` and `b` apart (instances, load balancers, Traffic Managers, mock backends): new
+    /// connections between them are refused, open ones reset. An instance is cut with the
+    /// Traffic Manager inside it (one host); `traffic-manager` alone cuts only that.
+    pub fn partition(&self, a: &str, b: &str) -> Result<(), BootError> {
+        for (x, y) in self.cut_pairs(a, b)? {
+            self.plane.partition(&x, &y);
+        }
+        Ok(())
+    }
+
+    /// Lets new connections between `a` and `b` through again.
+    pub fn heal(&self, a: &str, b: &str) -> Result<(), BootError> {
+        for (x, y) in self.cut_pairs(a, b)? {
+            self.plane.heal(&x, &y);
+        }
+        Ok(())
+    }
+
+    /// The fault-plane pairs a partition of `a` and `b` cuts.
+    fn cut_pairs(&self, a: &str, b: &str) -> Result<Vec<(String, String)>, BootError> {
+        let side = |name: &str| -> Result<Vec<String>, BootError> {
+            Ok(match self.member(name)? {
+                Member::Instance => std::iter::once(name.to_owned())
+                    .chain(self.traffic_manager_of(name))
+                    .collect(),
+                _ => vec![name.to_owned()],
+            })
+        };
+        let (left, right) = (side(a)?, side(b)?);
+        Ok(left
+            .iter()
+            .flat_map(|x| right.iter().map(move |y| (x.clone(), y.clone())))
+            .filter(|(x, y)| x != y)
+            .collect())
+    }
+
+    /// Whether instance or load balancer `name` is running (not killed, not held).
+    pub fn is_running(&self, name: &str) -> bool {
+        self.node(name).is_some()
+            || self
+                .load_balancers
+                .iter()
+                .any(|l| l.spec.name == name && l.handle.is_some())
+    }
+
+    /// A running load balancer.
+    pub fn load_balancer(&self, name: &str) -> Option<&LoadBalancerHandle> {
+        self.load_balancers
+            .iter()
+            .find(|l| l.spec.name == name)
+            .and_then(|l| l.handle.as_ref())
+    }
+
+    /// A load balancer's front URL (`http://gw.wso2.com:8080`), by scheme: its first hostname,
+    /// else `localhost`.
+    pub fn load_balancer_url(&self, name: &str, https: bool) -> Option<String> {
+        let lb = self.load_balancers.iter().find(|l| l.spec.name == name)?;
+        let host = lb.spec.hosts.first().map_or("localhost", String::as_str);
+        Some(if https {
+            format!("https://{host}:{}", lb.https.port())
+        } else {
+            format!("http://{host}:{}", lb.http.port())
+        })
     }
 
     /// Starts an instance held back at boot ([`BootOptions::held`]) and waits until it is ready.
@@ -449,6 +872,11 @@ impl RunningTopology {
     /// Stops every node and backend and waits for them to end.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
+        for lb in self.load_balancers {
+            if let Some(handle) = lb.handle {
+                handle.shutdown().await;
+            }
+        }
         // Gateways first, so none of them logs the control plane's disappearance.
         let mut nodes = self.nodes;
         nodes.reverse();

@@ -3,14 +3,16 @@
 //! A topology is a folder under `scenarios/topologies/` holding a `topology.toml` and one
 //! `deployment.toml` per instance (WSO2's own file, unchanged). The harness loads and checks
 //! it, binds every listener on one loopback address (the guide's port numbers), starts mock
-//! backends, the control plane and then the gateways, and hands back handles to drive them.
+//! backends, the control plane, the gateways and then any load balancer, and hands back handles
+//! to drive them — and to break them: kill, restart, pause, partition (one fault plane per
+//! topology).
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | [`topology`] | `topology.toml` + `deployment.toml`s → a checked [`Topology`] |
 //! | [`address`] | one private loopback address per booted topology |
-//! | [`backend`] | mock backends that say who served a request; slow / fail / reset faults |
-//! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] |
+//! | [`backend`] | mock backends that say who served a request; slow / fail / reset / hang faults |
+//! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] (with its load balancers and fault plane) |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
 //! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] (the only one built) |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |

@@ -23,6 +23,12 @@
 //! name = "pizzashack-production"
 //! endpoint = "production"
 //! url = "http://localhost:9080/pizzashack"
+//! [[load_balancer]]       # the HA cluster's front (tollgate-load-balancer)
+//! name = "load-balancer"
+//! fronts = ["gateway-1", "gateway-2"]   # gateway instances, in pool order
+//! http = 8080             # -> each node's passthrough HTTP
+//! https = 8443            # -> each node's passthrough HTTPS (re-encrypted)
+//! hosts = ["gw.wso2.com"] # hostnames that reach it (not also in [hosts])
 //! ```
 //!
 //! Loading checks everything it can before anything is bound, and reports every problem at
@@ -55,6 +61,8 @@ pub struct Topology {
     /// Hostname (lower case) → what answers for it.
     pub hosts: BTreeMap<String, HostTarget>,
     pub backends: Vec<BackendSpec>,
+    /// `[[load_balancer]]`s, started after the gateways they front.
+    pub load_balancers: Vec<LoadBalancerSpec>,
     /// Config warnings (deprecated keys, ignored keys, …), already formatted with file:line:col.
     pub warnings: Vec<String>,
 }
@@ -101,6 +109,22 @@ pub struct BackendSpec {
     pub url: String,
     pub host: String,
     pub port: u16,
+}
+
+/// A load balancer from `[[load_balancer]]`: `tollgate-load-balancer`'s gateway cluster
+/// (round robin, health checks on each node's management port, idempotent retries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerSpec {
+    /// Its name in the topology: `via`, fault steps and the fault plane use it.
+    pub name: String,
+    /// Gateway instances it forwards to, in pool order.
+    pub fronts: Vec<String>,
+    /// Plain HTTP front port (forwarded to each node's passthrough HTTP).
+    pub http: u16,
+    /// HTTPS front port (forwarded to each node's passthrough HTTPS).
+    pub https: u16,
+    /// Hostnames that reach it (lower case).
+    pub hosts: Vec<String>,
 }
 
 /// Something wrong with a topology. [`TopologyErrors`] carries all of them.
@@ -183,6 +207,19 @@ struct TopologyFile {
     hosts: BTreeMap<String, String>,
     #[serde(rename = "backend", default)]
     backends: Vec<BackendFile>,
+    #[serde(rename = "load_balancer", default)]
+    load_balancers: Vec<LoadBalancerFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadBalancerFile {
+    name: String,
+    fronts: Vec<String>,
+    http: u16,
+    https: u16,
+    #[serde(default)]
+    hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,7 +368,61 @@ impl Topology {
             }
         }
 
-        errors.extend(port_collisions(&instances, &backends, &file));
+        let mut load_balancers: Vec<LoadBalancerSpec> = Vec::new();
+        for (i, lb) in parsed.load_balancers.iter().enumerate() {
+            let mut ok = true;
+            if names.contains(&lb.name) || load_balancers.iter().any(|other| other.name == lb.name)
+            {
+                errors.push(topology_error(format!(
+                    "load_balancer[{i}].name: `{}` is already the name of an instance or load balancer",
+                    lb.name
+                )));
+                ok = false;
+            }
+            if lb.fronts.is_empty() {
+                errors.push(topology_error(format!(
+                    "load_balancer[{i}].fronts: a load balancer fronts at least one gateway"
+                )));
+                ok = false;
+            }
+            for front in &lb.fronts {
+                let gateway = instances
+                    .iter()
+                    .find(|inst| &inst.name == front)
+                    .is_some_and(|inst| inst.role().runs_gateway());
+                if !gateway {
+                    errors.push(topology_error(format!(
+                        "load_balancer[{i}].fronts: `{front}` is not a gateway instance of this topology"
+                    )));
+                    ok = false;
+                }
+            }
+            let lb_hosts: Vec<String> = lb.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+            for host in &lb_hosts {
+                if hosts.contains_key(host) {
+                    errors.push(topology_error(format!(
+                        "load_balancer[{i}].hosts: `{host}` is also in [hosts]: a hostname reaches one thing"
+                    )));
+                    ok = false;
+                }
+            }
+            if ok {
+                load_balancers.push(LoadBalancerSpec {
+                    name: lb.name.clone(),
+                    fronts: lb.fronts.clone(),
+                    http: lb.http,
+                    https: lb.https,
+                    hosts: lb_hosts,
+                });
+            }
+        }
+
+        errors.extend(port_collisions(
+            &instances,
+            &backends,
+            &load_balancers,
+            &file,
+        ));
         if !errors.is_empty() {
             return Err(TopologyErrors(errors));
         }
@@ -342,6 +433,7 @@ impl Topology {
             instances,
             hosts,
             backends,
+            load_balancers,
             warnings,
         })
     }
@@ -360,6 +452,42 @@ impl Topology {
     pub fn backend(&self, name: &str) -> Option<&BackendSpec> {
         self.backends.iter().find(|b| b.name == name)
     }
+
+    pub fn load_balancer(&self, name: &str) -> Option<&LoadBalancerSpec> {
+        self.load_balancers.iter().find(|l| l.name == name)
+    }
+
+    /// Whether `name` is something a fault can hit: an instance, a load balancer or the
+    /// Traffic Manager inside a control plane ([`traffic_managers`]).
+    pub fn has_member(&self, name: &str) -> bool {
+        self.instance(name).is_some()
+            || self.load_balancer(name).is_some()
+            || traffic_managers(&self.instances)
+                .iter()
+                .any(|(tm, _)| tm == name)
+    }
+}
+
+/// The Traffic Manager of each control-plane instance, as the fault plane names it: its
+/// listeners (binary receiver, decisions) answer as `traffic-manager` when one instance runs a
+/// control plane, `{instance}-traffic-manager` when several do. Pairs (member, instance).
+pub fn traffic_managers(instances: &[Instance]) -> Vec<(String, String)> {
+    let control_planes: Vec<&Instance> = instances
+        .iter()
+        .filter(|i| i.role().runs_control_plane())
+        .collect();
+    let single = control_planes.len() == 1;
+    control_planes
+        .into_iter()
+        .map(|i| {
+            let member = if single {
+                "traffic-manager".to_owned()
+            } else {
+                format!("{}-traffic-manager", i.name)
+            };
+            (member, i.name.clone())
+        })
+        .collect()
 }
 
 /// `http://host:port/path` → (host, port). Mock backends speak plain HTTP only.
@@ -379,6 +507,7 @@ fn parse_http_url(url: &str) -> Result<(String, u16), String> {
 fn port_collisions(
     instances: &[Instance],
     backends: &[BackendSpec],
+    load_balancers: &[LoadBalancerSpec],
     topology_file: &Path,
 ) -> Vec<TopologyError> {
     let mut owners: BTreeMap<u16, PortOwner> = BTreeMap::new();
@@ -402,6 +531,20 @@ fn port_collisions(
                 file: topology_file.to_path_buf(),
             };
             (b.port, owner)
+        }))
+        .chain(load_balancers.iter().flat_map(|lb| {
+            [
+                (lb.http, "load balancer HTTP"),
+                (lb.https, "load balancer HTTPS"),
+            ]
+            .map(|(port, what)| {
+                let owner = PortOwner {
+                    name: lb.name.clone(),
+                    what: what.to_owned(),
+                    file: topology_file.to_path_buf(),
+                };
+                (port, owner)
+            })
         }));
     for (port, owner) in listeners {
         match owners.get(&port) {

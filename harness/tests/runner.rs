@@ -253,3 +253,82 @@ async fn the_json_report_of_a_run_is_stable_once_durations_and_addresses_are_red
         insta::assert_json_snapshot!("run_report", json);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_on_a_driver_that_cannot_crash_nodes_is_skipped_with_the_reason() {
+    let file = temp_scenario(
+        "kill.toml",
+        r#"
+[scenario]
+name = "Needs crash / restart"
+topology = "ha"
+
+[[step]]
+fault = { kill = "gateway-1" }
+
+[[step]]
+request = { via = "gateway-1", path = "/nosuch/1.0.0/x" }
+expect.status = 404
+"#,
+    );
+    let driver = WithoutClock(InprocDriver::new());
+    let report = runner::run_scenario(&driver, &load(&file), 1).await;
+    assert_eq!(report.outcome, Outcome::Skipped, "{report:#?}");
+    assert_eq!(
+        report.steps[0].reason.as_deref(),
+        Some("driver `inproc` has no crash / restart")
+    );
+    assert_eq!(report.steps[1].outcome, Outcome::Skipped);
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_load_reports_its_counts_and_percentiles_and_checks_them() {
+    let file = temp_scenario(
+        "load.toml",
+        r#"
+[scenario]
+name = "A small load"
+topology = "ha"
+
+[[step]]
+load = { start = "bg", via = "load-balancer", path = "/nosuch/1.0.0/x", rate = 40, duration = "250ms", concurrency = 4 }
+
+[[step]]
+name = "Every request answered 404"
+load = { finish = "bg" }
+expect_load = { sent_at_least = 10, failed = 0, lost = 0, status = { 404 = "all" }, max_below = "5s" }
+
+[[step]]
+load = { start = "again", via = "gateway-1", path = "/nosuch/1.0.0/x", rate = 40, duration = "250ms" }
+
+[[step]]
+name = "A wrong expectation fails with the figures"
+load = { finish = "again" }
+expect_load = { status = { 200 = "all" } }
+"#,
+    );
+    let report = runner::run_scenario(&InprocDriver::new(), &load(&file), 1).await;
+    let first = &report.steps[1];
+    assert_eq!(first.outcome, Outcome::Passed, "{report:#?}");
+    let figures = first.figures.as_ref().unwrap();
+    assert_eq!((figures.planned, figures.sent), (10, 10));
+    assert_eq!(figures.status.get(&404), Some(&10));
+    assert!(figures.latency_us.max >= figures.latency_us.p50);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["steps"][1]["figures"]["status"]["404"], 10, "{json}");
+    assert!(json["steps"][0].get("figures").is_none(), "{json}");
+
+    let second = &report.steps[3];
+    assert_eq!(second.outcome, Outcome::Failed);
+    let failure = second.failure.as_ref().unwrap();
+    assert_eq!(failure.mismatches[0].what, "status 200");
+    assert_eq!(failure.mismatches[0].actual, "0");
+    assert!(second.figures.is_some());
+    let text = terminal::render(&RunReport::new("inproc", vec![report.clone()], 0));
+    assert!(
+        text.contains("load `bg` via load-balancer (GET /nosuch/1.0.0/x): sent 10 of 10"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+}

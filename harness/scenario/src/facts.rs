@@ -16,6 +16,11 @@ pub struct TopologyFacts {
     pub instances: BTreeSet<String>,
     /// `[[backend]] name`s of `topology.toml`.
     pub backends: BTreeSet<String>,
+    /// `[[load_balancer]] name`s of `topology.toml`.
+    pub load_balancers: BTreeSet<String>,
+    /// The Traffic Managers inside control-plane instances, as faults name them:
+    /// `traffic-manager` when one instance runs a control plane, else `{instance}-traffic-manager`.
+    pub traffic_managers: BTreeSet<String>,
     /// `[[apim.gateway.environment]] name`s of every instance's `deployment.toml` (WSO2's
     /// single `Default` environment when none declares any).
     pub environments: BTreeSet<String>,
@@ -65,9 +70,11 @@ impl Catalog {
         let document = toml_edit::Document::parse(text).ok()?;
         let mut facts = TopologyFacts::default();
         let mut dirs = Vec::new();
+        let mut names = Vec::new();
         for instance in tables(document.get("instance")) {
             if let Some(name) = instance.get("name").and_then(toml_edit::Item::as_str) {
                 facts.instances.insert(name.to_owned());
+                names.push(name.to_owned());
                 let dir = instance
                     .get("dir")
                     .and_then(toml_edit::Item::as_str)
@@ -80,13 +87,27 @@ impl Catalog {
                 facts.backends.insert(name.to_owned());
             }
         }
-        for dir in dirs {
+        for lb in tables(document.get("load_balancer")) {
+            if let Some(name) = lb.get("name").and_then(toml_edit::Item::as_str) {
+                facts.load_balancers.insert(name.to_owned());
+            }
+        }
+        let mut control_planes = Vec::new();
+        for (name, dir) in names.iter().zip(dirs) {
             let Ok(text) = std::fs::read_to_string(dir.join("deployment.toml")) else {
                 continue;
             };
             let Ok(config) = toml_edit::Document::parse(text) else {
                 continue;
             };
+            let role = config
+                .get("server")
+                .and_then(|server| server.get("server_role"))
+                .and_then(toml_edit::Item::as_str)
+                .unwrap_or("default");
+            if role == "control-plane" || role == "default" {
+                control_planes.push(name.clone());
+            }
             let environments = config
                 .get("apim")
                 .and_then(|apim| apim.get("gateway"))
@@ -96,6 +117,14 @@ impl Catalog {
                     facts.environments.insert(name.to_owned());
                 }
             }
+        }
+        let single = control_planes.len() == 1;
+        for name in control_planes {
+            facts.traffic_managers.insert(if single {
+                "traffic-manager".to_owned()
+            } else {
+                format!("{name}-traffic-manager")
+            });
         }
         if facts.environments.is_empty() {
             facts.environments.insert("Default".to_owned());
@@ -151,5 +180,16 @@ mod tests {
         );
         assert_eq!(list(&facts.environments), ["Default", "Production Gateway"]);
         assert!(catalog().facts("no-such-topology").is_none());
+    }
+
+    #[test]
+    fn the_ha_topology_names_its_load_balancer() {
+        let facts = catalog().facts("ha").unwrap();
+        assert!(facts.load_balancers.contains("load-balancer"));
+        assert_eq!(
+            facts.traffic_managers.iter().collect::<Vec<_>>(),
+            ["traffic-manager"]
+        );
+        assert!(facts.instances.contains("gateway-2"));
     }
 }

@@ -23,6 +23,7 @@
 //! | [`expect`] | [`Expect`], counts over repeats ([`CountExpect`]), [`Capture`] |
 //! | [`template`] | `${…}` references in strings ([`Template`], [`Var`], [`JsonTemplate`]) |
 //! | [`jsonpath`] | the small JSONPath used by expectations and captures ([`JsonPath`]) |
+//! | [`throttle`] | throttle keys a `wait` watches ([`ThrottleKey`]) |
 //! | [`time`] | durations (`"1m30s"`) and clock marks (`"next-minute"`) |
 //! | [`error`] | located errors ([`ScenarioError`], [`ScenarioErrors`]) |
 //! | [`facts`] | names a topology offers (instances, backends, environments), read from its folder |
@@ -39,6 +40,7 @@ pub mod jsonpath;
 pub mod model;
 mod read;
 pub mod template;
+pub mod throttle;
 pub mod time;
 mod tree;
 
@@ -53,6 +55,7 @@ pub use facts::{Catalog, TopologyFacts};
 pub use jsonpath::JsonPath;
 pub use model::*;
 pub use template::{JsonTemplate, KeyField, Part, Template, Var};
+pub use throttle::ThrottleKey;
 pub use time::{ClockMark, parse_duration};
 
 /// Reads and checks a scenario file. The nearest `topologies/` folder beside or above the file

@@ -185,6 +185,10 @@ pub enum Action {
     Advance(Advance),
     /// Wait, with a timeout, until a condition holds.
     Wait(Wait),
+    /// Kill, restart, pause, resume, partition or heal topology members; break a mock backend.
+    Fault(Fault),
+    /// Start or stop bounded background traffic.
+    Load(Load),
 }
 
 impl Action {
@@ -205,12 +209,17 @@ impl Action {
             Self::Http(_) => "http",
             Self::Advance(_) => "advance",
             Self::Wait(_) => "wait",
+            Self::Fault(_) => "fault",
+            Self::Load(_) => "load",
         }
     }
 
     /// Whether the action makes an HTTP call whose response `expect` and `capture` read.
     pub fn has_response(&self) -> bool {
-        !matches!(self, Self::Advance(_) | Self::Wait(_))
+        !matches!(
+            self,
+            Self::Advance(_) | Self::Wait(_) | Self::Fault(_) | Self::Load(_)
+        )
     }
 }
 
@@ -623,6 +632,128 @@ pub enum Condition {
     RevocationReached { token: String, gateway: String },
     /// The gateways have applied every control-plane event so far (all gateways when empty).
     GatewaySynced { gateways: Vec<String> },
+    /// `throttled` (`throttled = true`) / `unthrottled`: `gateway` holds, or no longer holds, a
+    /// Traffic Manager decision throttling `key` at the topology's clock.
+    Throttle {
+        gateway: String,
+        key: crate::throttle::ThrottleKey,
+        throttled: bool,
+    },
+}
+
+/// `fault = { kill = "gateway-1" }`, `{ partition = ["gateway-1", "control-plane"] }`,
+/// `{ backend = "pizzashack-production", latency = "200ms" }`. Names are the topology's
+/// instances and load balancers (and, for `partition`/`heal`, its mock backends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The member dies: listeners close, open connections drop, in-memory state is lost.
+    Kill(String),
+    /// A killed member starts again on its ports; the step ends when it is ready.
+    Restart(String),
+    /// The member's network freezes (a hang, not a crash).
+    Pause(String),
+    Resume(String),
+    /// New connections between the two are refused, open ones reset.
+    Partition(String, String),
+    Heal(String, String),
+    /// A mock backend misbehaves.
+    Backend {
+        backend: String,
+        change: BackendChange,
+    },
+}
+
+impl Fault {
+    /// Whether the step needs the driver to kill and restart members (else: its network layer,
+    /// or nothing beyond the mock backends).
+    pub fn needs_crash_restart(&self) -> bool {
+        matches!(self, Self::Kill(_) | Self::Restart(_))
+    }
+
+    pub fn needs_partition(&self) -> bool {
+        matches!(
+            self,
+            Self::Pause(_) | Self::Resume(_) | Self::Partition(..) | Self::Heal(..)
+        )
+    }
+}
+
+/// What a `fault = { backend = … }` step does to the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendChange {
+    /// `latency = "200ms"`: every answer waits this long first.
+    Latency(Duration),
+    /// `reset = true`: connections are reset when a request arrives.
+    Reset,
+    /// `status = 503`: every request is answered with this status.
+    Status(u16),
+    /// `timeout = true`: requests are never answered (until healed).
+    Timeout,
+    /// `heal = true`: back to normal (no latency, no fault).
+    Heal,
+}
+
+/// `load = { start = "bg", … }`, `load = { stop = "bg" }` or `load = { finish = "bg" }`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load {
+    Start(LoadStart),
+    Stop(LoadStop),
+}
+
+/// Bounded background traffic: `rate` requests a second for `duration` (so at most
+/// `rate × duration` requests), at most `concurrency` in flight; it ends by itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadStart {
+    /// The name a later `load = { stop = … }` uses.
+    pub name: String,
+    /// A gateway instance or a load balancer.
+    pub via: String,
+    pub scheme: Scheme,
+    /// Upper case; default `GET`.
+    pub method: String,
+    pub path: Template,
+    pub token: Option<Template>,
+    pub headers: Vec<(String, Template)>,
+    /// Requests per second.
+    pub rate: u32,
+    pub duration: Duration,
+    /// Most requests in flight at once; default 16.
+    pub concurrency: u32,
+}
+
+/// `load = { stop = "bg" }` (sending ends now) or `load = { finish = "bg" }` (once all of it
+/// is sent), with `expect_load`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadStop {
+    pub name: String,
+    /// `finish`: wait until the load has sent everything its rate and duration allow.
+    pub finish: bool,
+    /// `expect_load`; the step always reports the figures.
+    pub expect: LoadExpect,
+}
+
+/// `expect_load = { failed = 0, lost = 0, status = { 200 = "all" }, p99_below = "50ms" }`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadExpect {
+    /// Requests sent, at least.
+    pub sent_at_least: Option<u64>,
+    /// Transport errors (no HTTP answer).
+    pub failed: Option<u64>,
+    /// Sent and not answered before the stop.
+    pub lost: Option<u64>,
+    /// Status -> how many answers had it.
+    pub status: Vec<(u16, LoadCount)>,
+    pub p50_below: Option<Duration>,
+    pub p90_below: Option<Duration>,
+    pub p99_below: Option<Duration>,
+    pub max_below: Option<Duration>,
+}
+
+/// How many answers: a number, or every request sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadCount {
+    Exactly(u64),
+    All,
 }
 
 #[cfg(test)]

@@ -24,8 +24,11 @@ use crate::template::{JsonTemplate, Template, Var, is_name};
 use crate::time::{ClockMark, parse_duration};
 use crate::tree::{Entry, Kind, Node};
 
+/// `throttled` / `unthrottled` waits and what they need from earlier steps.
+mod throttle_wait;
+
 /// The action keys a step may have; exactly one per step.
-pub(crate) const ACTIONS: [&str; 14] = [
+pub(crate) const ACTIONS: [&str; 16] = [
     "publish",
     "revision",
     "deploy",
@@ -40,9 +43,23 @@ pub(crate) const ACTIONS: [&str; 14] = [
     "http",
     "advance",
     "wait",
+    "fault",
+    "load",
 ];
 
-const STEP_KEYS: [&str; 5] = ["name", "expect", "expect_counts", "repeat", "capture"];
+const STEP_KEYS: [&str; 6] = [
+    "name",
+    "expect",
+    "expect_counts",
+    "repeat",
+    "capture",
+    "expect_load",
+];
+
+/// Background load: the most requests a second, and the longest run.
+const MAX_RATE: i64 = 10_000;
+const MAX_LOAD_DURATION: Duration = Duration::from_secs(600);
+const DEFAULT_CONCURRENCY: u32 = 16;
 
 const EXPECT_KEYS: [&str; 9] = [
     "status",
@@ -113,6 +130,10 @@ struct Scope {
     tokens: BTreeMap<String, String>,
     /// Capture and token names.
     vars: BTreeSet<String>,
+    /// Background load name -> (starting step, stopped).
+    loads: BTreeMap<String, (usize, bool)>,
+    /// Published APIs and subscriptions, for throttle keys.
+    throttle: throttle_wait::ThrottleScope,
 }
 
 pub(crate) struct Reader<'s> {
@@ -974,7 +995,25 @@ impl<'s> Reader<'s> {
             }
         };
         let kind = actions.first().map(|e| e.key.as_str());
-        let responds = !matches!(kind, Some("advance" | "wait"));
+        let responds = !matches!(kind, Some("advance" | "wait" | "fault" | "load"));
+        let stops_load = matches!(&action, Some(Action::Load(Load::Stop(_))));
+        if let (Some(entry), false) = (t.get("expect_load"), stops_load)
+            && (kind != Some("load") || action.is_some())
+        {
+            self.error(
+                entry.key_span.start,
+                &t.sub("expect_load"),
+                "`expect_load` checks the figures of a stopped background load: use it with `load = { stop = \"…\" }` or `finish`",
+            );
+        }
+        let action = match (action, t.get("expect_load")) {
+            (Some(Action::Load(Load::Stop(mut stop))), Some(entry)) => {
+                let expect = self.load_expect(&entry.value, &t.sub("expect_load"));
+                stop.expect = expect.unwrap_or_default();
+                Some(Action::Load(Load::Stop(stop)))
+            }
+            (other, _) => other,
+        };
         for key in ["expect", "capture"] {
             if let (Some(entry), false) = (t.get(key), responds) {
                 self.error(
@@ -1086,7 +1125,10 @@ impl<'s> Reader<'s> {
         let path = format!("step[{index}].{}", entry.key);
         let node = &entry.value;
         match entry.key.as_str() {
-            "publish" => self.publish(index, node, &path).map(Action::Publish),
+            "publish" => self.publish(index, node, &path).map(|p| {
+                self.scope.throttle.published(&p);
+                Action::Publish(p)
+            }),
             "revision" => self.revision(node, &path).map(Action::Revision),
             "deploy" => self.deploy(node, &path).map(Action::Deploy),
             "undeploy" => self.undeploy(node, &path).map(Action::Undeploy),
@@ -1094,7 +1136,10 @@ impl<'s> Reader<'s> {
             "application" => self
                 .application(index, node, &path)
                 .map(Action::Application),
-            "subscribe" => self.subscribe(node, &path).map(Action::Subscribe),
+            "subscribe" => self.subscribe(node, &path).map(|s| {
+                self.scope.throttle.subscribed(&s);
+                Action::Subscribe(s)
+            }),
             "generate_keys" => self
                 .generate_keys(index, node, &path)
                 .map(Action::GenerateKeys),
@@ -1104,8 +1149,455 @@ impl<'s> Reader<'s> {
             "http" => self.http(node, &path).map(Action::Http),
             "advance" => self.advance(node, &path).map(Action::Advance),
             "wait" => self.wait(node, &path).map(Action::Wait),
+            "fault" => self.fault(node, &path).map(Action::Fault),
+            "load" => self.load(index, node, &path).map(Action::Load),
             _ => None,
         }
+    }
+
+    // ----- faults and background load ----------------------------------------------------------
+
+    /// A name in any of `sets` of the topology's facts (unchecked without facts).
+    fn in_any(
+        &mut self,
+        node: &Node,
+        path: &str,
+        what: &str,
+        sets: &[fn(&TopologyFacts) -> &BTreeSet<String>],
+    ) -> Option<String> {
+        let name = self.name(node, path)?;
+        let Some(facts) = &self.facts else {
+            return Some(name);
+        };
+        let known: BTreeSet<&str> = sets
+            .iter()
+            .flat_map(|set| set(facts).iter().map(String::as_str))
+            .collect();
+        if known.contains(name.as_str()) {
+            return Some(name);
+        }
+        let list: Vec<&str> = known.into_iter().collect();
+        let hint = match suggest(&name, list.iter().copied()) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None => format!(" (names: {})", list.join(", ")),
+        };
+        self.error(
+            node.span.start,
+            path,
+            format!("the topology has no {what} `{name}`{hint}"),
+        );
+        None
+    }
+
+    /// An instance or a load balancer: what a fault hits and a request goes through.
+    fn member(&mut self, node: &Node, path: &str) -> Option<String> {
+        let has_lb = self
+            .facts
+            .as_ref()
+            .is_some_and(|f| !f.load_balancers.is_empty());
+        let what = if has_lb {
+            "instance or load balancer"
+        } else {
+            "instance"
+        };
+        self.in_any(node, path, what, &[|f| &f.instances, |f| &f.load_balancers])
+    }
+
+    /// Two members (or mock backends) of the topology: `["gateway-1", "control-plane"]`.
+    fn pair(&mut self, node: &Node, path: &str) -> Option<(String, String)> {
+        let Kind::Array(items) = &node.kind else {
+            self.type_error(node, path, "a list of two names");
+            return None;
+        };
+        let [a, b] = items.as_slice() else {
+            self.error(
+                node.span.start,
+                path,
+                format!("expected two names, found {}", items.len()),
+            );
+            return None;
+        };
+        let sets: [fn(&TopologyFacts) -> &BTreeSet<String>; 4] = [
+            |f| &f.instances,
+            |f| &f.load_balancers,
+            |f| &f.backends,
+            |f| &f.traffic_managers,
+        ];
+        let what = "instance, load balancer, Traffic Manager or backend";
+        let first = self.in_any(a, &format!("{path}[0]"), what, &sets);
+        let second = self.in_any(b, &format!("{path}[1]"), what, &sets);
+        let (first, second) = (first?, second?);
+        if first == second {
+            self.error(
+                b.span.start,
+                &format!("{path}[1]"),
+                format!("`{first}` cannot be cut from itself: name two members"),
+            );
+            return None;
+        }
+        Some((first, second))
+    }
+
+    fn fault(&mut self, node: &Node, path: &str) -> Option<Fault> {
+        const MEMBER_FAULTS: [&str; 6] =
+            ["kill", "restart", "pause", "resume", "partition", "heal"];
+        const BACKEND_FAULTS: [&str; 5] = ["latency", "reset", "status", "timeout", "heal"];
+        let t = self.table(
+            node,
+            path,
+            &[
+                "kill",
+                "restart",
+                "pause",
+                "resume",
+                "partition",
+                "heal",
+                "backend",
+                "latency",
+                "reset",
+                "status",
+                "timeout",
+            ],
+        )?;
+        if t.has("backend") {
+            let backend = self.opt(&t, "backend", Self::backend_name);
+            let given: Vec<&Entry> = t
+                .entries
+                .iter()
+                .filter(|e| BACKEND_FAULTS.contains(&e.key.as_str()))
+                .collect();
+            let entry = match given.as_slice() {
+                [one] => *one,
+                [] => {
+                    self.error(
+                        t.span.start,
+                        path,
+                        format!(
+                            "a backend fault says what goes wrong: {}",
+                            BACKEND_FAULTS.join(", ")
+                        ),
+                    );
+                    return None;
+                }
+                [first, second, ..] => {
+                    self.error(
+                        second.key_span.start,
+                        &t.sub(&second.key),
+                        format!(
+                            "one backend fault per step, and this one already has `{}`",
+                            first.key
+                        ),
+                    );
+                    return None;
+                }
+            };
+            for extra in t
+                .entries
+                .iter()
+                .filter(|e| MEMBER_FAULTS.contains(&e.key.as_str()) && e.key != "heal")
+            {
+                self.error(
+                    extra.key_span.start,
+                    &t.sub(&extra.key),
+                    format!(
+                        "`{}` is a fault of its own: put it in another step",
+                        extra.key
+                    ),
+                );
+            }
+            let p = t.sub(&entry.key);
+            let flag = |r: &mut Self, what: &str| -> Option<()> {
+                match r.boolean(&entry.value, &p)? {
+                    true => Some(()),
+                    false => {
+                        r.error(
+                            entry.value.span.start,
+                            &p,
+                            format!("write `{what} = true`, or leave the key out"),
+                        );
+                        None
+                    }
+                }
+            };
+            let change = match entry.key.as_str() {
+                "latency" => BackendChange::Latency(self.duration(&entry.value, &p)?),
+                "reset" => flag(self, "reset").map(|()| BackendChange::Reset)?,
+                "timeout" => flag(self, "timeout").map(|()| BackendChange::Timeout)?,
+                "heal" => flag(self, "heal").map(|()| BackendChange::Heal)?,
+                _ => {
+                    let code = self.integer(&entry.value, &p, "HTTP status", 100..=599)?;
+                    BackendChange::Status(u16::try_from(code).ok()?)
+                }
+            };
+            return Some(Fault::Backend {
+                backend: backend?,
+                change,
+            });
+        }
+        for extra in t
+            .entries
+            .iter()
+            .filter(|e| BACKEND_FAULTS.contains(&e.key.as_str()) && e.key != "heal")
+        {
+            self.error(
+                extra.key_span.start,
+                &t.sub(&extra.key),
+                format!("`{}` is a backend fault: add `backend = \"…\"`", extra.key),
+            );
+        }
+        let given: Vec<&Entry> = t
+            .entries
+            .iter()
+            .filter(|e| MEMBER_FAULTS.contains(&e.key.as_str()))
+            .collect();
+        let entry = match given.as_slice() {
+            [one] => *one,
+            [] => {
+                self.error(
+                    t.span.start,
+                    path,
+                    format!(
+                        "a fault needs one of: {}, or `backend`",
+                        MEMBER_FAULTS.join(", ")
+                    ),
+                );
+                return None;
+            }
+            [first, second, ..] => {
+                self.error(
+                    second.key_span.start,
+                    &t.sub(&second.key),
+                    format!(
+                        "a step has one fault, and this one already has `{}`: use two steps",
+                        first.key
+                    ),
+                );
+                return None;
+            }
+        };
+        let p = t.sub(&entry.key);
+        let value = &entry.value;
+        match entry.key.as_str() {
+            "kill" => self.member(value, &p).map(Fault::Kill),
+            "restart" => self.member(value, &p).map(Fault::Restart),
+            "pause" => self.member(value, &p).map(Fault::Pause),
+            "resume" => self.member(value, &p).map(Fault::Resume),
+            "partition" => self.pair(value, &p).map(|(a, b)| Fault::Partition(a, b)),
+            _ => self.pair(value, &p).map(|(a, b)| Fault::Heal(a, b)),
+        }
+    }
+
+    fn load(&mut self, index: usize, node: &Node, path: &str) -> Option<Load> {
+        let t = self.table(
+            node,
+            path,
+            &[
+                "start",
+                "stop",
+                "finish",
+                "via",
+                "scheme",
+                "method",
+                "path",
+                "headers",
+                "token",
+                "rate",
+                "duration",
+                "concurrency",
+            ],
+        )?;
+        if let (Some(_), Some(finish)) = (t.get("stop"), t.get("finish")) {
+            self.error(
+                finish.key_span.start,
+                &t.sub("finish"),
+                "`stop` ends the load now, `finish` once it has sent everything: pick one",
+            );
+            return None;
+        }
+        let finish = t.has("finish");
+        let stop_key = if finish { "finish" } else { "stop" };
+        match (t.get("start"), t.get(stop_key)) {
+            (Some(_), None) => {}
+            (None, Some(stop)) => {
+                for extra in t.entries.iter().filter(|e| e.key != stop_key) {
+                    self.error(
+                        extra.key_span.start,
+                        &t.sub(&extra.key),
+                        format!(
+                            "`{}` belongs to the step that starts the load, not the one that stops it",
+                            extra.key
+                        ),
+                    );
+                }
+                let p = t.sub(stop_key);
+                let name = self.name(&stop.value, &p)?;
+                match self.scope.loads.get_mut(&name) {
+                    Some((_, stopped @ false)) => *stopped = true,
+                    Some((at, true)) => {
+                        let at = *at;
+                        self.error(
+                            stop.value.span.start,
+                            &p,
+                            format!("the load `{name}` started by step[{at}] is already stopped"),
+                        );
+                        return None;
+                    }
+                    None => {
+                        let known: Vec<&str> =
+                            self.scope.loads.keys().map(String::as_str).collect();
+                        let message = format!(
+                            "no load named `{name}` is started by an earlier step{}",
+                            hint(&name, &known)
+                        );
+                        self.error(stop.value.span.start, &p, message);
+                        return None;
+                    }
+                }
+                return Some(Load::Stop(LoadStop {
+                    name,
+                    finish,
+                    expect: LoadExpect::default(),
+                }));
+            }
+            (Some(_), Some(stop)) => {
+                self.error(
+                    stop.key_span.start,
+                    &t.sub(stop_key),
+                    "a load step either starts or stops a load: use two steps",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.error(
+                    t.span.start,
+                    path,
+                    "missing `start = \"name\"` (with via, path, rate, duration), `stop = \"name\"` or `finish = \"name\"`",
+                );
+                return None;
+            }
+        }
+        let loads = self.scope.loads.clone();
+        let name = self.opt(&t, "start", |r, n, p| {
+            r.new_name(n, p, "load", &loads, |(at, _)| *at)
+        });
+        let via = self.req(&t, "via", Self::member);
+        let scheme = self
+            .opt(&t, "scheme", |r, n, p| {
+                r.choice(n, p, &[("http", Scheme::Http), ("https", Scheme::Https)])
+            })
+            .unwrap_or(Scheme::Http);
+        let method = self.method(&t);
+        let request_path = self.req(&t, "path", Self::request_path);
+        let headers = self.opt(&t, "headers", Self::headers);
+        let token = self.opt(&t, "token", Self::template);
+        let rate = self.req(&t, "rate", |r, n, p| {
+            r.integer(n, p, "requests per second", 1..=MAX_RATE)
+        });
+        let duration = self.req(&t, "duration", Self::duration);
+        if let (Some(d), Some(entry)) = (duration, t.get("duration"))
+            && d > MAX_LOAD_DURATION
+        {
+            self.error(
+                entry.value.span.start,
+                &t.sub("duration"),
+                format!("a background load runs at most {MAX_LOAD_DURATION:?}"),
+            );
+            return None;
+        }
+        let concurrency = match t.get("concurrency") {
+            Some(entry) => {
+                Some(self.integer(&entry.value, &t.sub("concurrency"), "concurrency", 1..=1024)?)
+            }
+            None => None,
+        };
+        if t.has("headers") && headers.is_none() || t.has("token") && token.is_none() {
+            return None;
+        }
+        let name = name?;
+        self.scope.loads.insert(name.clone(), (index, false));
+        Some(Load::Start(LoadStart {
+            name,
+            via: via?,
+            scheme,
+            method: method?,
+            path: request_path?,
+            token,
+            headers: headers.unwrap_or_default(),
+            rate: u32::try_from(rate?).ok()?,
+            duration: duration?,
+            concurrency: concurrency
+                .and_then(|c| u32::try_from(c).ok())
+                .unwrap_or(DEFAULT_CONCURRENCY),
+        }))
+    }
+
+    /// `expect_load = { failed = 0, lost = 0, status = { 200 = "all" }, p99_below = "50ms" }`.
+    fn load_expect(&mut self, node: &Node, path: &str) -> Option<LoadExpect> {
+        let t = self.table(
+            node,
+            path,
+            &[
+                "sent_at_least",
+                "failed",
+                "lost",
+                "status",
+                "p50_below",
+                "p90_below",
+                "p99_below",
+                "max_below",
+            ],
+        )?;
+        let count = |r: &mut Self, key: &str| {
+            r.opt(&t, key, |r, n, p| {
+                r.integer(n, p, "count", 0..=i64::MAX)
+                    .and_then(|c| u64::try_from(c).ok())
+            })
+        };
+        let mut expect = LoadExpect {
+            sent_at_least: count(self, "sent_at_least"),
+            failed: count(self, "failed"),
+            lost: count(self, "lost"),
+            p50_below: self.opt(&t, "p50_below", Self::duration),
+            p90_below: self.opt(&t, "p90_below", Self::duration),
+            p99_below: self.opt(&t, "p99_below", Self::duration),
+            max_below: self.opt(&t, "max_below", Self::duration),
+            status: Vec::new(),
+        };
+        if let Some(entry) = t.get("status") {
+            let p = t.sub("status");
+            let Some(entries) = entry.value.entries() else {
+                self.type_error(&entry.value, &p, "a table of status = count (or \"all\")");
+                return None;
+            };
+            for e in entries {
+                let ep = join(&p, &e.key);
+                let Some(code) = e
+                    .key
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (100..=599).contains(c))
+                else {
+                    self.error(
+                        e.key_span.start,
+                        &ep,
+                        format!("`{}` is not an HTTP status (100-599)", e.key),
+                    );
+                    continue;
+                };
+                let count = match &e.value.kind {
+                    Kind::Str(s) if s == "all" => Some(LoadCount::All),
+                    Kind::Int(n) if *n >= 0 => u64::try_from(*n).ok().map(LoadCount::Exactly),
+                    _ => {
+                        self.type_error(&e.value, &ep, "a count or \"all\"");
+                        None
+                    }
+                };
+                if let Some(count) = count {
+                    expect.status.push((code, count));
+                }
+            }
+        }
+        Some(expect)
     }
 
     /// A new name in `defined`: an error if an earlier step defined it.
@@ -1704,7 +2196,7 @@ impl<'s> Reader<'s> {
                 "form",
             ],
         )?;
-        let via = self.req(&t, "via", Self::instance);
+        let via = self.req(&t, "via", Self::member);
         let scheme = self
             .opt(&t, "scheme", |r, n, p| {
                 r.choice(n, p, &[("http", Scheme::Http), ("https", Scheme::Https)])
@@ -1845,7 +2337,13 @@ impl<'s> Reader<'s> {
     }
 
     fn wait(&mut self, node: &Node, path: &str) -> Option<Wait> {
-        const CONDITIONS: [&str; 3] = ["revision_served", "revocation_reached", "gateway_synced"];
+        const CONDITIONS: [&str; 5] = [
+            "revision_served",
+            "revocation_reached",
+            "gateway_synced",
+            "throttled",
+            "unthrottled",
+        ];
         let t = self.table(
             node,
             path,
@@ -1853,6 +2351,8 @@ impl<'s> Reader<'s> {
                 "revision_served",
                 "revocation_reached",
                 "gateway_synced",
+                "throttled",
+                "unthrottled",
                 "timeout",
             ],
         )?;
@@ -1918,6 +2418,8 @@ impl<'s> Reader<'s> {
                     revision: revision?,
                 }
             }
+            "throttled" => self.throttle_condition(&entry.value, &p, true)?,
+            "unthrottled" => self.throttle_condition(&entry.value, &p, false)?,
             "revocation_reached" => {
                 let c = self.table(&entry.value, &p, &["token", "gateway"])?;
                 let token = self.known_token(&c, "token");

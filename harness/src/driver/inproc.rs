@@ -2,6 +2,7 @@
 //! [`ManualClock`] that starts at a fixed instant so tokens, ids and reports are reproducible.
 
 use super::{Capability, Driver, DriverError, NotReached, Target};
+use crate::backend::Fault as BackendFault;
 use crate::client::Client;
 use crate::inproc::RunningTopology;
 use crate::topology::Topology;
@@ -34,11 +35,14 @@ impl Driver for InprocDriver {
         DriverKind::Inproc
     }
 
-    /// Crash / restart and partitions are in DESIGN.md's table for this driver, but their
-    /// fault layer is not built yet, so they are not claimed; replay gives the same results,
-    /// not the same interleavings.
+    /// Crash / restart and partitions (pauses too) go through the topology's fault plane;
+    /// replay gives the same results, not the same interleavings.
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::VirtualTime]
+        &[
+            Capability::VirtualTime,
+            Capability::CrashRestart,
+            Capability::Partition,
+        ]
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<InprocTarget, DriverError> {
@@ -103,7 +107,11 @@ impl Target for InprocTarget {
         } else {
             PortRole::PassthruHttp
         };
-        self.url(instance, role)
+        self.url(instance, role).or_else(|| {
+            self.running
+                .load_balancer(instance)
+                .and_then(|_| self.running.load_balancer_url(instance, https))
+        })
     }
 
     fn backend_url(&self, backend: &str) -> Option<String> {
@@ -201,8 +209,127 @@ impl Target for InprocTarget {
         true
     }
 
+    async fn wait_for_throttle(
+        &self,
+        gateway: &str,
+        key: &str,
+        throttled: bool,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        let Some(handle) = self.running.gateway(gateway) else {
+            return Err(NotReached {
+                last_seen: format!("no running gateway named `{gateway}`"),
+            });
+        };
+        let throttle = handle.gateway().throttle();
+        let (Some(holder), Some(mut status)) =
+            (throttle.decisions().cloned(), throttle.follower_status())
+        else {
+            return Err(NotReached {
+                last_seen: format!("`{gateway}` follows no Traffic Manager"),
+            });
+        };
+        // The follower applies a decision to the holder before it bumps its status, so every
+        // change of the status is a moment to look at the holder again.
+        let clock = self.clock.clone();
+        let holds = move || holder.is_throttled(key, clock.now_millis()).is_some() == throttled;
+        let waited = tokio::time::timeout(timeout, status.wait_for(|_| holds())).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                let s = handle.gateway().throttle().follower_status();
+                let s = s.map(|s| s.borrow().clone()).unwrap_or_default();
+                Err(NotReached {
+                    last_seen: format!(
+                        "`{gateway}` {} `{key}` ({} decisions applied, {})",
+                        if throttled {
+                            "holds no decision throttling"
+                        } else {
+                            "still holds a decision throttling"
+                        },
+                        s.decisions,
+                        if s.connected.is_some() {
+                            "connected to its Traffic Manager"
+                        } else {
+                            "not connected to a Traffic Manager"
+                        }
+                    ),
+                })
+            }
+        }
+    }
+
+    async fn wait_for_traffic_managers(
+        &self,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        for node in &self.running.nodes {
+            let Some(tm) = node.handle().traffic_manager() else {
+                continue;
+            };
+            if !tm.is_running() {
+                // A stopped TM applies nothing; requests fail open meanwhile.
+                continue;
+            }
+            if tokio::time::timeout(timeout, tm.wait_for_seq(seq))
+                .await
+                .is_err()
+            {
+                return Err(NotReached {
+                    last_seen: format!(
+                        "the Traffic Manager of `{}` applied event {} of {seq}",
+                        node.name,
+                        tm.applied_seq()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn tick_traffic_managers(&self) {
+        for node in &self.running.nodes {
+            if let Some(tm) = node.handle().traffic_manager() {
+                tm.tick();
+            }
+        }
+    }
+
     fn location(&self) -> String {
         self.running.address.to_string()
+    }
+
+    async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), String> {
+        use tollgate_scenario::{BackendChange, Fault};
+        let running = &mut self.running;
+        let done = match fault {
+            Fault::Kill(name) => running.kill(name).await,
+            Fault::Restart(name) => running.restart(name).await,
+            Fault::Pause(name) => running.pause(name),
+            Fault::Resume(name) => running.resume(name),
+            Fault::Partition(a, b) => running.partition(a, b),
+            Fault::Heal(a, b) => running.heal(a, b),
+            Fault::Backend { backend, change } => {
+                let control = &running
+                    .backend(backend)
+                    .ok_or_else(|| format!("the topology has no mock backend `{backend}`"))?
+                    .control;
+                match *change {
+                    BackendChange::Latency(latency) => control.set_latency(latency),
+                    BackendChange::Reset => control.set_fault(BackendFault::Reset),
+                    BackendChange::Timeout => control.set_fault(BackendFault::Hang),
+                    BackendChange::Heal => control.heal(),
+                    BackendChange::Status(code) => {
+                        let status = http::StatusCode::from_u16(code)
+                            .map_err(|e| format!("status {code}: {e}"))?;
+                        control.set_fault(BackendFault::Fail(status));
+                    }
+                }
+                Ok(())
+            }
+        };
+        done.map_err(|e| e.to_string())
     }
 
     async fn shutdown(self) {

@@ -7,7 +7,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock |
+//! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock, kills, restarts, pauses and partitions through the fault plane |
 
 pub mod inproc;
 
@@ -118,7 +118,8 @@ pub trait Target {
     /// An instance's management URL (`https://localhost:9444`).
     fn management_url(&self, instance: &str) -> Option<String>;
 
-    /// A gateway's passthrough URL (`http://localhost:8281`), by scheme.
+    /// A gateway's passthrough URL (`http://localhost:8281`), or a load balancer's front URL
+    /// (`http://gw.wso2.com:8080`), by scheme.
     fn gateway_url(&self, instance: &str, https: bool) -> Option<String>;
 
     /// A mock backend's URL as an API endpoint points at it.
@@ -156,8 +157,37 @@ pub trait Target {
     /// Moves the virtual clock to `millis` (never backwards); `false` without virtual time.
     fn set_clock(&self, millis: i64) -> bool;
 
+    /// Waits until `gateway` holds (`throttled`), or no longer holds, a Traffic Manager
+    /// decision throttling `key` at the topology's clock.
+    fn wait_for_throttle(
+        &self,
+        gateway: &str,
+        key: &str,
+        throttled: bool,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+
+    /// Waits until every Traffic Manager of the topology has applied control-plane event
+    /// `seq` (its policies), so the next request is counted against them.
+    fn wait_for_traffic_managers(
+        &self,
+        seq: u64,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+
+    /// Rolls every Traffic Manager's windows by the clock at once (after the clock moved),
+    /// instead of at the TM's next periodic tick.
+    fn tick_traffic_managers(&self);
+
     /// Where the topology listens (an address, a URL), for humans; volatile.
     fn location(&self) -> String;
+
+    /// Injects a fault step's fault; a restart returns once the member is ready. The error says
+    /// why it could not (a member that is not running, a driver that cannot).
+    fn inject(
+        &mut self,
+        fault: &tollgate_scenario::Fault,
+    ) -> impl std::future::Future<Output = Result<(), String>>;
 
     fn shutdown(self) -> impl std::future::Future<Output = ()>;
 }

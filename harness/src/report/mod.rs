@@ -112,6 +112,9 @@ pub struct StepReport {
     /// Why it was skipped.
     pub reason: Option<String>,
     pub failure: Option<Failure>,
+    /// A stopped background load's counts and latencies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figures: Option<crate::runner::LoadFigures>,
     pub duration_ms: u64,
 }
 

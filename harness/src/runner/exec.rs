@@ -5,12 +5,17 @@
 //! with every REST scope, once per scenario. Named things (APIs, applications, keys, tokens)
 //! and captures are kept here and fill `${…}`.
 //!
+//! `fault` steps go to the driver's target (skipped, with the reason, on a driver without the
+//! capability); `load` steps start background traffic (`load` module) that runs on while later
+//! steps act, and the step that stops it reports its figures and checks `expect_load`.
+//!
 //! Propagation is the runner's job, not the scenario's: after any step that changes what
 //! gateways must see, the next `request` step first waits until every gateway has applied the
 //! control plane's latest event (by sequence number, never by sleeping). Scenarios write
 //! `wait` only to assert propagation itself.
 
 use super::check::{self, Lookup, as_text, body_json, check, check_counts, render, render_json};
+use super::load::{LoadFigures, LoadPlan, RunningLoad};
 use crate::client::{Client, ClientResponse};
 use crate::driver::{Capability, Driver, Target};
 use crate::report::{
@@ -22,8 +27,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tollgate_scenario::{
-    Action, Advance, Body, CaptureSource, Condition, Endpoint, Expect, Grant, HttpAuth, KeyField,
-    Scenario, Scheme, Step, Var,
+    Action, Advance, Body, CaptureSource, Condition, Endpoint, Expect, Fault, Grant, HttpAuth,
+    KeyField, Load, LoadCount, LoadExpect, Scenario, Scheme, Step, Var,
 };
 
 /// Every REST scope the control plane knows: the runner's admin session may do anything a
@@ -175,7 +180,7 @@ impl Exchange {
 /// The state of one scenario's run.
 pub(crate) struct Executor<'t, D: Driver> {
     driver: &'t D,
-    target: &'t D::Target,
+    target: &'t mut D::Target,
     client: Client,
     control_plane: String,
     admin_token: Option<String>,
@@ -188,17 +193,23 @@ pub(crate) struct Executor<'t, D: Driver> {
     revoked_at: BTreeMap<String, u64>,
     /// A control-plane change gateways have not been seen to apply yet.
     unconverged: bool,
+    /// Background loads started and not yet stopped; dropped (aborted) with the executor.
+    loads: BTreeMap<String, RunningLoad>,
+    /// The figures of the load the current step stopped, for its report.
+    figures: Option<LoadFigures>,
 }
 
 impl<'t, D: Driver> Executor<'t, D> {
-    pub(crate) fn new(driver: &'t D, target: &'t D::Target) -> Self {
+    pub(crate) fn new(driver: &'t D, target: &'t mut D::Target) -> Self {
+        let client = target.client();
+        let control_plane = target
+            .control_plane_url()
+            .unwrap_or_else(|| "https://localhost:9443".to_owned());
         Self {
             driver,
             target,
-            client: target.client(),
-            control_plane: target
-                .control_plane_url()
-                .unwrap_or_else(|| "https://localhost:9443".to_owned()),
+            client,
+            control_plane,
             admin_token: None,
             captures: BTreeMap::new(),
             apis: BTreeMap::new(),
@@ -207,6 +218,8 @@ impl<'t, D: Driver> Executor<'t, D> {
             tokens: BTreeMap::new(),
             revoked_at: BTreeMap::new(),
             unconverged: false,
+            loads: BTreeMap::new(),
+            figures: None,
         }
     }
 
@@ -248,6 +261,7 @@ impl<'t, D: Driver> Executor<'t, D> {
                 outcome,
                 reason,
                 failure,
+                figures: self.figures.take(),
                 duration_ms: millis(started.elapsed()),
             });
         }
@@ -285,6 +299,8 @@ impl<'t, D: Driver> Executor<'t, D> {
                     .map(|()| StepEnd::Passed);
             }
             Action::Request(_) => return self.request_step(step).await,
+            Action::Fault(fault) => return self.fault(fault).await,
+            Action::Load(load) => return self.load(load).await.map(|()| StepEnd::Passed),
             Action::Http(http) => {
                 let exchange = self.http(http).await?;
                 if http.method != "GET" && http.method != "HEAD" {
@@ -976,6 +992,90 @@ impl<'t, D: Driver> Executor<'t, D> {
         Ok(StepEnd::Passed)
     }
 
+    async fn fault(&mut self, fault: &Fault) -> Result<StepEnd, Box<Failure>> {
+        let needs = if fault.needs_crash_restart() {
+            Some(Capability::CrashRestart)
+        } else if fault.needs_partition() {
+            Some(Capability::Partition)
+        } else {
+            None
+        };
+        if let Some(capability) = needs.filter(|c| !self.driver.has(*c)) {
+            return Ok(StepEnd::Skipped(format!(
+                "driver `{}` has no {capability}",
+                self.driver.kind().name()
+            )));
+        }
+        self.target
+            .inject(fault)
+            .await
+            .map_err(|e| failure(format!("the fault could not be injected: {e}")))?;
+        Ok(StepEnd::Passed)
+    }
+
+    async fn load(&mut self, load: &Load) -> Result<(), Box<Failure>> {
+        match load {
+            Load::Start(start) => {
+                self.converge().await?;
+                let https = start.scheme == Scheme::Https;
+                let base = self.target.gateway_url(&start.via, https).ok_or_else(|| {
+                    failure(format!(
+                        "`{}` has no {} port running",
+                        start.via,
+                        if https { "HTTPS" } else { "HTTP" }
+                    ))
+                })?;
+                let lookup_fn = |v: &Var| self.lookup(v);
+                let path = render(&start.path, &lookup_fn).map_err(failure)?;
+                let mut headers = Vec::new();
+                for (name, value) in &start.headers {
+                    headers.push((name.clone(), render(value, &lookup_fn).map_err(failure)?));
+                }
+                if let Some(token) = &start.token {
+                    let token = render(token, &lookup_fn).map_err(failure)?;
+                    headers.push(("Authorization".to_owned(), format!("Bearer {token}")));
+                }
+                let plan = LoadPlan {
+                    name: start.name.clone(),
+                    via: start.via.clone(),
+                    method: method(&start.method)?,
+                    url: format!("{base}{path}"),
+                    headers,
+                    rate: start.rate,
+                    duration: start.duration,
+                    concurrency: start.concurrency,
+                };
+                self.loads.insert(
+                    start.name.clone(),
+                    RunningLoad::start(plan, self.client.clone()),
+                );
+                Ok(())
+            }
+            Load::Stop(stop) => {
+                let running = self
+                    .loads
+                    .remove(&stop.name)
+                    .ok_or_else(|| failure(format!("the load `{}` is not running", stop.name)))?;
+                let figures = running
+                    .end(stop.finish)
+                    .await
+                    .ok_or_else(|| failure(format!("the load `{}` ended abnormally", stop.name)))?;
+                let mismatches = check_load(&stop.expect, &figures);
+                let line = figures.line();
+                self.figures = Some(figures);
+                if mismatches.is_empty() {
+                    Ok(())
+                } else {
+                    let mut f = failure(format!(
+                        "the load's figures do not meet `expect_load`: {line}"
+                    ));
+                    f.mismatches = mismatches;
+                    Err(f)
+                }
+            }
+        }
+    }
+
     /// Before a request through a gateway: every gateway applies the latest control-plane event.
     async fn converge(&mut self) -> Result<(), Box<Failure>> {
         if !self.unconverged {
@@ -993,6 +1093,9 @@ impl<'t, D: Driver> Executor<'t, D> {
                     ))
                 })?;
         }
+        super::throttle::converge(self.target, seq, CONVERGE_TIMEOUT)
+            .await
+            .map_err(failure)?;
         self.unconverged = false;
         Ok(())
     }
@@ -1013,6 +1116,7 @@ impl<'t, D: Driver> Executor<'t, D> {
             Advance::To(mark) => mark.after(now),
         };
         if self.target.set_clock(to) {
+            super::throttle::clock_moved(self.target);
             StepEnd::Passed
         } else {
             StepEnd::Skipped("the topology's clock cannot be moved".into())
@@ -1085,9 +1189,84 @@ impl<'t, D: Driver> Executor<'t, D> {
                         )
                     })?;
             }
+            Condition::Throttle {
+                gateway,
+                key,
+                throttled,
+            } => {
+                let app_id = key.app().map(|app| self.app_id(app)).transpose()?;
+                super::throttle::wait(
+                    self.target,
+                    gateway,
+                    key,
+                    app_id.as_deref(),
+                    *throttled,
+                    timeout,
+                )
+                .await
+                .map_err(failure)?;
+            }
         }
         Ok(())
     }
+}
+
+/// Each `expect_load` figure that does not hold.
+fn check_load(expect: &LoadExpect, figures: &LoadFigures) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let mut mismatch = |what: String, expected: String, actual: String| {
+        out.push(Mismatch {
+            what,
+            expected,
+            actual,
+            diff: None,
+        });
+    };
+    if let Some(least) = expect.sent_at_least
+        && figures.sent < least
+    {
+        mismatch(
+            "sent".into(),
+            format!("at least {least}"),
+            figures.sent.to_string(),
+        );
+    }
+    for (what, want, got) in [
+        ("failed", expect.failed, figures.failed),
+        ("lost", expect.lost, figures.lost),
+    ] {
+        if let Some(want) = want.filter(|w| *w != got) {
+            mismatch(what.into(), want.to_string(), got.to_string());
+        }
+    }
+    for (code, count) in &expect.status {
+        let got = figures.status.get(code).copied().unwrap_or(0);
+        let (want, text) = match count {
+            LoadCount::Exactly(n) => (*n, n.to_string()),
+            LoadCount::All => (figures.sent, format!("all ({})", figures.sent)),
+        };
+        if got != want {
+            mismatch(format!("status {code}"), text, got.to_string());
+        }
+    }
+    let l = &figures.latency_us;
+    for (what, bound, got) in [
+        ("p50", expect.p50_below, l.p50),
+        ("p90", expect.p90_below, l.p90),
+        ("p99", expect.p99_below, l.p99),
+        ("max", expect.max_below, l.max),
+    ] {
+        if let Some(bound) = bound
+            && u128::from(got) >= bound.as_micros()
+        {
+            mismatch(
+                format!("latency {what}"),
+                format!("below {bound:?}"),
+                format!("{:.1}ms", got as f64 / 1000.0),
+            );
+        }
+    }
+    out
 }
 
 fn method(name: &str) -> Result<Method, Box<Failure>> {

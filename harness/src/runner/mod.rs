@@ -11,11 +11,17 @@
 //! |---|---|
 //! | `exec` | the executor: one step at a time through the control plane's REST APIs and the gateways |
 //! | `check` | expectations against responses, counts over repeats |
+//! | `throttle` | `throttled` / `unthrottled` waits; Traffic Managers on `advance` and convergence |
 //! | `overrides` | `topology.overrides`: an edited copy of the topology folder |
+//! | `load` | background load: bounded traffic, its counts and latency percentiles |
 
 mod check;
 mod exec;
+mod load;
 mod overrides;
+mod throttle;
+
+pub use load::{LoadFigures, Percentiles};
 
 use crate::driver::{Driver, Target};
 use crate::report::{Outcome, RunReport, ScenarioReport};
@@ -218,12 +224,12 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
         Ok(prepared) => prepared,
         Err(message) => return finish(report, Outcome::Failed, Some(message)),
     };
-    let target = match driver.boot(&prepared.dir, seed).await {
+    let mut target = match driver.boot(&prepared.dir, seed).await {
         Ok(target) => target,
         Err(error) => return finish(report, Outcome::Failed, Some(error.to_string())),
     };
     report.location = Some(target.location());
-    let steps = exec::Executor::new(driver, &target)
+    let steps = exec::Executor::new(driver, &mut target)
         .run(scenario, &replay_path(&scenario.file))
         .await;
     target.shutdown().await;
