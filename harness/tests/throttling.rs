@@ -55,6 +55,33 @@ async fn await_followers(topology: &RunningTopology, ready: impl Fn(&FollowerSta
     }
 }
 
+/// Waits until the gateways' publishers have delivered `at_least` request events in all, so
+/// that moving the clock cannot push an earlier window's events into the next one (the TM
+/// counts an event in the window it arrives in, as Siddhi's timeBatch does).
+async fn await_delivered(topology: &RunningTopology, at_least: u64) {
+    let mut stats: Vec<_> = topology
+        .gateways()
+        .map(|(name, g)| {
+            g.gateway()
+                .throttle()
+                .watch_publisher()
+                .unwrap_or_else(|| panic!("{name} publishes no events"))
+        })
+        .collect();
+    let settled = tokio::time::timeout(BOUNDED, async {
+        loop {
+            let delivered: u64 = stats.iter().map(|s| s.borrow().delivered).sum();
+            if delivered >= at_least {
+                return;
+            }
+            let changes = stats.iter_mut().map(|s| Box::pin(s.changed()));
+            let _ = futures_util::future::select_all(changes).await;
+        }
+    })
+    .await;
+    assert!(settled.is_ok(), "the gateways never delivered {at_least} events");
+}
+
 /// A token with the Admin API's throttling scopes.
 async fn admin_token(client: &Client) -> String {
     let dcr = client
@@ -239,6 +266,9 @@ async fn a_subscription_quota_holds_for_the_sum_of_both_gateways_and_fails_open_
     }
 
     // 3. Overshoot under concurrent load, in a fresh window: 2 × N at once, limit 5.
+    // Every request served so far (LIMIT + one per gateway) has published one event.
+    let mut published = (LIMIT + GATEWAYS.len()) as u64;
+    await_delivered(&topology, published).await;
     clock.set_millis(START_MILLIS + 2 * MINUTE + 1);
     tm(&topology).tick();
     const N: usize = 100;
@@ -265,6 +295,8 @@ async fn a_subscription_quota_holds_for_the_sum_of_both_gateways_and_fails_open_
         assert_eq!(status(&client, url, &token).await.0, 429);
     }
     // And under sustained load (4 sequential clients per gateway, each until refused).
+    published += served as u64;
+    await_delivered(&topology, published).await;
     clock.set_millis(START_MILLIS + 3 * MINUTE + 1);
     tm(&topology).tick();
     let served = sustained(&client, &token, 4).await;
