@@ -4,6 +4,7 @@
 use super::{api_info, visible_in_devportal};
 use crate::ControlPlane;
 use crate::access::{Caller, scope::*};
+use crate::admin::ThrottlingState;
 use crate::error::RestError;
 use crate::publisher::apis::page;
 use crate::publisher::{RestResult, json_response, parse_json};
@@ -18,9 +19,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::store::{Application, Subscription, SubscriptionStatus};
+use tollgate_protocol::throttle::PolicyLevel;
 
 /// The default application-level policies (`APIUtil.addDefaultTenantAdvancedThrottlePolicies`).
-pub const APPLICATION_POLICIES: &[&str] = &["10PerMin", "20PerMin", "50PerMin", "Unlimited"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -96,8 +97,14 @@ pub(crate) fn owned_application<'a>(
         .ok_or_else(|| RestError::not_found("Application", app_id))
 }
 
-fn check_policy(policy: &str) -> Result<(), RestError> {
-    if APPLICATION_POLICIES.contains(&policy) {
+/// An application's tier must be one of the tenant's application policies: the built-ins
+/// (`10PerMin`, `20PerMin`, `50PerMin`, `Unlimited`) or one created through the Admin API.
+fn check_policy(throttling: &ThrottlingState, policy: &str) -> Result<(), RestError> {
+    let known = throttling
+        .policies
+        .iter()
+        .any(|p| p.level() == PolicyLevel::Application && p.name() == policy);
+    if known {
         Ok(())
     } else {
         Err(RestError::bad_request(format!(
@@ -139,10 +146,10 @@ pub async fn create(
         .throttling_policy
         .filter(|p| !p.is_empty())
         .ok_or_else(|| RestError::bad_request("Throttling tier cannot be null"))?;
-    check_policy(&policy)?;
     let token_type = check_token_type(input.token_type.as_deref().unwrap_or("JWT"))?;
     let now = cp.now_millis();
     let mut state = cp.lock();
+    check_policy(&state.throttling, &policy)?;
     if state.application_by_name(&caller.username, &name).is_some() {
         return Err(duplicate_name(&name));
     }
@@ -245,7 +252,7 @@ pub async fn update(
         record.app.name = name;
     }
     if let Some(policy) = input.throttling_policy {
-        check_policy(&policy)?;
+        check_policy(&state.throttling, &policy)?;
         record.app.throttling_policy = policy;
     }
     if let Some(token_type) = input.token_type {
