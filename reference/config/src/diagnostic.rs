@@ -134,7 +134,7 @@ pub(crate) fn suggest<'c>(
 ) -> Option<&'c str> {
     candidates
         .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .map(|candidate| (strsim::levenshtein(word, candidate), candidate))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -146,22 +146,6 @@ pub(crate) fn did_you_mean<'c>(
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> String {
     suggest(word, candidates).map_or_else(String::new, |s| format!("; did you mean \"{s}\"?"))
-}
-
-/// Levenshtein distance over characters.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -179,7 +163,7 @@ mod tests {
 
     #[test]
     fn suggestions_are_offered_within_two_edits_only() {
-        assert_eq!(edit_distance("gateway_label", "gateway_labels"), 1);
+        assert_eq!(strsim::levenshtein("gateway_label", "gateway_labels"), 1);
         assert_eq!(
             suggest("gateway_label", ["gateway_labels", "enable"]),
             Some("gateway_labels")
