@@ -97,6 +97,7 @@ pub mod fixtures {
                     endpoints: Endpoints {
                         production: Some(format!("http://{backend}/production")),
                         sandbox: Some(format!("http://{backend}/sandbox")),
+                        ..Default::default()
                     },
                     operations: vec![
                         op("GET", "/menu"),

@@ -5,9 +5,12 @@
 //! sequence number it is "as of" can never disagree.
 
 use crate::model::{AUTH_ANY, Api};
+use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use tollgate_config::model::Environment;
-use tollgate_protocol::artifact::{ApiArtifact, ArtifactEnvironment, Endpoints, MaxTps, Operation};
+use tollgate_protocol::artifact::{
+    ApiArtifact, ArtifactEnvironment, EndpointConfig, Endpoints, MaxTps, Operation,
+};
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
 
@@ -168,6 +171,11 @@ pub fn artifact(
         endpoints: Endpoints {
             production,
             sandbox,
+            production_config: endpoint_config(
+                api.endpoint_config.as_ref(),
+                "production_endpoints",
+            ),
+            sandbox_config: endpoint_config(api.endpoint_config.as_ref(), "sandbox_endpoints"),
         },
         operations,
         api_throttling_policy: api.api_throttling_policy.clone(),
@@ -181,6 +189,50 @@ pub fn artifact(
         }),
         deployed_time: deployment.deployed_time,
     }
+}
+
+/// `endpointConfig.<key>.config` (the first endpoint when a list), as the velocity template
+/// reads it into `<suspendOnFailure>` / `<markForSuspension>`. The Publisher keeps numbers as
+/// strings or numbers alike (`"30000"`, `["101503"]`); both are read. `None` when there is no
+/// `config` object, the 4.x default (suspension off).
+fn endpoint_config(config: Option<&Value>, key: &str) -> Option<EndpointConfig> {
+    let ep = config?.get(key)?;
+    let ep = match ep {
+        Value::Array(list) => list.first()?,
+        other => other,
+    };
+    let config = ep.get("config")?.as_object()?;
+    let number = |field: &str| -> Option<f64> {
+        match config.get(field)? {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    };
+    let millis = |field: &str| number(field).map(|n| n as i64);
+    let codes = |field: &str| -> Vec<u32> {
+        let list = match config.get(field) {
+            Some(Value::Array(list)) => list.clone(),
+            Some(one @ (Value::String(_) | Value::Number(_))) => vec![one.clone()],
+            _ => Vec::new(),
+        };
+        list.iter()
+            .filter_map(|c| match c {
+                Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            })
+            .collect()
+    };
+    Some(EndpointConfig {
+        suspend_error_codes: codes("suspendErrorCode"),
+        suspend_duration_ms: millis("suspendDuration"),
+        suspend_max_duration_ms: millis("suspendMaxDuration"),
+        factor: number("factor"),
+        retry_error_codes: codes("retryErroCode"),
+        retries_before_suspension: number("retryTimeOut").map(|n| n as u32),
+        retry_delay_ms: millis("retryDelay"),
+    })
 }
 
 #[cfg(test)]
@@ -202,5 +254,30 @@ mod tests {
         );
         assert!(state.events_after(5).unwrap().is_empty());
         assert!(state.events_after(6).is_none(), "ahead of the log");
+    }
+
+    #[test]
+    fn the_publishers_advanced_endpoint_config_reaches_the_artifact_strings_or_numbers() {
+        let config = serde_json::json!({
+            "endpoint_type": "http",
+            "production_endpoints": {"url": "http://b", "config": {
+                "suspendErrorCode": ["101503", 101504], "suspendDuration": "30000",
+                "suspendMaxDuration": 120000, "factor": "2", "retryErroCode": [],
+                "retryTimeOut": "3", "retryDelay": 0, "actionSelect": "fault"
+            }},
+            "sandbox_endpoints": {"url": "http://s"}
+        });
+        let prod = super::endpoint_config(Some(&config), "production_endpoints").unwrap();
+        assert_eq!(prod.suspend_error_codes, [101503, 101504]);
+        assert_eq!(prod.suspend_duration_ms, Some(30_000));
+        assert_eq!(prod.suspend_max_duration_ms, Some(120_000));
+        assert_eq!(prod.factor, Some(2.0));
+        assert!(prod.retry_error_codes.is_empty());
+        assert_eq!(prod.retries_before_suspension, Some(3));
+        assert_eq!(prod.retry_delay_ms, Some(0));
+        assert_eq!(
+            super::endpoint_config(Some(&config), "sandbox_endpoints"),
+            None
+        );
     }
 }

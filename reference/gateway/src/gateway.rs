@@ -33,6 +33,8 @@ pub struct Gateway {
     pub(crate) clock: SharedClock,
     pub(crate) client: HttpClient<ProxyBody>,
     pub(crate) throttle: crate::throttle::Throttle,
+    /// Synapse endpoint states of the served endpoints that have a suspension `config`.
+    pub(crate) endpoints: ArcSwap<crate::endpoint::EndpointTable>,
     deployed: Mutex<Deployed>,
     status: watch::Sender<SyncStatus>,
 }
@@ -63,6 +65,7 @@ impl Gateway {
                 &settings.tenant_domain,
                 settings.throttle.enable_blocking,
             ),
+            endpoints: ArcSwap::from_pointee(crate::endpoint::EndpointTable::default()),
             deployed: Mutex::new(Deployed::default()),
             status: watch::Sender::new(status),
             clock,
@@ -87,6 +90,16 @@ impl Gateway {
     /// The subscription store as of now.
     pub fn store(&self) -> Arc<Store> {
         self.store.load_full()
+    }
+
+    /// The Synapse state of endpoint `url` of `api`; `None` when it has no suspension `config`
+    /// (never suspended).
+    pub fn endpoint_state(
+        &self,
+        api: &crate::route::ApiRoute,
+        url: &str,
+    ) -> Option<crate::endpoint::State> {
+        self.endpoints.load().find(api, url).map(|e| e.state())
     }
 
     pub fn status(&self) -> SyncStatus {
@@ -244,10 +257,13 @@ impl Gateway {
             .iter()
             .map(|(_, a)| (a.api_id.clone(), a.revision_id.clone()))
             .collect();
-        self.routes.store(Arc::new(RouteTable::compile(
-            served,
-            &self.settings.cors.allow_methods,
-        )));
+        let routes = RouteTable::compile(served, &self.settings.cors.allow_methods);
+        self.endpoints
+            .store(Arc::new(crate::endpoint::EndpointTable::rebuild(
+                &self.endpoints.load(),
+                &routes,
+            )));
+        self.routes.store(Arc::new(routes));
         self.status.send_modify(|s| {
             s.apis = apis;
             if let Some(seq) = seq

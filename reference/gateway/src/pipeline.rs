@@ -115,7 +115,20 @@ impl Gateway {
         // 7. proxy (8. respond is the caller's: CORS on the way out).
         let url = proxy::backend_url(endpoint, selected.rest);
         let body = body.map_err(Into::into).boxed_unsync();
-        proxy::forward(&self.client, url, parts, body).await
+        // Only endpoints with a suspension `config` are tracked; the others go straight out.
+        let tracked = self.endpoints.load().find(api, endpoint).cloned();
+        let Some(tracked) = tracked else {
+            return proxy::forward(&self.client, url, parts, body).await;
+        };
+        proxy::forward_tracked(
+            &self.client,
+            &tracked,
+            self.clock.as_ref(),
+            url,
+            parts,
+            body,
+        )
+        .await
     }
 
     /// The hyper service for one passthrough listener.

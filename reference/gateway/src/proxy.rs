@@ -4,17 +4,22 @@
 //! appends `REST_SUB_REQUEST_PATH` (one `/` where the endpoint ends with `/` and the path
 //! starts with one). One pooled keep-alive client per gateway; bodies stream both ways.
 //!
+//! An endpoint with a Publisher suspension `config` goes through [`forward_tracked`]: its
+//! Synapse state ([`crate::endpoint`]) decides whether it is called at all.
+//!
 //! Headers: `Authorization` is removed (`[apim.oauth_config] remove_outbound_auth_header`,
 //! default true), hop-by-hop headers are removed both ways, `Host` is the backend's (the client
 //! sets it from the URL). No `X-Forwarded-For` is added: WSO2's PassThrough transport forwards
 //! what the client sent and adds none by default, and backends written against WSO2 see the
 //! same.
 
+use crate::endpoint::Endpoint;
 use crate::respond::{BoxError, GatewayError, ProxyBody};
 use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 use std::time::Duration;
+use tollgate_protocol::Clock;
 use tollgate_protocol::net::HttpClient;
 
 /// How long a backend may take to send its response head. WSO2's endpoint timeout default is
@@ -86,6 +91,32 @@ pub async fn forward(
     strip_hop_by_hop(&mut parts.headers);
     let body = body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync();
     Ok(Response::from_parts(parts, body))
+}
+
+/// Phase 7 for an endpoint with a suspension `config`: refused with 303001 while SUSPENDED or
+/// in TIMEOUT (the backend is not contacted), else forwarded, the outcome recorded (a response
+/// of any status is a success to Synapse; a connection failure or timeout is a fault).
+pub async fn forward_tracked(
+    client: &HttpClient<ProxyBody>,
+    endpoint: &Endpoint,
+    clock: &dyn Clock,
+    url: String,
+    parts: http::request::Parts,
+    body: ProxyBody,
+) -> Result<Response<ProxyBody>, GatewayError> {
+    endpoint
+        .ready(clock.now_millis())
+        .map_err(GatewayError::EndpointNotReady)?;
+    let result = forward(client, url, parts, body).await;
+    match &result {
+        Ok(_) => endpoint.on_success(),
+        Err(error) => {
+            if let Some(code) = error.synapse_code() {
+                endpoint.on_fault(code, clock.now_millis());
+            }
+        }
+    }
+    result
 }
 
 #[cfg(test)]

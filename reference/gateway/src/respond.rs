@@ -89,6 +89,9 @@ pub enum GatewayError {
     /// No response head within the endpoint timeout (Synapse 101504).
     #[error("backend timed out")]
     BackendTimeout,
+    /// The endpoint is SUSPENDED or in TIMEOUT: answered without calling it (Synapse 303001).
+    #[error("endpoint {} is {}", .0.name, .0.state.as_str())]
+    EndpointNotReady(crate::endpoint::NotReady),
     /// A deny policy matched (`ThrottleHandler`, 900805).
     #[error("blocked by a deny policy")]
     MessageBlocked,
@@ -281,6 +284,21 @@ impl GatewayError {
                 JSON,
                 runtime_error("101504", "Connection timed out"),
             ),
+            // `AddressEndpoint#send`: "Currently , Address endpoint : " + the context's
+            // `toString`, through the same `fault` sequence (wso2-synapse `EndpointContext`;
+            // the JSON form as product-apim#11391 shows it).
+            EndpointNotReady(not_ready) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                JSON,
+                runtime_error(
+                    "303001",
+                    &format!(
+                        "Currently , Address endpoint : [ Name : {} ] [ State : {} ]",
+                        not_ready.name,
+                        not_ready.state.as_str()
+                    ),
+                ),
+            ),
             // The deny-policy code wins over the docs' table (429): WSO2 answers 403 (§4.3).
             MessageBlocked => auth_failure(
                 StatusCode::FORBIDDEN,
@@ -309,6 +327,16 @@ impl GatewayError {
                 "API Limit Reached",
                 "API not accepting requests",
             ),
+        }
+    }
+
+    /// The Synapse error code of a failed backend call, which endpoint suspension reads.
+    pub fn synapse_code(&self) -> Option<u32> {
+        use crate::endpoint::codes;
+        match self {
+            Self::BackendUnreachable(_) => Some(codes::CONNECTION_FAILED),
+            Self::BackendTimeout => Some(codes::CONNECTION_TIMEOUT),
+            _ => None,
         }
     }
 

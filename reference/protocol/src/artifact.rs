@@ -99,6 +99,42 @@ pub struct Endpoints {
     pub production: Option<String>,
     #[serde(default)]
     pub sandbox: Option<String>,
+    /// `endpointConfig.production_endpoints.config` (the Publisher's "Advanced Endpoint
+    /// Configuration"); `None` is the 4.x template's default: no suspension, no TIMEOUT state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_config: Option<EndpointConfig>,
+    /// `endpointConfig.sandbox_endpoints.config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_config: Option<EndpointConfig>,
+}
+
+/// An endpoint's failure handling, as the Publisher stores it under `config` and the velocity
+/// template turns it into Synapse's `<suspendOnFailure>`, `<markForSuspension>` and `<timeout>`.
+/// Absent values keep Synapse's own defaults (see the gateway's `endpoint` module).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConfig {
+    /// `suspendErrorCode`: Synapse error codes that suspend the endpoint at once.
+    #[serde(default)]
+    pub suspend_error_codes: Vec<u32>,
+    /// `suspendDuration` (ms): the first suspension (`initialDuration`).
+    #[serde(default)]
+    pub suspend_duration_ms: Option<i64>,
+    /// `suspendMaxDuration` (ms): the longest suspension (`maximumDuration`).
+    #[serde(default)]
+    pub suspend_max_duration_ms: Option<i64>,
+    /// `factor`: each further suspension is the last one times this (`progressionFactor`).
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// `retryErroCode` (sic): error codes that put the endpoint in TIMEOUT first.
+    #[serde(default)]
+    pub retry_error_codes: Vec<u32>,
+    /// `retryTimeOut`: TIMEOUT failures allowed before suspension (`retriesBeforeSuspension`).
+    #[serde(default)]
+    pub retries_before_suspension: Option<u32>,
+    /// `retryDelay` (ms): how long a TIMEOUT endpoint is skipped.
+    #[serde(default)]
+    pub retry_delay_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

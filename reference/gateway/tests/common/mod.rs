@@ -138,6 +138,7 @@ pub fn artifact(
         endpoints: Endpoints {
             production,
             sandbox,
+            ..Endpoints::default()
         },
         operations: vec![
             op("GET", "/menu"),
