@@ -16,7 +16,8 @@
 //! registered under theirs (so a gateway ↔ backend partition refuses new connections; backends
 //! cannot be paused); a control plane's Traffic Manager ports answer as `traffic-manager`
 //! ([`crate::topology::traffic_managers`]), so a gateway can be cut from it alone. [`RunningTopology`] kills and restarts members (a restart rebinds the same
-//! ports and awaits readiness by signal), pauses and resumes them, and partitions and heals
+//! ports and awaits readiness by signal; a control plane comes back with its state, as WSO2's
+//! does over its database), pauses and resumes them, and partitions and heals
 //! pairs. A gateway's passthrough listeners accept nothing until its start-up sync is done, so a
 //! restarted node never answers traffic with a stale route table.
 
@@ -93,8 +94,6 @@ pub enum BootError {
     NotRunning(String),
     #[error("`{0}` is running: kill it before restarting it")]
     AlreadyRunning(String),
-    #[error("`{0}` runs inside `{1}`: kill or restart `{1}`")]
-    InsideInstance(String, String),
     #[error("{instance}: not ready within {READY_TIMEOUT:?} (its start-up sync did not complete)")]
     NotReady { instance: String },
     #[error("{instance}: applied event {applied}, not {seq}, within {READY_TIMEOUT:?}")]
@@ -199,8 +198,8 @@ enum Member {
     Instance,
     LoadBalancer,
     Backend,
-    /// The Traffic Manager inside this control-plane instance: partitioned and paused on its
-    /// own, killed and restarted only with its instance.
+    /// The Traffic Manager inside this control-plane instance: partitioned, paused, stopped
+    /// and restarted on its own (killing the instance stops it too).
     TrafficManager(String),
 }
 
@@ -219,6 +218,11 @@ pub struct RunningTopology {
     instances: Vec<Instance>,
     /// Killed instances: the endpoints a restart binds again.
     down: BTreeMap<String, Vec<Endpoint>>,
+    /// Killed control-plane instances' state: what a WSO2 control plane keeps in its database,
+    /// served again by [`RunningTopology::restart`].
+    retained: BTreeMap<String, Arc<ControlPlane>>,
+    /// Stopped Traffic Managers: the members each was cut from, to heal on its restart.
+    tm_cut: BTreeMap<String, Vec<String>>,
     load_balancers: Vec<RunningLoadBalancer>,
     plane: FaultPlane,
     clock: SharedClock,
@@ -296,6 +300,8 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         held: Vec::new(),
         instances: topology.instances.clone(),
         down: BTreeMap::new(),
+        retained: BTreeMap::new(),
+        tm_cut: BTreeMap::new(),
         load_balancers: Vec::new(),
         plane,
         clock: options.clock,
@@ -330,7 +336,7 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
             running.held.push(held);
             continue;
         }
-        if let Err(error) = running.start_bound(held).await {
+        if let Err(error) = running.start_bound(held, None).await {
             running.shutdown().await;
             return Err(error);
         }
@@ -445,7 +451,13 @@ async fn bind(
 }
 
 impl RunningTopology {
-    async fn start_bound(&mut self, held: HeldInstance) -> Result<(), BootError> {
+    /// Starts a bound instance; a control plane serves `state` if given (a restart), else a new
+    /// empty one.
+    async fn start_bound(
+        &mut self,
+        held: HeldInstance,
+        state: Option<Arc<ControlPlane>>,
+    ) -> Result<(), BootError> {
         let HeldInstance {
             instance,
             listeners,
@@ -502,11 +514,12 @@ impl RunningTopology {
             tls: keystores.server,
             signing: keystores.signing,
         };
-        let handle = tollgate_node::start(
+        let handle = tollgate_node::start_with_state(
             &instance.name,
             instance.config.clone(),
             resources,
             self.shutdown.clone(),
+            state,
         )
         .await
         .map_err(|e| node_error(e.to_string()))?;
@@ -594,6 +607,23 @@ impl RunningTopology {
             .map(|(tm, _)| tm)
     }
 
+    /// Heals the cuts a stop of Traffic Manager `tm` made.
+    fn reconnect_traffic_manager(&mut self, tm: &str) {
+        for peer in self.tm_cut.remove(tm).unwrap_or_default() {
+            self.plane.heal(&peer, tm);
+        }
+    }
+
+    /// The Traffic Manager of running control-plane instance `instance`.
+    fn traffic_manager_in(
+        &self,
+        instance: &str,
+    ) -> Result<&tollgate_node::TrafficManagerHandle, BootError> {
+        self.node(instance)
+            .and_then(|n| n.handle.traffic_manager())
+            .ok_or_else(|| BootError::NotRunning(instance.to_owned()))
+    }
+
     fn member(&self, name: &str) -> Result<Member, BootError> {
         if self.instances.iter().any(|i| i.name == name) {
             Ok(Member::Instance)
@@ -616,8 +646,17 @@ impl RunningTopology {
         &self.plane
     }
 
-    /// Kills instance or load balancer `name`: its listeners close and every open connection
-    /// drops at once, as when a process dies. Its in-memory state is lost.
+    /// Kills instance, load balancer or Traffic Manager `name`: its listeners close and every
+    /// open connection drops at once, as when a process dies.
+    ///
+    /// What survives is what survives a WSO2 process's death: a control plane's state (APIs,
+    /// revisions, applications, keys, the event log) lives in WSO2's database, so it is kept for
+    /// [`restart`](Self::restart) — "the process died, the database did not". A gateway's
+    /// in-memory routes and a Traffic Manager's counters (none are on disk in WSO2) are lost; a
+    /// load balancer holds nothing. Killing `traffic-manager` stops only the Traffic Manager
+    /// inside its control-plane instance ([`tollgate_node::TrafficManagerHandle::stop`]): the
+    /// event and decision connections drop, and every member is cut from its ports (which stay
+    /// bound) so new connections are refused, as a dead process's are; its counters are kept.
     pub async fn kill(&mut self, name: &str) -> Result<(), BootError> {
         match self.member(name)? {
             Member::Instance => {
@@ -628,6 +667,9 @@ impl RunningTopology {
                     .ok_or_else(|| BootError::NotRunning(name.to_owned()))?;
                 let node = self.nodes.remove(position);
                 self.down.insert(node.name.clone(), node.endpoints.clone());
+                if let Some(cp) = node.handle.control_plane() {
+                    self.retained.insert(node.name.clone(), cp.clone());
+                }
                 node.handle.shutdown().await;
             }
             Member::LoadBalancer => {
@@ -641,17 +683,55 @@ impl RunningTopology {
             }
             Member::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
             Member::TrafficManager(cp) => {
-                return Err(BootError::InsideInstance(name.to_owned(), cp));
+                let tm = self.traffic_manager_in(&cp)?;
+                if !tm.is_running() {
+                    return Err(BootError::NotRunning(name.to_owned()));
+                }
+                // A dead process's ports refuse connections; the stopped TM's stay bound (a
+                // node never binds its own), so every member is cut from it until the restart
+                // — a gateway's decision follower then backs off as WSO2's does (10 s first).
+                // Pairs a scenario already cut stay its own to heal.
+                let peers: Vec<String> = self
+                    .instances
+                    .iter()
+                    .map(|i| i.name.clone())
+                    .chain(self.load_balancers.iter().map(|l| l.spec.name.clone()))
+                    .filter(|peer| !self.plane.is_partitioned(peer, name))
+                    .collect();
+                for peer in &peers {
+                    self.plane.partition(peer, name);
+                }
+                tm.stop();
+                self.tm_cut.insert(name.to_owned(), peers);
             }
         }
         tracing::info!(member = name, "killed");
         Ok(())
     }
 
-    /// Starts a killed instance or load balancer again on the same ports, and returns once it
-    /// is ready (a gateway: its start-up sync done, awaited by signal). A restarted control
-    /// plane starts empty: state lives in memory.
+    /// Starts a killed instance, load balancer or Traffic Manager again on the same ports, and
+    /// returns once it is ready (a gateway: its start-up sync done, awaited by signal).
+    ///
+    /// A control plane comes back with the state it had when killed (see [`kill`](Self::kill)):
+    /// its event log goes on at the same `seq`, so the gateways resume their streams with
+    /// `after=<seq>` as soon as their reconnect backoff lets them, without re-pulling a snapshot.
+    /// The Traffic Manager inside it starts with empty counters and pulls its policies again.
+    /// [`restart_fresh`](Self::restart_fresh) starts it empty instead. A restarted
+    /// `traffic-manager` serves again with the counters it had; gateways' decision followers
+    /// reconnect on their own backoff (WSO2's: 10 s first).
     pub async fn restart(&mut self, name: &str) -> Result<(), BootError> {
+        self.restart_with(name, true).await
+    }
+
+    /// [`restart`](Self::restart), but a control plane loses its state: a new, empty control
+    /// plane (a fresh database). Its event log starts again at 0, so the gateways find their
+    /// `after=<seq>` gone (410), pull its (empty) snapshot and drop what they served.
+    pub async fn restart_fresh(&mut self, name: &str) -> Result<(), BootError> {
+        self.retained.remove(name);
+        self.restart_with(name, false).await
+    }
+
+    async fn restart_with(&mut self, name: &str, keep_state: bool) -> Result<(), BootError> {
         match self.member(name)? {
             Member::Instance => {
                 let endpoints = self.down.remove(name).ok_or_else(|| {
@@ -678,11 +758,29 @@ impl RunningTopology {
                         }
                     }
                 }
-                self.start_bound(HeldInstance {
-                    instance,
-                    listeners,
-                })
-                .await?;
+                let state = if keep_state {
+                    self.retained.get(name).cloned()
+                } else {
+                    None
+                };
+                if let Err(error) = self
+                    .start_bound(
+                        HeldInstance {
+                            instance,
+                            listeners,
+                        },
+                        state,
+                    )
+                    .await
+                {
+                    self.down.insert(name.to_owned(), endpoints);
+                    return Err(error);
+                }
+                self.retained.remove(name);
+                // Its Traffic Manager is a new one, serving: undo a stop's cuts.
+                if let Some(tm) = self.traffic_manager_of(name) {
+                    self.reconnect_traffic_manager(&tm);
+                }
             }
             Member::LoadBalancer => {
                 let position = self
@@ -707,7 +805,12 @@ impl RunningTopology {
             }
             Member::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
             Member::TrafficManager(cp) => {
-                return Err(BootError::InsideInstance(name.to_owned(), cp));
+                let tm = self.traffic_manager_in(&cp)?;
+                if tm.is_running() {
+                    return Err(BootError::AlreadyRunning(name.to_owned()));
+                }
+                tm.restart();
+                self.reconnect_traffic_manager(name);
             }
         }
         tracing::info!(member = name, "restarted");
@@ -777,8 +880,14 @@ impl RunningTopology {
             .collect())
     }
 
-    /// Whether instance or load balancer `name` is running (not killed, not held).
+    /// Whether instance, load balancer or Traffic Manager `name` is running (not killed, not
+    /// held).
     pub fn is_running(&self, name: &str) -> bool {
+        if let Ok(Member::TrafficManager(cp)) = self.member(name) {
+            return self
+                .traffic_manager_in(&cp)
+                .is_ok_and(tollgate_node::TrafficManagerHandle::is_running);
+        }
         self.node(name).is_some()
             || self
                 .load_balancers
@@ -814,7 +923,7 @@ impl RunningTopology {
             .position(|h| h.instance.name == name)
             .ok_or_else(|| BootError::NotHeld(name.to_owned()))?;
         let held = self.held.remove(position);
-        self.start_bound(held).await
+        self.start_bound(held, None).await
     }
 
     /// A client that resolves the topology's hostnames and trusts the built-in certificate.

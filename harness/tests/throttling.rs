@@ -79,7 +79,10 @@ async fn await_delivered(topology: &RunningTopology, at_least: u64) {
         }
     })
     .await;
-    assert!(settled.is_ok(), "the gateways never delivered {at_least} events");
+    assert!(
+        settled.is_ok(),
+        "the gateways never delivered {at_least} events"
+    );
 }
 
 /// A token with the Admin API's throttling scopes.

@@ -1203,6 +1203,31 @@ impl<'s> Reader<'s> {
         self.in_any(node, path, what, &[|f| &f.instances, |f| &f.load_balancers])
     }
 
+    /// What a kill, restart, pause or resume hits: an instance, a load balancer or a Traffic
+    /// Manager (`traffic-manager`, inside its control-plane instance).
+    fn fault_member(&mut self, node: &Node, path: &str) -> Option<String> {
+        // Named as `member` names them: Traffic Managers are the rarer target.
+        let has_lb = self
+            .facts
+            .as_ref()
+            .is_some_and(|f| !f.load_balancers.is_empty());
+        let what = if has_lb {
+            "instance or load balancer"
+        } else {
+            "instance"
+        };
+        self.in_any(
+            node,
+            path,
+            what,
+            &[
+                |f| &f.instances,
+                |f| &f.load_balancers,
+                |f| &f.traffic_managers,
+            ],
+        )
+    }
+
     /// Two members (or mock backends) of the topology: `["gateway-1", "control-plane"]`.
     fn pair(&mut self, node: &Node, path: &str) -> Option<(String, String)> {
         let Kind::Array(items) = &node.kind else {
@@ -1378,10 +1403,10 @@ impl<'s> Reader<'s> {
         let p = t.sub(&entry.key);
         let value = &entry.value;
         match entry.key.as_str() {
-            "kill" => self.member(value, &p).map(Fault::Kill),
-            "restart" => self.member(value, &p).map(Fault::Restart),
-            "pause" => self.member(value, &p).map(Fault::Pause),
-            "resume" => self.member(value, &p).map(Fault::Resume),
+            "kill" => self.fault_member(value, &p).map(Fault::Kill),
+            "restart" => self.fault_member(value, &p).map(Fault::Restart),
+            "pause" => self.fault_member(value, &p).map(Fault::Pause),
+            "resume" => self.fault_member(value, &p).map(Fault::Resume),
             "partition" => self.pair(value, &p).map(|(a, b)| Fault::Partition(a, b)),
             _ => self.pair(value, &p).map(|(a, b)| Fault::Heal(a, b)),
         }

@@ -30,7 +30,8 @@
 //!
 //! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM); the rest is
 //! this file: [`PortRole`],
-//! [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`], [`NodeHandle`].
+//! [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`] (and
+//! [`start_with_state`]: a restart that keeps the control plane's state), [`NodeHandle`].
 
 pub mod tls;
 pub mod traffic;
@@ -277,6 +278,23 @@ pub async fn start<L: Listener>(
     resources: NodeResources<L>,
     shutdown: CancellationToken,
 ) -> Result<NodeHandle, NodeError> {
+    start_with_state(name, cfg, resources, shutdown, None).await
+}
+
+/// [`start`], serving `state` — the control plane a previous run of this node left, taken from
+/// its [`NodeHandle::control_plane`] — instead of a new, empty one. This is a WSO2 control plane
+/// restarted over its database: APIs, revisions, applications, keys and the event log (same
+/// `seq`, so gateways resume their stream with `after=<seq>` and re-pull nothing) survive. The
+/// Traffic Manager beside it starts with empty counters, as a WSO2 TM keeps none on disk.
+/// `state` is ignored on a `gateway-worker` node (a gateway pulls its state from the control
+/// plane at start).
+pub async fn start_with_state<L: Listener>(
+    name: &str,
+    cfg: DeploymentConfig,
+    resources: NodeResources<L>,
+    shutdown: CancellationToken,
+    state: Option<Arc<ControlPlane>>,
+) -> Result<NodeHandle, NodeError> {
     let role = cfg.server.server_role;
     if !role.runs_control_plane() && !role.runs_gateway() {
         return Err(NodeError::UnsupportedRole(role.as_str()));
@@ -304,7 +322,10 @@ pub async fn start<L: Listener>(
 
     match role {
         ServerRole::ControlPlane => {
-            let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
+            let cp = match state.clone() {
+                Some(cp) => cp,
+                None => build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?,
+            };
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             handle.traffic_manager = Some(TrafficManagerHandle::start(
@@ -337,7 +358,10 @@ pub async fn start<L: Listener>(
             handle.gateway = Some(gateway);
         }
         ServerRole::Default => {
-            let cp = build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
+            let cp = match state.clone() {
+                Some(cp) => cp,
+                None => build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?,
+            };
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             let tm_binary = listeners.take(PortRole::TmBinary)?;
