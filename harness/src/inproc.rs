@@ -15,11 +15,12 @@
 //! balancer is a member under its `[[load_balancer]]` name; mock backends' addresses are
 //! registered under theirs (so a gateway ↔ backend partition refuses new connections; backends
 //! cannot be paused); a control plane's Traffic Manager ports answer as `traffic-manager`
-//! ([`crate::topology::traffic_managers`]), so a gateway can be cut from it alone. [`RunningTopology`] kills and restarts members (a restart rebinds the same
-//! ports and awaits readiness by signal; a control plane comes back with its state, as WSO2's
-//! does over its database), pauses and resumes them, and partitions and heals
-//! pairs. A gateway's passthrough listeners accept nothing until its start-up sync is done, so a
-//! restarted node never answers traffic with a stale route table.
+//! ([`crate::topology::traffic_managers`]), so a gateway can be cut from it alone.
+//! [`RunningTopology`] kills and restarts members (a restart rebinds the same ports and awaits
+//! readiness by signal; a control plane comes back with its state, as WSO2's does over its
+//! database), pauses and resumes them, and partitions and heals pairs. A gateway's passthrough
+//! listeners accept nothing until its start-up sync is done, so a restarted node never answers
+//! traffic with a stale route table.
 
 use crate::address::private_address;
 use crate::backend::{self, BackendIdentity, RunningBackend};
@@ -406,9 +407,9 @@ fn host_map(topology: &Topology, address: IpAddr) -> HostMap {
     map
 }
 
-/// Binds `addr` again after its owner was killed. The killed node's tasks drop their
-/// listeners as they wind down, which has no completion signal, so a port still held is
-/// retried briefly (bounded) before giving up.
+/// Binds `addr` again after its owner was killed. The gateway's and Traffic Manager's serving
+/// tasks are spawned detached, so [`NodeHandle::shutdown`] cannot await their listeners' drop
+/// (no completion signal): a port still held is retried every 10 ms, at most 2 s in all.
 async fn rebind(addr: SocketAddr, owner: &str, what: &str) -> Result<TcpListener, BootError> {
     const ATTEMPTS: u32 = 200;
     let mut attempt = 0;

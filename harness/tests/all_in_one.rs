@@ -79,9 +79,7 @@ async fn an_all_in_one_node_serves_both_halves_with_one_management_port() {
     assert_eq!(health.status.as_u16(), 200, "{health}");
 
     let session = Session::open(client.clone()).await;
-    let api_id = session.create_pizzashack().await;
-    session.deploy(&api_id, &["Default"]).await;
-    session.publish(&api_id).await;
+    let api_id = session.published_pizzashack(&["Default"]).await;
     let app_id = session.subscribed_application(&api_id).await;
     let production = session.key_token(&app_id, "PRODUCTION").await;
     let sandbox = session.key_token(&app_id, "SANDBOX").await;

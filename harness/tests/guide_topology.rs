@@ -21,11 +21,9 @@ async fn the_guide_routes_each_key_type_where_the_guide_says() {
     let session = Session::open(topology.client()).await;
 
     // Step 4: create, revision, deploy to both gateways, publish.
-    let api_id = session.create_pizzashack().await;
-    session
-        .deploy(&api_id, &["Production Gateway", "Default"])
+    let api_id = session
+        .published_pizzashack(&["Production Gateway", "Default"])
         .await;
-    session.publish(&api_id).await;
 
     // Step 4.4: the Developer Portal shows two sets of URLs.
     let api = session
@@ -101,11 +99,9 @@ async fn the_guide_routes_each_key_type_where_the_guide_says() {
 async fn the_sandbox_variant_refuses_production_keys_on_the_sandbox_gateway() {
     let topology = boot("guide-sandbox", 2).await;
     let session = Session::open(topology.client()).await;
-    let api_id = session.create_pizzashack().await;
-    session
-        .deploy(&api_id, &["Production Gateway", "Sandbox"])
+    let api_id = session
+        .published_pizzashack(&["Production Gateway", "Sandbox"])
         .await;
-    session.publish(&api_id).await;
     let app_id = session.subscribed_application(&api_id).await;
     let production = session.key_token(&app_id, "PRODUCTION").await;
     let sandbox = session.key_token(&app_id, "SANDBOX").await;
@@ -178,11 +174,9 @@ async fn a_gateway_started_after_a_deployment_gets_it_at_start() {
     let mut topology = boot_holding("guide", 6, &["default-gateway"]).await;
     assert!(topology.gateway("default-gateway").is_none());
     let session = Session::open(topology.client()).await;
-    let api_id = session.create_pizzashack().await;
-    session
-        .deploy(&api_id, &["Production Gateway", "Default"])
+    let api_id = session
+        .published_pizzashack(&["Production Gateway", "Default"])
         .await;
-    session.publish(&api_id).await;
     let app_id = session.subscribed_application(&api_id).await;
     let sandbox = session.key_token(&app_id, "SANDBOX").await;
 

@@ -113,11 +113,9 @@ async fn every_wso2_error_body_the_gateway_produces_is_a_snapshot() {
 async fn the_developer_portal_url_lists_of_the_guides_deployment_are_a_snapshot() {
     let topology = boot("guide", 1).await;
     let session = Session::open(topology.client()).await;
-    let api_id = session.create_pizzashack().await;
-    session
-        .deploy(&api_id, &["Production Gateway", "Default"])
+    let api_id = session
+        .published_pizzashack(&["Production Gateway", "Default"])
         .await;
-    session.publish(&api_id).await;
     let api = session
         .get(&format!("/api/am/devportal/v3/apis/{api_id}"), 200)
         .await;

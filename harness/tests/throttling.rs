@@ -75,7 +75,9 @@ async fn await_delivered(topology: &RunningTopology, at_least: u64) {
                 return;
             }
             let changes = stats.iter_mut().map(|s| Box::pin(s.changed()));
-            let _ = futures_util::future::select_all(changes).await;
+            let (changed, _, _) = futures_util::future::select_all(changes).await;
+            // A closed watch means a publisher is gone: it will never deliver more.
+            changed.expect("a gateway's event publisher stopped");
         }
     })
     .await;

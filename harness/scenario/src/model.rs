@@ -15,6 +15,12 @@ use crate::expect::{Capture, CountExpect, Expect};
 use crate::template::{JsonTemplate, Template};
 use crate::time::ClockMark;
 
+/// The file spelling of `value` in a `(spelling, value)` table (every enum's `ALL` lists each
+/// variant once, so the lookup always finds it).
+pub(crate) fn spelling<T: Copy + PartialEq>(all: &[(&'static str, T)], value: T) -> &'static str {
+    all.iter().find(|(_, v)| *v == value).map_or("", |(n, _)| n)
+}
+
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -287,10 +293,7 @@ impl AuthType {
 
     /// WSO2's spelling.
     pub fn wso2_name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, a)| *a == self)
-            .map_or("", |(n, _)| n)
+        spelling(&Self::ALL, self)
     }
 }
 
@@ -361,10 +364,7 @@ impl LifecycleAction {
 
     /// WSO2's spelling, as sent in `?action=`.
     pub fn wso2_name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, a)| *a == self)
-            .map_or("", |(n, _)| n)
+        spelling(&Self::ALL, self)
     }
 }
 
@@ -487,7 +487,7 @@ pub enum Body {
 /// `request = { via = "production-gateway", path = "/pizzashack/1.0.0/menu", token = "${t}" }`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    /// The instance (a gateway; later also a load balancer) the request goes through.
+    /// The member (a gateway instance or a load balancer) the request goes through.
     pub via: String,
     pub scheme: Scheme,
     /// Upper case; default `GET`.
@@ -544,10 +544,7 @@ impl TokenVariant {
 
     /// The name used in files.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, v)| *v == self)
-            .map_or("", |(n, _)| n)
+        spelling(&Self::ALL, self)
     }
 
     /// The altered token, as the table above says.

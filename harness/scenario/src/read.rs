@@ -75,7 +75,7 @@ const EXPECT_KEYS: [&str; 9] = [
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
-/// Largest `repeat`: a scenario is a test, not a load generator (background load comes later).
+/// Largest `repeat`: a scenario is a test, not a load generator (that is what a `load` step is for).
 const MAX_REPEAT: i64 = 100_000;
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -235,6 +235,31 @@ impl<'s> Reader<'s> {
     ) -> Option<V> {
         let entry = t.get(key)?;
         conv(self, &entry.value, &t.sub(key))
+    }
+
+    /// The one entry of `t` whose key is in `keys`. None given is an error at the table
+    /// (`none()`); a second is an error at its key (`twice(first key)`).
+    fn one_of<'n>(
+        &mut self,
+        t: &Table<'n>,
+        keys: &[&str],
+        none: impl FnOnce() -> String,
+        twice: impl FnOnce(&str) -> String,
+    ) -> Option<&'n Entry> {
+        let mut given = t.entries.iter().filter(|e| keys.contains(&e.key.as_str()));
+        let Some(first) = given.next() else {
+            self.error(t.span.start, &t.path, none());
+            return None;
+        };
+        if let Some(second) = given.next() {
+            self.error(
+                second.key_span.start,
+                &t.sub(&second.key),
+                twice(&first.key),
+            );
+            return None;
+        }
+        Some(first)
     }
 
     /// Reads `key`, reporting it missing at the table.
@@ -1286,36 +1311,17 @@ impl<'s> Reader<'s> {
         )?;
         if t.has("backend") {
             let backend = self.opt(&t, "backend", Self::backend_name);
-            let given: Vec<&Entry> = t
-                .entries
-                .iter()
-                .filter(|e| BACKEND_FAULTS.contains(&e.key.as_str()))
-                .collect();
-            let entry = match given.as_slice() {
-                [one] => *one,
-                [] => {
-                    self.error(
-                        t.span.start,
-                        path,
-                        format!(
-                            "a backend fault says what goes wrong: {}",
-                            BACKEND_FAULTS.join(", ")
-                        ),
-                    );
-                    return None;
-                }
-                [first, second, ..] => {
-                    self.error(
-                        second.key_span.start,
-                        &t.sub(&second.key),
-                        format!(
-                            "one backend fault per step, and this one already has `{}`",
-                            first.key
-                        ),
-                    );
-                    return None;
-                }
-            };
+            let entry = self.one_of(
+                &t,
+                &BACKEND_FAULTS,
+                || {
+                    format!(
+                        "a backend fault says what goes wrong: {}",
+                        BACKEND_FAULTS.join(", ")
+                    )
+                },
+                |first| format!("one backend fault per step, and this one already has `{first}`"),
+            )?;
             for extra in t
                 .entries
                 .iter()
@@ -1370,36 +1376,19 @@ impl<'s> Reader<'s> {
                 format!("`{}` is a backend fault: add `backend = \"…\"`", extra.key),
             );
         }
-        let given: Vec<&Entry> = t
-            .entries
-            .iter()
-            .filter(|e| MEMBER_FAULTS.contains(&e.key.as_str()))
-            .collect();
-        let entry = match given.as_slice() {
-            [one] => *one,
-            [] => {
-                self.error(
-                    t.span.start,
-                    path,
-                    format!(
-                        "a fault needs one of: {}, or `backend`",
-                        MEMBER_FAULTS.join(", ")
-                    ),
-                );
-                return None;
-            }
-            [first, second, ..] => {
-                self.error(
-                    second.key_span.start,
-                    &t.sub(&second.key),
-                    format!(
-                        "a step has one fault, and this one already has `{}`: use two steps",
-                        first.key
-                    ),
-                );
-                return None;
-            }
-        };
+        let entry = self.one_of(
+            &t,
+            &MEMBER_FAULTS,
+            || {
+                format!(
+                    "a fault needs one of: {}, or `backend`",
+                    MEMBER_FAULTS.join(", ")
+                )
+            },
+            |first| {
+                format!("a step has one fault, and this one already has `{first}`: use two steps")
+            },
+        )?;
         let p = t.sub(&entry.key);
         let value = &entry.value;
         match entry.key.as_str() {
@@ -2384,33 +2373,16 @@ impl<'s> Reader<'s> {
         let timeout = self
             .opt(&t, "timeout", Self::duration)
             .unwrap_or(DEFAULT_WAIT);
-        let given: Vec<&Entry> = t
-            .entries
-            .iter()
-            .filter(|e| CONDITIONS.contains(&e.key.as_str()))
-            .collect();
-        let entry = match given.as_slice() {
-            [one] => *one,
-            [] => {
-                self.error(
-                    t.span.start,
-                    path,
-                    format!("a wait needs a condition: {}", CONDITIONS.join(", ")),
-                );
-                return None;
-            }
-            [first, second, ..] => {
-                self.error(
-                    second.key_span.start,
-                    &t.sub(&second.key),
-                    format!(
-                        "a wait has one condition, and this one already has `{}`: wait in two steps",
-                        first.key
-                    ),
-                );
-                return None;
-            }
-        };
+        let entry = self.one_of(
+            &t,
+            &CONDITIONS,
+            || format!("a wait needs a condition: {}", CONDITIONS.join(", ")),
+            |first| {
+                format!(
+                    "a wait has one condition, and this one already has `{first}`: wait in two steps"
+                )
+            },
+        )?;
         let p = t.sub(&entry.key);
         let condition = match entry.key.as_str() {
             "revision_served" => {

@@ -57,10 +57,7 @@ impl KeyField {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map_or("", |(n, _)| n)
+        crate::model::spelling(&Self::ALL, self)
     }
 }
 

@@ -69,10 +69,7 @@ impl ClockMark {
     ];
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("", |(n, _)| n)
+        crate::model::spelling(&Self::ALL, self)
     }
 
     fn period_millis(self) -> i64 {

@@ -166,6 +166,27 @@ fault = { backend = "pizzashack-production", reset = false }
 }
 
 #[test]
+fn a_fault_or_wait_without_its_one_key_is_an_error_at_the_table() {
+    let e = errors(
+        r#"
+[[step]]
+fault = { latency = "1s" }
+[[step]]
+fault = { backend = "pizzashack-production" }
+[[step]]
+wait = { timeout = "1s" }
+"#,
+    );
+    for expected in [
+        "step[4].fault: a fault needs one of: kill, restart, pause, resume, partition, heal, or `backend`",
+        "step[5].fault: a backend fault says what goes wrong: latency, reset, status, timeout, heal",
+        "step[6].wait: a wait needs a condition: revision_served, revocation_reached, gateway_synced, throttled, unthrottled",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+}
+
+#[test]
 fn a_load_is_started_and_stopped_with_its_expectations() {
     let read = actions(
         r#"

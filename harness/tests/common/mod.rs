@@ -168,6 +168,15 @@ impl Session {
         expect(&response, 200);
     }
 
+    /// PizzaShackAPI created, one revision deployed to `environments`, and published (the
+    /// guide's step 4); returns its id.
+    pub async fn published_pizzashack(&self, environments: &[&str]) -> String {
+        let api_id = self.create_pizzashack().await;
+        self.deploy(&api_id, environments).await;
+        self.publish(&api_id).await;
+        api_id
+    }
+
     /// An application subscribed to `api_id`; returns the application id.
     pub async fn subscribed_application(&self, api_id: &str) -> String {
         let app = self

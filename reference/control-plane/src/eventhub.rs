@@ -50,7 +50,7 @@ fn bad_request(description: &str) -> Response {
 impl ControlPlane {
     /// Everything a gateway with `labels` needs at start, consistent with one event sequence.
     pub fn gateway_snapshot(&self, labels: &[String]) -> GatewaySnapshot {
-        let now_secs = self.clock_secs();
+        let now_secs = self.clock.now_secs();
         let state = self.lock();
         let mut list = Vec::new();
         for record in state.apis.values() {
@@ -97,10 +97,6 @@ impl ControlPlane {
                 .cloned()
                 .collect(),
         }
-    }
-
-    fn clock_secs(&self) -> i64 {
-        self.now_millis().div_euclid(1000)
     }
 }
 

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+/// `APIMaxTps` (backend requests per second, per node) has the artifact's shape exactly.
+pub use tollgate_protocol::artifact::MaxTps;
 
 /// `API` as the Publisher stores and returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +32,7 @@ pub struct Api {
     pub api_throttling_policy: Option<String>,
     pub authorization_header: String,
     pub security_scheme: Vec<String>,
-    pub max_tps: Option<MaxTpsDto>,
+    pub max_tps: Option<MaxTps>,
     pub visibility: String,
     pub visible_roles: Vec<String>,
     pub endpoint_config: Option<Value>,
@@ -43,16 +45,6 @@ pub struct Api {
     pub created_time: String,
     pub last_updated_time: String,
     pub workflow_status: Option<String>,
-}
-
-/// `APIMaxTps`: backend requests per second, per node.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MaxTpsDto {
-    #[serde(default)]
-    pub production: Option<u64>,
-    #[serde(default)]
-    pub sandbox: Option<u64>,
 }
 
 /// `APIOperations`.
@@ -100,7 +92,7 @@ pub struct ApiInput {
     pub api_throttling_policy: Option<String>,
     pub authorization_header: Option<String>,
     pub security_scheme: Option<Vec<String>>,
-    pub max_tps: Option<MaxTpsDto>,
+    pub max_tps: Option<MaxTps>,
     pub visibility: Option<String>,
     pub visible_roles: Option<Vec<String>>,
     pub endpoint_config: Option<Value>,
@@ -121,12 +113,8 @@ impl Api {
             return (None, None);
         };
         let url = |key: &str| -> Option<String> {
-            let ep = config.get(key)?;
-            let ep = match ep {
-                Value::Array(list) => list.first()?,
-                other => other,
-            };
-            ep.get("url")?
+            first_endpoint(config, key)?
+                .get("url")?
                 .as_str()
                 .map(str::to_owned)
                 .filter(|u| !u.is_empty())
@@ -157,6 +145,15 @@ impl Api {
             "gatewayVendor": self.gateway_vendor,
             "advertiseOnly": false,
         })
+    }
+}
+
+/// `endpointConfig.<key>` (`production_endpoints` / `sandbox_endpoints`): one endpoint
+/// object, or a list of which the first is the one served.
+pub(crate) fn first_endpoint<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
+    match config.get(key)? {
+        Value::Array(list) => list.first(),
+        other => Some(other),
     }
 }
 

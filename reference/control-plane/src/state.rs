@@ -4,12 +4,12 @@
 //! The event log lives under the same lock as the data it describes, so a snapshot and the
 //! sequence number it is "as of" can never disagree.
 
-use crate::model::{AUTH_ANY, Api};
+use crate::model::{AUTH_ANY, Api, first_endpoint};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use tollgate_config::model::Environment;
 use tollgate_protocol::artifact::{
-    ApiArtifact, ArtifactEnvironment, EndpointConfig, Endpoints, MaxTps, Operation,
+    ApiArtifact, ArtifactEnvironment, EndpointConfig, Endpoints, Operation,
 };
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
@@ -183,10 +183,7 @@ pub fn artifact(
         transport: api.transport.clone(),
         security_scheme: api.security_scheme.clone(),
         scopes,
-        max_tps: api.max_tps.as_ref().map(|m| MaxTps {
-            production: m.production,
-            sandbox: m.sandbox,
-        }),
+        max_tps: api.max_tps.clone(),
         deployed_time: deployment.deployed_time,
     }
 }
@@ -196,12 +193,7 @@ pub fn artifact(
 /// strings or numbers alike (`"30000"`, `["101503"]`); both are read. `None` when there is no
 /// `config` object, the 4.x default (suspension off).
 fn endpoint_config(config: Option<&Value>, key: &str) -> Option<EndpointConfig> {
-    let ep = config?.get(key)?;
-    let ep = match ep {
-        Value::Array(list) => list.first()?,
-        other => other,
-    };
-    let config = ep.get("config")?.as_object()?;
+    let config = first_endpoint(config?, key)?.get("config")?.as_object()?;
     let number = |field: &str| -> Option<f64> {
         match config.get(field)? {
             Value::Number(n) => n.as_f64(),
@@ -212,9 +204,9 @@ fn endpoint_config(config: Option<&Value>, key: &str) -> Option<EndpointConfig> 
     let millis = |field: &str| number(field).map(|n| n as i64);
     let codes = |field: &str| -> Vec<u32> {
         let list = match config.get(field) {
-            Some(Value::Array(list)) => list.clone(),
-            Some(one @ (Value::String(_) | Value::Number(_))) => vec![one.clone()],
-            _ => Vec::new(),
+            Some(Value::Array(list)) => list.as_slice(),
+            Some(one @ (Value::String(_) | Value::Number(_))) => std::slice::from_ref(one),
+            _ => &[],
         };
         list.iter()
             .filter_map(|c| match c {

@@ -21,18 +21,8 @@ pub struct Authorized<'a> {
     pub subscription: Option<&'a Subscription>,
 }
 
-/// Phase 4 for one request; returns the key type the rest of the path runs under.
-pub fn authorize(
-    caller: &Caller,
-    store: &Store,
-    api_id: &str,
-    resource_template: &str,
-    operation: &Operation,
-) -> Result<KeyType, GatewayError> {
-    authorize_request(caller, store, api_id, resource_template, operation).map(|a| a.key_type)
-}
-
-/// [`authorize`], keeping the application and subscription it looked up.
+/// Phase 4 for one request: the key type the rest of the path runs under, and the application
+/// and subscription it looked up.
 pub fn authorize_request<'a>(
     caller: &Caller,
     store: &'a Store,

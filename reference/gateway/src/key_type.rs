@@ -36,8 +36,7 @@ pub fn choose_endpoint(api: &ApiRoute, key_type: KeyType) -> Result<&str, Gatewa
         // or PRODUCTION with none.
         Hybrid => match key_type {
             KeyType::Sandbox => api
-                .sandbox
-                .as_deref()
+                .endpoint(KeyType::Sandbox)
                 .ok_or(GatewayError::NoSandboxEndpoint),
             KeyType::Production => Err(GatewayError::NoProductionEndpoint),
         },

@@ -94,6 +94,7 @@ impl Gateway {
         // 5. throttle: before key-type routing, so a wrong-type key is counted (§3.1).
         let request = ThrottleRequest {
             api: &api.artifact,
+            keys: &api.throttle_keys,
             resource_template: &selected.resource.template,
             verb: parts.method.as_str(),
             operation,

@@ -9,6 +9,7 @@
 //! `/*` beats `/order/{orderId}` on a path both match, as it does on WSO2.
 
 use crate::respond::GatewayError;
+use crate::throttle::ApiThrottleKeys;
 use http::Method;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct RouteTable {
 #[derive(Debug)]
 pub struct ApiRoute {
     pub artifact: ApiArtifact,
+    /// The artifact's throttle keys, built here so a request does not format them.
+    pub throttle_keys: ApiThrottleKeys,
     /// The label it was deployed under on this node.
     pub label: String,
     pub resources: Vec<Resource>,
@@ -319,6 +322,7 @@ impl ApiRoute {
         };
         Self {
             artifact: artifact.clone(),
+            throttle_keys: ApiThrottleKeys::new(artifact),
             label: label.to_owned(),
             resources,
             blocked: artifact.lifecycle_status.eq_ignore_ascii_case("BLOCKED"),

@@ -24,9 +24,11 @@
 //! up: application id = the client's IP, subscription tier `Unauthenticated`, application
 //! tier `Unlimited`, user `anonymous`.
 //!
-//! Cost: the keys are built once per request (four short strings), decisions are one read
-//! lock and one hash probe each, and the local counters are a sharded map with one short
-//! mutex per counted key. The event is serialised straight from borrowed fields.
+//! Cost: the API's own keys (API tier, hard limit) are built at deploy time
+//! ([`ApiThrottleKeys`]), the others once per request (three short strings, fewer on a node
+//! without a TM); decisions are one read lock and one hash probe each, and the local counters
+//! are a sharded map with one short mutex per counted key. The event is serialised straight
+//! from borrowed fields.
 
 use crate::authenticate::Caller;
 use crate::authorize::Authorized;
@@ -201,10 +203,42 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
+/// The throttle keys of one API that do not depend on the request, built once at deploy time
+/// (in [`crate::route::ApiRoute`]) rather than formatted on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiThrottleKeys {
+    /// `key::api`: the API-level tier's decision key.
+    pub api: String,
+    /// The hard limit's local counters (`context:version:KEY_TYPE`), by key type.
+    hard_production: String,
+    hard_sandbox: String,
+}
+
+impl ApiThrottleKeys {
+    pub fn new(api: &ApiArtifact) -> Self {
+        let hard =
+            |key_type: KeyType| format!("{}:{}:{}", api.context, api.version, key_type.as_str());
+        Self {
+            api: key::api(&api.context, &api.version),
+            hard_production: hard(KeyType::Production),
+            hard_sandbox: hard(KeyType::Sandbox),
+        }
+    }
+
+    fn hard_limit(&self, key_type: KeyType) -> &str {
+        match key_type {
+            KeyType::Production => &self.hard_production,
+            KeyType::Sandbox => &self.hard_sandbox,
+        }
+    }
+}
+
 /// One request as the throttle phase sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleRequest<'a> {
     pub api: &'a ApiArtifact,
+    /// `api`'s precomputed keys.
+    pub keys: &'a ApiThrottleKeys,
     /// The selected resource's URI template (`/menu`).
     pub resource_template: &'a str,
     pub verb: &'a str,
@@ -383,10 +417,19 @@ impl Throttle {
                 )
             }
         };
-        let user = with_tenant(user, &self.tenant);
+        let blocking = self.enable_blocking && !tables.blocking.is_empty();
+        let decisions = self.decisions.get();
+        let publisher = self.publisher.get();
+        let follows_tm = decisions.is_some() || publisher.is_some();
+        // Only deny conditions and TM keys name the user: a node without either builds nothing.
+        let user = if blocking || follows_tm {
+            with_tenant(user, &self.tenant)
+        } else {
+            user.into()
+        };
 
         // 1. Deny policies.
-        if self.enable_blocking && !tables.blocking.is_empty() {
+        if blocking {
             let application = application
                 .map(|a| format!("{}:{}", a.owner, a.name))
                 .unwrap_or_default();
@@ -401,9 +444,7 @@ impl Throttle {
             }
         }
 
-        let decisions = self.decisions.get();
-        let publisher = self.publisher.get();
-        if decisions.is_none() && publisher.is_none() {
+        if !follows_tm {
             // No TM: only the local limits apply, and they need no key but their own.
             return self.check_local(r, &tables, app_id, sub_tier, now);
         }
@@ -415,14 +456,14 @@ impl Throttle {
 
         // 2. API-level tier, else resource tier. With an API tier, WSO2 puts the API key in
         // the resource slot of the event too.
-        let api_key = key::api(&api.context, &api.version);
+        let api_key = r.keys.api.as_str();
         let api_tier = api
             .api_throttling_policy
             .as_deref()
             .filter(|t| !t.is_empty() && *t != UNLIMITED);
         let (resource_key, resource_tier) = match api_tier {
             Some(tier) => {
-                if let Some(expiry) = throttled(&api_key) {
+                if let Some(expiry) = throttled(api_key) {
                     return Err(out(ThrottleCode::Api, expiry));
                 }
                 (None, tier)
@@ -478,11 +519,11 @@ impl Throttle {
                 message_id: &message_id,
                 app_key: &app_key,
                 app_tier,
-                api_key: &api_key,
+                api_key,
                 api_tier: api_tier.unwrap_or(UNLIMITED),
                 subscription_key: &subscription_key,
                 subscription_tier: sub_tier,
-                resource_key: resource_key.as_deref().unwrap_or(&api_key),
+                resource_key: resource_key.as_deref().unwrap_or(api_key),
                 resource_tier,
                 user_id: &user,
                 api_context: &api.context,
@@ -556,13 +597,8 @@ impl Throttle {
         else {
             return Ok(());
         };
-        let key = format!(
-            "{}:{}:{}",
-            r.api.context,
-            r.api.version,
-            r.authorized.key_type.as_str()
-        );
-        if self.hard.admit(&key, max, 1_000, now) {
+        let key = r.keys.hard_limit(r.authorized.key_type);
+        if self.hard.admit(key, max, 1_000, now) {
             Ok(())
         } else {
             Err(GatewayError::HardLimit)

@@ -259,7 +259,10 @@ impl NodeHandle {
         }
     }
 
-    /// Stops every listener and background task of the node and waits for them to end.
+    /// Stops every listener and background task of the node. It waits for the tasks the node
+    /// spawned itself (the control plane's servers, an all-in-one node's management port); the
+    /// gateway's and the Traffic Manager's end on the same cancellation but are not joined (their
+    /// crates spawn them detached), so their ports may stay bound a moment after this returns.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
@@ -309,7 +312,6 @@ pub async fn start_with_state<L: Listener>(
         signing,
     } = resources;
     let shutdown = shutdown.child_token();
-    let mut tasks = tokio::task::JoinSet::new();
     let mut handle = NodeHandle {
         name: name.to_owned(),
         role,
@@ -322,10 +324,7 @@ pub async fn start_with_state<L: Listener>(
 
     match role {
         ServerRole::ControlPlane => {
-            let cp = match state.clone() {
-                Some(cp) => cp,
-                None => build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?,
-            };
+            let cp = control_plane(state, &cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             handle.traffic_manager = Some(TrafficManagerHandle::start(
@@ -337,7 +336,9 @@ pub async fn start_with_state<L: Listener>(
             ));
             let serving = cp.clone();
             let token = shutdown.clone();
-            tasks.spawn(async move { serving.serve(mgmt, servlet, tls, token).await });
+            handle
+                .tasks
+                .spawn(async move { serving.serve(mgmt, servlet, tls, token).await });
             handle.control_plane = Some(cp);
         }
         ServerRole::GatewayWorker => {
@@ -358,10 +359,7 @@ pub async fn start_with_state<L: Listener>(
             handle.gateway = Some(gateway);
         }
         ServerRole::Default => {
-            let cp = match state.clone() {
-                Some(cp) => cp,
-                None => build_control_plane(&cfg, ports.mgmt_https, &signing, clock.clone(), seed)?,
-            };
+            let cp = control_plane(state, &cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             let tm_binary = listeners.take(PortRole::TmBinary)?;
@@ -405,24 +403,32 @@ pub async fn start_with_state<L: Listener>(
             }
             let mgmt_service = TowerToHyperService::new(mgmt_router);
             let servlet_service = TowerToHyperService::new(cp.router());
-            tasks.spawn(serve(mgmt, Some(tls), mgmt_service, shutdown.clone()));
-            tasks.spawn(serve(servlet, None, servlet_service, shutdown.clone()));
+            handle
+                .tasks
+                .spawn(serve(mgmt, Some(tls), mgmt_service, shutdown.clone()));
+            handle
+                .tasks
+                .spawn(serve(servlet, None, servlet_service, shutdown.clone()));
             handle.control_plane = Some(cp);
             handle.gateway = Some(gateway);
         }
         ServerRole::TrafficManager => return Err(NodeError::UnsupportedRole(role.as_str())),
     }
-    handle.tasks = tasks;
     Ok(handle)
 }
 
-fn build_control_plane(
+/// `state` (a restart over the database) if given, else a new, empty control plane.
+fn control_plane(
+    state: Option<Arc<ControlPlane>>,
     cfg: &DeploymentConfig,
     mgmt_https_port: u16,
     signing: &tls::KeyPair,
     clock: SharedClock,
     seed: u64,
 ) -> Result<Arc<ControlPlane>, NodeError> {
+    if let Some(cp) = state {
+        return Ok(cp);
+    }
     let mut settings = ControlPlaneSettings::from_config(cfg, mgmt_https_port);
     settings.signing_key_pem = signing.private_key_pem.clone();
     settings.public_key_pem = signing.public_key_pem.clone();

@@ -477,35 +477,43 @@ impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for FaultIo<T> {
     }
 }
 
+/// The write half, the same for tokio's `AsyncWrite` and hyper's `Write`: their methods share
+/// names and signatures.
+macro_rules! gated_write_methods {
+    () => {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            gated!(self, cx, Dir::Write, |inner| inner.poll_write(cx, buf))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            gated!(self, cx, Dir::Write, |inner| inner.poll_flush(cx))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            gated!(self, cx, Dir::Write, |inner| inner.poll_shutdown(cx))
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            gated!(self, cx, Dir::Write, |inner| inner
+                .poll_write_vectored(cx, bufs))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.inner.is_write_vectored()
+        }
+    };
+}
+
 impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for FaultIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        gated!(self, cx, Dir::Write, |inner| inner.poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        gated!(self, cx, Dir::Write, |inner| inner.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        gated!(self, cx, Dir::Write, |inner| inner.poll_shutdown(cx))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        gated!(self, cx, Dir::Write, |inner| inner
-            .poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    gated_write_methods!();
 }
 
 impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for FaultIo<T> {
@@ -519,34 +527,7 @@ impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for FaultIo<T> {
 }
 
 impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for FaultIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        gated!(self, cx, Dir::Write, |inner| inner.poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        gated!(self, cx, Dir::Write, |inner| inner.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        gated!(self, cx, Dir::Write, |inner| inner.poll_shutdown(cx))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        gated!(self, cx, Dir::Write, |inner| inner
-            .poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
+    gated_write_methods!();
 }
 
 impl<T: hyper_util::client::legacy::connect::Connection>

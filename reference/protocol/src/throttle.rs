@@ -10,9 +10,10 @@
 //! private network is assumed, as WSO2's `tcp://` URLs are unencrypted too):
 //!
 //! - **events**: `POST {EVENTS_PATH}` on the TM's `tm_binary` port, body
-//!   `application/x-ndjson`, one [`RequestEvent`] per line, answered `202 Accepted` with no
-//!   body. Gateways send batches and never wait on the answer to serve a request
-//!   (fire-and-forget, like `DataPublisher.tryPublish`).
+//!   `application/x-ndjson`, one [`RequestEvent`] per line, answered `202 Accepted` with
+//!   `{"accepted": n, "rejected": m}` (lines that do not parse are skipped and counted; `400`
+//!   when no line parses). Gateways send batches and never wait on the answer to serve a
+//!   request (fire-and-forget, like `DataPublisher.tryPublish`).
 //! - **decisions**: `GET {DECISIONS_PATH}` on the TM's `amqp` port, answered with an
 //!   `application/x-ndjson` stream of [`ThrottleDecision`]: first every decision currently in
 //!   force (throttled keys whose window has not ended), then every change as it happens. A

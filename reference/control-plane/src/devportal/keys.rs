@@ -19,8 +19,8 @@ use tollgate_protocol::artifact::KeyType;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::store::KeyMapping;
 
-/// The one key manager there is.
-pub const RESIDENT_KEY_MANAGER: &str = "Resident Key Manager";
+/// The one key manager there is (re-exported: its name is the Key Manager's to say).
+pub use tollgate_key_manager::RESIDENT_KEY_MANAGER;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -65,6 +65,19 @@ fn ordered_deployments<'a>(
     list
 }
 
+/// The `APIRevisionDeployment` list of [`ordered_deployments`], as every deployment endpoint
+/// and `deploymentInfo` answer it.
+fn deployments_json(
+    cp: &ControlPlane,
+    record: &ApiRecord,
+    revision_id: Option<&str>,
+) -> Vec<Value> {
+    ordered_deployments(cp, record, revision_id)
+        .into_iter()
+        .map(deployment_json)
+        .collect()
+}
+
 fn revision_json(cp: &ControlPlane, record: &ApiRecord, revision: &Revision) -> Value {
     json!({
         "displayName": format!("Revision {}", revision.number),
@@ -72,20 +85,18 @@ fn revision_json(cp: &ControlPlane, record: &ApiRecord, revision: &Revision) -> 
         "description": revision.description,
         "createdTime": rfc3339(revision.created_time),
         "apiInfo": {"id": record.api.id},
-        "deploymentInfo": ordered_deployments(cp, record, Some(&revision.id))
-            .into_iter()
-            .map(deployment_json)
-            .collect::<Vec<_>>(),
+        "deploymentInfo": deployments_json(cp, record, Some(&revision.id)),
     })
 }
 
 fn revision_list_json(cp: &ControlPlane, record: &ApiRecord, filter: Option<&str>) -> Value {
+    let filter = filter.map(str::to_ascii_lowercase);
     let list: Vec<Value> = record
         .revisions
         .values()
         .filter(|r| {
             let deployed = record.deployments.values().any(|d| d.revision_id == r.id);
-            match filter.map(str::to_ascii_lowercase).as_deref() {
+            match filter.as_deref() {
                 Some("deployed:true") => deployed,
                 Some("deployed:false") => !deployed,
                 _ => true,
@@ -397,10 +408,7 @@ pub async fn deploy(
         .apis
         .get(&api_id)
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    let list: Vec<Value> = ordered_deployments(&cp, record, Some(&revision.id))
-        .into_iter()
-        .map(deployment_json)
-        .collect();
+    let list = deployments_json(&cp, record, Some(&revision.id));
     Ok(json_response(StatusCode::CREATED, list))
 }
 
@@ -479,10 +487,7 @@ pub async fn undeploy(
         .apis
         .get(&api_id)
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    let list: Vec<Value> = ordered_deployments(&cp, record, Some(&revision.id))
-        .into_iter()
-        .map(deployment_json)
-        .collect();
+    let list = deployments_json(&cp, record, Some(&revision.id));
     Ok(json_response(StatusCode::CREATED, list))
 }
 
@@ -498,10 +503,7 @@ pub async fn deployments(
         .apis
         .get(&api_id)
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    let list: Vec<Value> = ordered_deployments(&cp, record, None)
-        .into_iter()
-        .map(deployment_json)
-        .collect();
+    let list = deployments_json(&cp, record, None);
     Ok(json_response(StatusCode::OK, list))
 }
 
