@@ -93,6 +93,23 @@ impl BackendControl {
         self.changed.notify_waiters();
     }
 
+    /// A scenario's backend fault step.
+    pub fn apply(&self, change: &tollgate_scenario::BackendChange) -> Result<(), String> {
+        use tollgate_scenario::BackendChange;
+        match *change {
+            BackendChange::Latency(latency) => self.set_latency(latency),
+            BackendChange::Reset => self.set_fault(Fault::Reset),
+            BackendChange::Timeout => self.set_fault(Fault::Hang),
+            BackendChange::Heal => self.heal(),
+            BackendChange::Status(code) => {
+                let status =
+                    StatusCode::from_u16(code).map_err(|e| format!("status {code}: {e}"))?;
+                self.set_fault(Fault::Fail(status));
+            }
+        }
+        Ok(())
+    }
+
     /// Resolves once the fault is no longer [`Fault::Hang`].
     async fn hang_over(&self) {
         loop {

@@ -14,6 +14,7 @@
 //! printed as `file:line:col: key: message`); 1 when the topology cannot start (a port is
 //! taken, a node fails).
 
+use crate::driver::Selected;
 use crate::inproc::{BootOptions, RunningTopology};
 use crate::topology::Topology;
 use clap::{Parser, Subcommand};
@@ -71,11 +72,15 @@ pub enum Command {
         #[arg(long)]
         parallel: Option<usize>,
     },
-    /// Boot a topology in-process, print its endpoints, run until Ctrl-C.
+    /// Boot a topology (in-process, or in Docker containers), print its endpoints, run until
+    /// Ctrl-C.
     Up {
         /// A topology folder, or a name under scenarios/topologies/.
         #[arg(default_value = "guide")]
         topology: String,
+        /// inproc (every node in this process) or container (each in its own container).
+        #[arg(long, default_value = "inproc")]
+        driver: String,
         /// Seed for every id, key and token.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -99,7 +104,81 @@ pub enum Command {
         /// Node name for logs and seeds; defaults to the config's folder name.
         #[arg(long)]
         name: Option<String>,
+        /// The node's runtime home (WSO2's `<APIM_HOME>`), where a gateway keeps its API files
+        /// across restarts; defaults to `tollgate/<name>` in the system's temporary folder.
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        #[command(flatten)]
+        network: NetworkArgs,
     },
+    /// Run a topology's `[[load_balancer]]` on its own sockets (containers, manual runs).
+    LoadBalancer {
+        /// The topology folder (or its topology.toml).
+        #[arg(long)]
+        topology: PathBuf,
+        /// The load balancer's name in the topology.
+        #[arg(long)]
+        name: String,
+        /// Address to bind (0.0.0.0 in a container).
+        #[arg(long, default_value_t = crate::address::DEFAULT_ADDRESS)]
+        address: IpAddr,
+        #[command(flatten)]
+        network: NetworkArgs,
+    },
+}
+
+/// Where a node's outbound connections go, beyond the system's resolver.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NetworkArgs {
+    /// `HOST=IP`: resolve HOST to IP, as an /etc/hosts line would (repeatable).
+    #[arg(long = "host", value_name = "HOST=IP", value_parser = parse_host)]
+    pub hosts: Vec<(String, IpAddr)>,
+    /// `HOST:PORT=IP:PORT`: connections to HOST:PORT go to IP:PORT (repeatable). How instances
+    /// that share one host in the topology (`localhost:9443`, `localhost:9444`) keep finding each
+    /// other when each runs in its own container.
+    #[arg(long = "route", value_name = "HOST:PORT=IP:PORT", value_parser = parse_route)]
+    pub routes: Vec<(String, u16, SocketAddr)>,
+}
+
+impl NetworkArgs {
+    /// The host map of a node run from the command line: these entries, then the system's
+    /// resolver (/etc/hosts, Docker's DNS), as WSO2's nodes resolve names.
+    pub fn host_map(&self, address: IpAddr) -> HostMap {
+        let mut map = HostMap::new();
+        map.use_system_dns = true;
+        // Nodes run by hand on a private loopback address find each other there, as in-process
+        // topologies do: `localhost` in their files means that address.
+        if address.is_loopback() && address != crate::address::DEFAULT_ADDRESS {
+            map.insert("localhost", address);
+        }
+        for (host, ip) in &self.hosts {
+            map.insert(host.clone(), *ip);
+        }
+        for (host, port, to) in &self.routes {
+            map.insert_route(host.clone(), *port, *to);
+        }
+        map
+    }
+}
+
+fn parse_host(value: &str) -> Result<(String, IpAddr), String> {
+    let (host, ip) = value
+        .split_once('=')
+        .ok_or_else(|| format!("`{value}` is not HOST=IP"))?;
+    let ip = ip.parse().map_err(|e| format!("`{ip}`: {e}"))?;
+    Ok((host.to_owned(), ip))
+}
+
+fn parse_route(value: &str) -> Result<(String, u16, SocketAddr), String> {
+    let (from, to) = value
+        .split_once('=')
+        .ok_or_else(|| format!("`{value}` is not HOST:PORT=IP:PORT"))?;
+    let (host, port) = from
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{from}` is not HOST:PORT"))?;
+    let port = port.parse().map_err(|e| format!("port `{port}`: {e}"))?;
+    let to = to.parse().map_err(|e| format!("`{to}`: {e}"))?;
+    Ok((host.to_owned(), port, to))
 }
 
 /// Runs the parsed command to completion.
@@ -127,15 +206,35 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Up {
             topology,
+            driver,
             seed,
             address,
-        } => up(&topology, seed, address).await,
+        } => match driver.as_str() {
+            "inproc" => up(&topology, seed, address).await,
+            "container" => up_in_containers(&topology, seed).await,
+            other => {
+                let error = crate::driver::parse_kind(other).err().map_or_else(
+                    || format!("`tollgate up` runs on inproc or container, not `{other}`"),
+                    |e| e.to_string(),
+                );
+                eprintln!("tollgate up: {error}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
         Command::Node {
             config,
             seed,
             address,
             name,
-        } => node(&config, seed, address, name).await,
+            home,
+            network,
+        } => node(&config, seed, address, name, home, &network).await,
+        Command::LoadBalancer {
+            topology,
+            name,
+            address,
+            network,
+        } => load_balancer(&topology, &name, address, &network).await,
     }
 }
 
@@ -170,11 +269,55 @@ async fn up(topology: &str, seed: u64, address: IpAddr) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+async fn up_in_containers(topology: &str, seed: u64) -> ExitCode {
+    use crate::driver::{ContainerDriver, Driver};
+    let path = crate::resolve_topology(topology);
+    let driver = match ContainerDriver::connect().await {
+        Ok(driver) => driver,
+        Err(error) => {
+            eprintln!("tollgate up: {error}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    let target = match driver.boot(&path, seed).await {
+        Ok(target) => target,
+        Err(error @ crate::driver::DriverError::Topology { .. }) => {
+            eprintln!("tollgate up: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(error) => {
+            eprintln!("tollgate up: {error}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    print!("{}", target.describe());
+    wait_for_ctrl_c().await;
+    eprintln!("tollgate: stopping (removing the containers and the network)");
+    crate::driver::Target::shutdown(target).await;
+    ExitCode::SUCCESS
+}
+
+/// Ctrl-C, or SIGTERM (`docker stop`: a container's PID 1 gets no default handler for it).
 async fn wait_for_ctrl_c() {
-    if let Err(error) = tokio::signal::ctrl_c().await {
-        // No signal handler (unusual): keep serving rather than exit at once.
-        tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process to end it");
-        std::future::pending::<()>().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            // No signal handler (unusual): keep serving rather than exit at once.
+            tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process to end it");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }
 
@@ -317,6 +460,8 @@ async fn node(
     seed: u64,
     address: IpAddr,
     name: Option<String>,
+    home: Option<PathBuf>,
+    network: &NetworkArgs,
 ) -> ExitCode {
     let loaded = match tollgate_config::load(config) {
         Ok(loaded) => loaded,
@@ -340,7 +485,20 @@ async fn node(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "node".to_owned())
     });
-    match run_node(&name, loaded.config, &base_dir, seed, address).await {
+    let host_map = network.host_map(address);
+    // Outside any checkout, and the same for every run of the node: a restart finds its files.
+    let home = home.unwrap_or_else(|| std::env::temp_dir().join("tollgate").join(&name));
+    match run_node(
+        &name,
+        loaded.config,
+        &base_dir,
+        seed,
+        address,
+        host_map,
+        home,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("tollgate: {message}");
@@ -355,19 +513,14 @@ async fn run_node(
     base_dir: &std::path::Path,
     seed: u64,
     address: IpAddr,
+    host_map: HostMap,
+    home: PathBuf,
 ) -> Result<(), String> {
     let ports = tollgate_node::required_ports(&config).map_err(|e| e.to_string())?;
     let mut listeners = NodeListeners::default();
     let mut lines = Vec::new();
     for (role, port) in ports {
-        let socket = SocketAddr::new(address, port);
-        let listener = tokio::net::TcpListener::bind(socket).await.map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!("port {port} ({name}: {role}) on {address} is already in use")
-            } else {
-                format!("cannot bind port {port} ({name}: {role}) on {address}: {e}")
-            }
-        })?;
+        let (socket, listener) = bind(address, port, &format!("{name}: {role}")).await?;
         lines.push(format!(
             "  {:<27}: {}://{socket}",
             role.to_string(),
@@ -376,15 +529,6 @@ async fn run_node(
         listeners.insert(role, listener);
     }
     let keystores = tollgate_node::tls::load(&config, base_dir).map_err(|e| e.to_string())?;
-    // Outside the in-process harness, names resolve as the machine resolves them (/etc/hosts,
-    // Docker's DNS), as WSO2's do.
-    let mut host_map = HostMap::new();
-    host_map.use_system_dns = true;
-    // Nodes run by hand on a private loopback address find each other there, as in-process
-    // topologies do: `localhost` in their files means that address.
-    if address.is_loopback() && address != crate::address::DEFAULT_ADDRESS {
-        host_map.insert("localhost", address);
-    }
     let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
     let outbound = Outbound::new(host_map, &trusted).map_err(|e| e.to_string())?;
     let role = config.server.server_role;
@@ -395,6 +539,7 @@ async fn run_node(
         seed,
         tls: keystores.server,
         signing: keystores.signing,
+        home: Some(home.clone()),
     };
     let shutdown = CancellationToken::new();
     let handle = tollgate_node::start(name, config, resources, shutdown.clone())
@@ -405,12 +550,110 @@ async fn run_node(
         println!("{line}");
     }
     if role.runs_gateway() {
+        println!("  {:<27}: {}", "runtime home", home.display());
         println!("  waiting for the start-up sync with the control plane…");
     }
     handle.ready().await;
     println!("Ready. Ctrl-C stops.");
     wait_for_ctrl_c().await;
     handle.shutdown().await;
+    Ok(())
+}
+
+async fn bind(
+    address: IpAddr,
+    port: u16,
+    what: &str,
+) -> Result<(SocketAddr, tokio::net::TcpListener), String> {
+    let socket = SocketAddr::new(address, port);
+    match tokio::net::TcpListener::bind(socket).await {
+        Ok(listener) => Ok((socket, listener)),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
+            "port {port} ({what}) on {address} is already in use"
+        )),
+        Err(e) => Err(format!(
+            "cannot bind port {port} ({what}) on {address}: {e}"
+        )),
+    }
+}
+
+async fn load_balancer(
+    topology: &std::path::Path,
+    name: &str,
+    address: IpAddr,
+    network: &NetworkArgs,
+) -> ExitCode {
+    let topology = match Topology::load(topology) {
+        Ok(topology) => topology,
+        Err(errors) => {
+            eprintln!("tollgate: topology {} does not load:", topology.display());
+            for error in &errors.0 {
+                eprintln!("{error}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match run_load_balancer(&topology, name, address, network).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tollgate: {message}");
+            ExitCode::from(EXIT_START)
+        }
+    }
+}
+
+async fn run_load_balancer(
+    topology: &Topology,
+    name: &str,
+    address: IpAddr,
+    network: &NetworkArgs,
+) -> Result<(), String> {
+    let spec = topology.load_balancer(name).ok_or_else(|| {
+        let names: Vec<&str> = topology
+            .load_balancers
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        format!(
+            "topology `{}` has no load balancer `{name}` (it has: {})",
+            topology.name,
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )
+    })?;
+    let nodes = crate::topology::gateway_nodes(&topology.instances, spec)?;
+    let config = tollgate_load_balancer::LoadBalancerConfig::gateway_cluster(&nodes);
+    let mut listeners = std::collections::BTreeMap::new();
+    let mut lines = Vec::new();
+    for (listener, port, scheme) in [("http", spec.http, "http"), ("https", spec.https, "https")] {
+        let (socket, bound) = bind(address, port, &format!("{name}: {listener}")).await?;
+        lines.push(format!(
+            "  {:<27}: {scheme}://{socket}",
+            format!("API traffic ({})", scheme.to_uppercase())
+        ));
+        listeners.insert(listener.to_owned(), bound);
+    }
+    let outbound = Outbound::new(
+        network.host_map(address),
+        &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+    )
+    .map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+    let _handle = tollgate_load_balancer::start(config, listeners, outbound, shutdown.clone())
+        .map_err(|e| format!("{name}: {e}"))?;
+    println!(
+        "Tollgate load balancer `{name}` in front of {}",
+        spec.fronts.join(", ")
+    );
+    for line in lines {
+        println!("{line}");
+    }
+    println!("Ready. Ctrl-C stops.");
+    wait_for_ctrl_c().await;
+    shutdown.cancel();
     Ok(())
 }
 
@@ -433,8 +676,8 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         eprintln!("tollgate run: {message}");
         ExitCode::from(EXIT_CONFIG)
     };
-    let driver = match crate::driver::parse_kind(&options.driver).and_then(crate::driver::select) {
-        Ok(driver) => driver,
+    let kind = match crate::driver::parse_kind(&options.driver) {
+        Ok(kind) => kind,
         Err(error) => return usage(error.to_string()),
     };
     let seed = match options
@@ -486,7 +729,22 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
     }
     let progress = crate::report::terminal::Progress::new(scenarios.len());
     let parallel = options.parallel.unwrap_or_else(runner::default_parallelism);
-    let report = runner::run_all(&driver, &scenarios, seed, parallel, &|r| progress.done(r)).await;
+    let driver = match crate::driver::select(kind).await {
+        Ok(driver) => driver,
+        Err(error) => return usage(error.to_string()),
+    };
+    let done = |r: &crate::report::ScenarioReport| progress.done(r);
+    let report = match &driver {
+        Selected::Inproc(d) => runner::run_all(d, &scenarios, seed, parallel, &done).await,
+        Selected::Container(d) => {
+            // Each scenario boots a container per member: more at once only thrash 2 cores.
+            let parallel = options.parallel.unwrap_or(1);
+            if let Err(error) = d.image().await {
+                return usage(error.to_string());
+            }
+            runner::run_all(d, &scenarios, seed, parallel, &done).await
+        }
+    };
     progress.finish();
     print!("{}", crate::report::terminal::render(&report));
     if let Some(path) = &options.json {

@@ -21,6 +21,12 @@
 //! database), pauses and resumes them, and partitions and heals pairs. A gateway's passthrough
 //! listeners accept nothing until its start-up sync is done, so a restarted node never answers
 //! traffic with a stale route table.
+//!
+//! Disk: each instance has a runtime home (WSO2's `<APIM_HOME>`, [`RunningTopology::home`]) in
+//! a temporary folder of the boot. A gateway keeps its API files there, so a restart finds what
+//! a real restart finds on disk: the skip list's files kept, the rest cleaned
+//! ([`tollgate_gateway::runtime`]). The folder is removed when the topology is dropped or shut
+//! down.
 
 use crate::address::private_address;
 use crate::backend::{self, BackendIdentity, RunningBackend};
@@ -29,7 +35,9 @@ use crate::topology::{Instance, LoadBalancerSpec, Topology};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -37,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_config::model::ServerRole;
 use tollgate_control_plane::ControlPlane;
 use tollgate_gateway::GatewayHandle;
-use tollgate_load_balancer::{GatewayNode, LoadBalancerConfig, LoadBalancerHandle};
+use tollgate_load_balancer::{LoadBalancerConfig, LoadBalancerHandle};
 use tollgate_node::{NodeHandle, NodeListeners, NodeResources, PortRole};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::fault::{FaultIo, FaultListener, FaultPlane};
@@ -204,6 +212,36 @@ enum Member {
     TrafficManager(String),
 }
 
+/// The runtime homes of a boot's instances, `<root>/<instance>`; the root is removed on drop.
+struct RuntimeHomes {
+    root: PathBuf,
+}
+
+static NEXT_HOMES: AtomicU32 = AtomicU32::new(0);
+
+impl RuntimeHomes {
+    fn create(topology: &str) -> std::io::Result<Self> {
+        let root = std::env::temp_dir().join(format!(
+            "tollgate-homes-{topology}-{}-{}",
+            std::process::id(),
+            NEXT_HOMES.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    fn of(&self, instance: &str) -> PathBuf {
+        self.root.join(instance)
+    }
+}
+
+impl Drop for RuntimeHomes {
+    fn drop(&mut self) {
+        // Best effort: a leftover folder in the temp dir is harmless.
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
 /// A booted topology.
 pub struct RunningTopology {
     pub name: String,
@@ -227,6 +265,8 @@ pub struct RunningTopology {
     load_balancers: Vec<RunningLoadBalancer>,
     plane: FaultPlane,
     clock: SharedClock,
+    /// Every instance's runtime home; kept across kills and restarts, as a disk is.
+    homes: RuntimeHomes,
     shutdown: CancellationToken,
     /// Dropping a topology without [`RunningTopology::shutdown`] still stops every node.
     _stop_on_drop: tokio_util::sync::DropGuard,
@@ -288,6 +328,10 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         bound_lbs.push((spec, http, https));
     }
     let plane = FaultPlane::new();
+    let homes = RuntimeHomes::create(&topology.name).map_err(|e| BootError::Node {
+        instance: topology.name.clone(),
+        message: format!("creating the runtime homes: {e}"),
+    })?;
 
     let shutdown = CancellationToken::new();
     let mut running = RunningTopology {
@@ -306,6 +350,7 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         load_balancers: Vec::new(),
         plane,
         clock: options.clock,
+        homes,
         _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
     };
@@ -514,6 +559,7 @@ impl RunningTopology {
             seed: self.seed,
             tls: keystores.server,
             signing: keystores.signing,
+            home: Some(self.homes.of(&instance.name)),
         };
         let handle = tollgate_node::start_with_state(
             &instance.name,
@@ -563,22 +609,7 @@ impl RunningTopology {
             instance: lb.spec.name.clone(),
             message,
         };
-        let mut nodes = Vec::new();
-        for front in &lb.spec.fronts {
-            let port = |role| {
-                self.instances
-                    .iter()
-                    .find(|i| &i.name == front)
-                    .and_then(|i| i.port(role))
-                    .ok_or_else(|| error(format!("`{front}` has no {role} port")))
-            };
-            nodes.push(GatewayNode {
-                name: front.clone(),
-                http: format!("http://localhost:{}", port(PortRole::PassthruHttp)?),
-                https: format!("https://localhost:{}", port(PortRole::PassthruHttps)?),
-                management: format!("https://localhost:{}", port(PortRole::MgmtHttps)?),
-            });
-        }
+        let nodes = crate::topology::gateway_nodes(&self.instances, &lb.spec).map_err(error)?;
         let config = LoadBalancerConfig::gateway_cluster(&nodes);
         let outbound = self
             .outbound
@@ -934,6 +965,53 @@ impl RunningTopology {
 
     pub fn node(&self, name: &str) -> Option<&RunningNode> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Instance `name`'s runtime home (WSO2's `<APIM_HOME>`), running or killed; it exists
+    /// once the instance first starts, and lasts until the topology is dropped.
+    pub fn home(&self, name: &str) -> Option<PathBuf> {
+        self.instances
+            .iter()
+            .any(|i| i.name == name)
+            .then(|| self.homes.of(name))
+    }
+
+    /// Writes `content` to `relative` (a relative path without `..`) under instance `name`'s
+    /// runtime home, creating folders: a file put on the node's disk, running or not.
+    pub fn place_file(&self, name: &str, relative: &str, content: &[u8]) -> Result<(), String> {
+        let path = self.home_path(name, relative)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, content).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The content of `relative` under instance `name`'s runtime home; `None` when there is
+    /// no such file.
+    pub fn read_file(&self, name: &str, relative: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = self.home_path(name, relative)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    fn home_path(&self, name: &str, relative: &str) -> Result<PathBuf, String> {
+        let home = self
+            .home(name)
+            .ok_or_else(|| format!("the topology has no instance `{name}`"))?;
+        let relative = Path::new(relative);
+        let inside = relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside || relative.as_os_str().is_empty() {
+            return Err(format!(
+                "`{}` is not a path inside the runtime home",
+                relative.display()
+            ));
+        }
+        Ok(home.join(relative))
     }
 
     /// The first control plane of the topology.

@@ -238,6 +238,31 @@ struct BackendFile {
     url: String,
 }
 
+/// The pool of load balancer `lb` as the guide writes its URLs (`http://localhost:8281`, health
+/// checks on `https://localhost:9444`): the host map decides where they lead.
+pub fn gateway_nodes(
+    instances: &[Instance],
+    lb: &LoadBalancerSpec,
+) -> Result<Vec<tollgate_load_balancer::GatewayNode>, String> {
+    let mut nodes = Vec::new();
+    for front in &lb.fronts {
+        let port = |role| {
+            instances
+                .iter()
+                .find(|i| &i.name == front)
+                .and_then(|i| i.port(role))
+                .ok_or_else(|| format!("`{front}` has no {role} port"))
+        };
+        nodes.push(tollgate_load_balancer::GatewayNode {
+            name: front.clone(),
+            http: format!("http://localhost:{}", port(PortRole::PassthruHttp)?),
+            https: format!("https://localhost:{}", port(PortRole::PassthruHttps)?),
+            management: format!("https://localhost:{}", port(PortRole::MgmtHttps)?),
+        });
+    }
+    Ok(nodes)
+}
+
 impl Topology {
     /// Loads the topology in folder `root` (or the folder of `root` if it names a
     /// `topology.toml`).
@@ -447,6 +472,22 @@ impl Topology {
         self.instances
             .iter()
             .filter(|i| i.role().runs_control_plane())
+    }
+
+    /// The gateway instances whose labels include `environment`, in topology order.
+    pub fn gateways_of(&self, environment: &str) -> Vec<String> {
+        self.instances
+            .iter()
+            .filter(|i| i.role().runs_gateway())
+            .filter(|i| {
+                i.config
+                    .sync_gateway
+                    .gateway_labels
+                    .iter()
+                    .any(|l| l == environment)
+            })
+            .map(|i| i.name.clone())
+            .collect()
     }
 
     pub fn backend(&self, name: &str) -> Option<&BackendSpec> {

@@ -462,3 +462,54 @@ async fn the_traffic_manager_is_cut_from_a_gateway_apart_from_its_control_plane(
     assert!(!topology.faults().is_paused("traffic-manager"));
     topology.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_gateway_keeps_its_api_files_in_a_runtime_home_that_outlives_restarts_not_the_topology()
+ {
+    const PIZZA_FILE: &str =
+        "repository/deployment/server/synapse-configs/default/api/admin--PizzaShackAPI_v1.0.0.json";
+    const STRAY_FILE: &str = "repository/deployment/server/synapse-configs/default/api/Stray.json";
+    let (mut topology, _token) = deployed(59).await;
+    let home = topology.home("gateway-1").unwrap();
+    assert_ne!(home, topology.home("gateway-2").unwrap());
+    assert!(topology.home("no-such-node").is_none());
+    for gateway in ["gateway-1", "gateway-2"] {
+        let file = topology.read_file(gateway, PIZZA_FILE).unwrap();
+        let text = String::from_utf8(file.expect("the served API's file")).unwrap();
+        assert!(
+            text.contains("\"context\": \"/pizzashack/1.0.0\""),
+            "{text}"
+        );
+    }
+    assert!(topology.place_file("gateway-1", "../escape", b"x").is_err());
+    assert!(topology.place_file("gateway-1", "/etc/x", b"x").is_err());
+
+    // The ha topology has no skip list: at restart the stray file goes, the synchronised API's
+    // file is written again from the control plane's state.
+    topology.place_file("gateway-1", STRAY_FILE, b"{}").unwrap();
+    topology.kill("gateway-1").await.unwrap();
+    assert!(
+        topology
+            .read_file("gateway-1", STRAY_FILE)
+            .unwrap()
+            .is_some()
+    );
+    topology.restart("gateway-1").await.unwrap();
+    assert_eq!(topology.home("gateway-1").unwrap(), home);
+    assert!(
+        topology
+            .read_file("gateway-1", STRAY_FILE)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        topology
+            .read_file("gateway-1", PIZZA_FILE)
+            .unwrap()
+            .is_some()
+    );
+
+    let root = home.parent().unwrap().to_path_buf();
+    topology.shutdown().await;
+    assert!(!root.exists(), "{} is left behind", root.display());
+}

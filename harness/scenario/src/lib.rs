@@ -6,7 +6,8 @@
 //! A scenario names a topology (a folder under `scenarios/topologies/`), then lists steps:
 //! control-plane actions in WSO2's words (publish, revision, deploy, application, subscribe,
 //! generate keys, token, revoke), requests through a gateway with expectations, raw REST calls,
-//! clock advances, waits on convergence, injected faults and background load. The language is documented for its users in
+//! clock advances, waits on convergence, injected faults, background load and files put on (or
+//! checked on) a node's disk (`artifact`). The language is documented for its users in
 //! `scenarios/README.md`; this crate is its reference.
 //!
 //! Reading is serde-free, on purpose: serde stops at the first error and forgets where values

@@ -195,6 +195,8 @@ pub enum Action {
     Fault(Fault),
     /// Start or stop bounded background traffic.
     Load(Load),
+    /// Put a file in a node's Synapse artifact folders, or check one is (not) there.
+    Artifact(Artifact),
 }
 
 impl Action {
@@ -217,6 +219,7 @@ impl Action {
             Self::Wait(_) => "wait",
             Self::Fault(_) => "fault",
             Self::Load(_) => "load",
+            Self::Artifact(_) => "artifact",
         }
     }
 
@@ -224,7 +227,7 @@ impl Action {
     pub fn has_response(&self) -> bool {
         !matches!(
             self,
-            Self::Advance(_) | Self::Wait(_) | Self::Fault(_) | Self::Load(_)
+            Self::Advance(_) | Self::Wait(_) | Self::Fault(_) | Self::Load(_) | Self::Artifact(_)
         )
     }
 }
@@ -688,6 +691,43 @@ pub enum BackendChange {
     Timeout,
     /// `heal = true`: back to normal (no latency, no fault).
     Heal,
+}
+
+/// The Synapse configuration folder of a node's runtime home (WSO2's `<APIM_HOME>`), where
+/// `artifact` steps put and look for files.
+pub const SYNAPSE_DEFAULT: &str = "repository/deployment/server/synapse-configs/default";
+
+/// The folders of [`SYNAPSE_DEFAULT`] a gateway cleans at start, as the skip list names them.
+pub const ARTIFACT_FOLDERS: [&str; 4] = ["api", "endpoints", "sequences", "local-entries"];
+
+/// `artifact = { on = "gateway-1", place = "api/CustomAPI_v1.json", json = { … } }`,
+/// `{ on = "gateway-1", present = "api/…", contains = "…" }` or `{ on = "gateway-1", absent = "api/…" }`:
+/// a file in one of a node's Synapse artifact folders ([`ARTIFACT_FOLDERS`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    /// The instance whose disk holds the file.
+    pub on: String,
+    /// `api/CustomAPI_v1.json`: a folder of [`ARTIFACT_FOLDERS`], `/`, a file name.
+    pub file: String,
+    pub check: ArtifactCheck,
+}
+
+impl Artifact {
+    /// The file's path relative to the node's runtime home.
+    pub fn relative_path(&self) -> String {
+        format!("{SYNAPSE_DEFAULT}/{}", self.file)
+    }
+}
+
+/// What an `artifact` step does with its file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArtifactCheck {
+    /// `place`: write it (`json` or `body`), replacing what was there.
+    Place(Body),
+    /// `present`: it is there and holds every text of `contains`.
+    Present { contains: Vec<Template> },
+    /// `absent`: it is not there.
+    Absent,
 }
 
 /// `load = { start = "bg", … }`, `load = { stop = "bg" }` or `load = { finish = "bg" }`.

@@ -2,7 +2,6 @@
 //! [`ManualClock`] that starts at a fixed instant so tokens, ids and reports are reproducible.
 
 use super::{Capability, Driver, DriverError, NotReached, Target};
-use crate::backend::Fault as BackendFault;
 use crate::client::Client;
 use crate::inproc::RunningTopology;
 use crate::topology::Topology;
@@ -42,6 +41,7 @@ impl Driver for InprocDriver {
             Capability::VirtualTime,
             Capability::CrashRestart,
             Capability::Partition,
+            Capability::DecisionView,
         ]
     }
 
@@ -126,22 +126,10 @@ impl Target for InprocTarget {
     }
 
     fn gateways_of(&self, environment: &str) -> Vec<String> {
-        self.topology
-            .instances
-            .iter()
-            .filter(|i| i.role().runs_gateway())
-            .filter(|i| {
-                i.config
-                    .sync_gateway
-                    .gateway_labels
-                    .iter()
-                    .any(|l| l == environment)
-            })
-            .map(|i| i.name.clone())
-            .collect()
+        self.topology.gateways_of(environment)
     }
 
-    fn event_seq(&self) -> u64 {
+    async fn event_seq(&self) -> u64 {
         self.running.control_plane().map_or(0, |cp| cp.event_seq())
     }
 
@@ -301,7 +289,7 @@ impl Target for InprocTarget {
     }
 
     async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), String> {
-        use tollgate_scenario::{BackendChange, Fault};
+        use tollgate_scenario::Fault;
         let running = &mut self.running;
         let done = match fault {
             Fault::Kill(name) => running.kill(name).await,
@@ -311,25 +299,31 @@ impl Target for InprocTarget {
             Fault::Partition(a, b) => running.partition(a, b),
             Fault::Heal(a, b) => running.heal(a, b),
             Fault::Backend { backend, change } => {
-                let control = &running
+                return running
                     .backend(backend)
                     .ok_or_else(|| format!("the topology has no mock backend `{backend}`"))?
-                    .control;
-                match *change {
-                    BackendChange::Latency(latency) => control.set_latency(latency),
-                    BackendChange::Reset => control.set_fault(BackendFault::Reset),
-                    BackendChange::Timeout => control.set_fault(BackendFault::Hang),
-                    BackendChange::Heal => control.heal(),
-                    BackendChange::Status(code) => {
-                        let status = http::StatusCode::from_u16(code)
-                            .map_err(|e| format!("status {code}: {e}"))?;
-                        control.set_fault(BackendFault::Fail(status));
-                    }
-                }
-                Ok(())
+                    .control
+                    .apply(change);
             }
         };
         done.map_err(|e| e.to_string())
+    }
+
+    async fn place_file(
+        &mut self,
+        instance: &str,
+        relative_path: &str,
+        content: Vec<u8>,
+    ) -> Result<(), String> {
+        self.running.place_file(instance, relative_path, &content)
+    }
+
+    async fn read_file(
+        &self,
+        instance: &str,
+        relative_path: &str,
+    ) -> Result<Option<Vec<u8>>, String> {
+        self.running.read_file(instance, relative_path)
     }
 
     async fn shutdown(self) {

@@ -1,16 +1,19 @@
 //! Drivers: the ways a scenario's topology can run, each declaring what it can do.
 //!
-//! DESIGN.md §5 names four drivers (in-process, simulated, container, external). Only the
-//! in-process one exists; asking for another fails with [`DriverError::NotAvailable`] — absent,
-//! not stubbed. A step that needs a [`Capability`] the driver lacks is reported as *skipped*
-//! with the reason, never as passed.
+//! DESIGN.md §5 names four drivers (in-process, simulated, container, external). The
+//! in-process and container ones exist; asking for another fails with
+//! [`DriverError::NotAvailable`] — absent, not stubbed. A step that needs a [`Capability`] the
+//! driver lacks is reported as *skipped* with the reason, never as passed.
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock, kills, restarts, pauses and partitions through the fault plane |
+//! | [`container`] | [`ContainerDriver`]: every node in its own Docker container `FROM scratch`, a private network per scenario, kills, restarts and pauses through the engine |
 
+pub mod container;
 pub mod inproc;
 
+pub use container::{ContainerDriver, ContainerTarget};
 pub use inproc::{InprocDriver, InprocTarget, START_MILLIS};
 
 use crate::client::Client;
@@ -29,6 +32,8 @@ pub enum Capability {
     Partition,
     /// The same seed gives the same transcript byte for byte (interleavings included).
     ExactReplay,
+    /// Seeing which Traffic Manager decisions a gateway holds (`wait = { throttled … }`).
+    DecisionView,
 }
 
 impl Capability {
@@ -38,6 +43,7 @@ impl Capability {
             Self::CrashRestart => "crash / restart",
             Self::Partition => "network partition",
             Self::ExactReplay => "seed-exact replay",
+            Self::DecisionView => "view of gateways' throttle decisions",
         }
     }
 }
@@ -52,9 +58,12 @@ impl fmt::Display for Capability {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error(
-        "driver `{0}` is not available yet: only `inproc` is built (the simulated, container and external drivers are planned)"
+        "driver `{0}` is not available yet: `inproc` and `container` are built (the simulated and external drivers are planned)"
     )]
     NotAvailable(String),
+    /// The driver is built but cannot run here (no Docker engine answers, no image).
+    #[error("{0}")]
+    Unusable(String),
     #[error("unknown driver `{0}` (drivers: inproc, sim, container, external)")]
     Unknown(String),
     #[error("topology {path} does not load:\n{errors}")]
@@ -71,10 +80,18 @@ pub fn parse_kind(name: &str) -> Result<DriverKind, DriverError> {
         .ok_or_else(|| DriverError::Unknown(name.to_owned()))
 }
 
-/// The driver of `kind`, if it is built.
-pub fn select(kind: DriverKind) -> Result<InprocDriver, DriverError> {
+/// A built driver, chosen at run time.
+#[derive(Debug, Clone)]
+pub enum Selected {
+    Inproc(InprocDriver),
+    Container(ContainerDriver),
+}
+
+/// The driver of `kind`, if it is built and can run here.
+pub async fn select(kind: DriverKind) -> Result<Selected, DriverError> {
     match kind {
-        DriverKind::Inproc => Ok(InprocDriver::new()),
+        DriverKind::Inproc => Ok(Selected::Inproc(InprocDriver::new())),
+        DriverKind::Container => Ok(Selected::Container(ContainerDriver::connect().await?)),
         other => Err(DriverError::NotAvailable(other.name().to_owned())),
     }
 }
@@ -132,7 +149,7 @@ pub trait Target {
     fn gateways_of(&self, environment: &str) -> Vec<String>;
 
     /// The sequence number of the last event the control plane published.
-    fn event_seq(&self) -> u64;
+    fn event_seq(&self) -> impl std::future::Future<Output = u64>;
 
     /// Waits until `gateway` has applied event `seq`.
     fn wait_for_seq(
@@ -182,12 +199,45 @@ pub trait Target {
     /// Where the topology listens (an address, a URL), for humans; volatile.
     fn location(&self) -> String;
 
+    /// Why this target cannot inject `fault`, beyond its driver's capabilities (a member the
+    /// driver cannot fault on its own, a kill that would lose state the scenario relies on):
+    /// the step is then skipped with this reason. `None`: it can.
+    fn cannot(&self, _fault: &tollgate_scenario::Fault) -> Option<String> {
+        None
+    }
+
     /// Injects a fault step's fault; a restart returns once the member is ready. The error says
     /// why it could not (a member that is not running, a driver that cannot).
     fn inject(
         &mut self,
         fault: &tollgate_scenario::Fault,
     ) -> impl std::future::Future<Output = Result<(), String>>;
+
+    /// Writes `content` to `relative_path` (no `..`) under `instance`'s runtime home (WSO2's
+    /// `<APIM_HOME>`, e.g. `repository/deployment/server/synapse-configs/default/api/X.json`),
+    /// creating folders, whether the instance runs or not: a file put on the node's disk, read
+    /// by a gateway at its next start. The error says why it could not; a driver that cannot
+    /// reach its nodes' disks keeps this refusal.
+    fn place_file(
+        &mut self,
+        _instance: &str,
+        _relative_path: &str,
+        _content: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<(), String>> {
+        std::future::ready(Err(
+            "this driver cannot put files on a node's disk".to_owned()
+        ))
+    }
+
+    /// The content of `relative_path` under `instance`'s runtime home; `Ok(None)` when there is
+    /// no such file.
+    fn read_file(
+        &self,
+        _instance: &str,
+        _relative_path: &str,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, String>> {
+        std::future::ready(Err("this driver cannot read a node's disk".to_owned()))
+    }
 
     fn shutdown(self) -> impl std::future::Future<Output = ()>;
 }

@@ -8,6 +8,7 @@
 //! `fault` steps go to the driver's target (skipped, with the reason, on a driver without the
 //! capability); `load` steps start background traffic (`load` module) that runs on while later
 //! steps act, and the step that stops it reports its figures and checks `expect_load`.
+//! `artifact` steps put files on a node's disk and check them, through the driver's target.
 //!
 //! Propagation is the runner's job, not the scenario's: after any step that changes what
 //! gateways must see, the next `request` step first waits until every gateway has applied the
@@ -27,8 +28,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tollgate_scenario::{
-    Action, Advance, Body, CaptureSource, Condition, Endpoint, Expect, Fault, Grant, HttpAuth,
-    KeyField, Load, LoadCount, LoadExpect, Scenario, Scheme, Step, Var,
+    Action, Advance, Artifact, ArtifactCheck, Body, CaptureSource, Condition, Endpoint, Expect,
+    Fault, Grant, HttpAuth, KeyField, Load, LoadCount, LoadExpect, Scenario, Scheme, Step, Var,
 };
 
 /// Every REST scope the control plane knows: the runner's admin session may do anything a
@@ -293,6 +294,15 @@ impl<'t, D: Driver> Executor<'t, D> {
         let exchange = match &step.action {
             Action::Advance(advance) => return Ok(self.advance(*advance)),
             Action::Wait(wait) => {
+                if matches!(wait.condition, Condition::Throttle { .. })
+                    && !self.driver.has(Capability::DecisionView)
+                {
+                    return Ok(StepEnd::Skipped(format!(
+                        "driver `{}` has no {}",
+                        self.driver.kind().name(),
+                        Capability::DecisionView
+                    )));
+                }
                 return self
                     .wait(&wait.condition, wait.timeout)
                     .await
@@ -301,6 +311,9 @@ impl<'t, D: Driver> Executor<'t, D> {
             Action::Request(_) => return self.request_step(step).await,
             Action::Fault(fault) => return self.fault(fault).await,
             Action::Load(load) => return self.load(load).await.map(|()| StepEnd::Passed),
+            Action::Artifact(artifact) => {
+                return self.artifact(artifact).await.map(|()| StepEnd::Passed);
+            }
             Action::Http(http) => {
                 let exchange = self.http(http).await?;
                 if http.method != "GET" && http.method != "HEAD" {
@@ -408,7 +421,7 @@ impl<'t, D: Driver> Executor<'t, D> {
                 let exchange = self.send(outgoing).await?;
                 if exchange.response.status.is_success() {
                     self.revoked_at
-                        .insert(revoke.token.clone(), self.target.event_seq());
+                        .insert(revoke.token.clone(), self.target.event_seq().await);
                 }
                 exchange
             }
@@ -1006,11 +1019,81 @@ impl<'t, D: Driver> Executor<'t, D> {
                 self.driver.kind().name()
             )));
         }
+        if let Some(reason) = self.target.cannot(fault) {
+            return Ok(StepEnd::Skipped(format!(
+                "driver `{}`: {reason}",
+                self.driver.kind().name()
+            )));
+        }
         self.target
             .inject(fault)
             .await
             .map_err(|e| failure(format!("the fault could not be injected: {e}")))?;
         Ok(StepEnd::Passed)
+    }
+
+    /// An `artifact` step: a file put on a node's disk, or checked there. A placed file changes
+    /// nothing until the node's next start, so nothing is waited for.
+    async fn artifact(&mut self, artifact: &Artifact) -> Result<(), Box<Failure>> {
+        let path = artifact.relative_path();
+        let lookup_fn = |v: &Var| self.lookup(v);
+        match &artifact.check {
+            ArtifactCheck::Place(body) => {
+                let content = match body {
+                    Body::Json(t) => {
+                        let value = render_json(t, &lookup_fn).map_err(failure)?;
+                        serde_json::to_vec_pretty(&value)
+                            .map_err(|e| failure(format!("{path}: {e}")))?
+                    }
+                    Body::Text(t) => render(t, &lookup_fn).map_err(failure)?.into_bytes(),
+                    Body::Form(_) => return Err(failure("a file's content is `json` or `body`")),
+                };
+                self.target
+                    .place_file(&artifact.on, &path, content)
+                    .await
+                    .map_err(|e| failure(format!("{path} not placed on `{}`: {e}", artifact.on)))
+            }
+            ArtifactCheck::Present { contains } => {
+                let mut texts = Vec::new();
+                for t in contains {
+                    texts.push(render(t, &lookup_fn).map_err(failure)?);
+                }
+                let read = self.read_artifact(&artifact.on, &path).await?;
+                let Some(bytes) = read else {
+                    return Err(failure(format!("{path} is not on `{}`", artifact.on)));
+                };
+                let text = String::from_utf8_lossy(&bytes);
+                let missing: Vec<&String> = texts.iter().filter(|t| !text.contains(*t)).collect();
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                let mut f = failure(format!(
+                    "{path} on `{}` does not hold what `contains` says",
+                    artifact.on
+                ));
+                f.mismatches = missing
+                    .into_iter()
+                    .map(|t| Mismatch {
+                        what: "file contains".to_owned(),
+                        expected: t.clone(),
+                        actual: excerpt(&text, BODY_EXCERPT),
+                        diff: None,
+                    })
+                    .collect();
+                Err(f)
+            }
+            ArtifactCheck::Absent => match self.read_artifact(&artifact.on, &path).await? {
+                None => Ok(()),
+                Some(_) => Err(failure(format!("{path} is still on `{}`", artifact.on))),
+            },
+        }
+    }
+
+    async fn read_artifact(&self, on: &str, path: &str) -> Result<Option<Vec<u8>>, Box<Failure>> {
+        self.target
+            .read_file(on, path)
+            .await
+            .map_err(|e| failure(format!("{path} on `{on}` not read: {e}")))
     }
 
     async fn load(&mut self, load: &Load) -> Result<(), Box<Failure>> {
@@ -1081,7 +1164,7 @@ impl<'t, D: Driver> Executor<'t, D> {
         if !self.unconverged {
             return Ok(());
         }
-        let seq = self.target.event_seq();
+        let seq = self.target.event_seq().await;
         for gateway in self.target.gateway_names() {
             self.target
                 .wait_for_seq(&gateway, seq, CONVERGE_TIMEOUT)
@@ -1134,7 +1217,7 @@ impl<'t, D: Driver> Executor<'t, D> {
                 } else {
                     gateways.clone()
                 };
-                let seq = self.target.event_seq();
+                let seq = self.target.event_seq().await;
                 for gateway in names {
                     self.target
                         .wait_for_seq(&gateway, seq, timeout)

@@ -5,10 +5,17 @@
 //! task, or a test applying events by hand) keeps the deployed artifacts per label behind a
 //! mutex that is never held across an await, rebuilds what changed and swaps it in, then
 //! publishes its progress on a `watch` channel.
+//!
+//! With a [`RuntimeHome`] the writer also keeps one file per served API in the home's `api/`
+//! folder (written before the progress is published, so "event N applied" means its files are
+//! there too), and serves the custom API files the start-up cleaning kept
+//! ([`Gateway::deploy_custom_files`]) until a synchronised API of the same file name replaces
+//! them.
 
 use crate::authenticate::{JwtVerifier, TokenCache};
 use crate::respond::ProxyBody;
 use crate::route::RouteTable;
+use crate::runtime::{RuntimeHome, api_file_name};
 use crate::settings::GatewaySettings;
 use crate::store::Store;
 use arc_swap::ArcSwap;
@@ -37,18 +44,36 @@ pub struct Gateway {
     pub(crate) endpoints: ArcSwap<crate::endpoint::EndpointTable>,
     deployed: Mutex<Deployed>,
     status: watch::Sender<SyncStatus>,
+    /// Where this node keeps its API files; `None` keeps none (tests, benches).
+    runtime: Option<RuntimeHome>,
 }
 
-/// API id → label position in `settings.labels` → artifact. The lowest position is served.
+/// What this node deploys: synchronised APIs and the custom files it started with.
 #[derive(Debug, Default)]
 struct Deployed {
+    /// API id → label position in `settings.labels` → artifact. The lowest position is served.
     apis: BTreeMap<String, BTreeMap<usize, ApiArtifact>>,
+    /// Custom API files kept at start, by file name; a synchronised API whose file has the
+    /// same name replaces one for good.
+    custom: BTreeMap<String, ApiArtifact>,
+    /// The files this node wrote for synchronised APIs, by file name, as written.
+    written: BTreeMap<String, ApiArtifact>,
 }
 
 impl Gateway {
-    /// A gateway with nothing deployed yet. `outbound` gives the pooled backend client (one per
-    /// node; every request clones it).
+    /// A gateway with nothing deployed yet and no runtime home. `outbound` gives the pooled
+    /// backend client (one per node; every request clones it).
     pub fn new(settings: GatewaySettings, outbound: &Outbound, clock: SharedClock) -> Arc<Self> {
+        Self::with_runtime(settings, outbound, clock, None)
+    }
+
+    /// [`Gateway::new`], keeping its API files in `runtime`.
+    pub fn with_runtime(
+        settings: GatewaySettings,
+        outbound: &Outbound,
+        clock: SharedClock,
+        runtime: Option<RuntimeHome>,
+    ) -> Arc<Self> {
         let status = SyncStatus {
             labels: settings.labels.clone(),
             ..SyncStatus::default()
@@ -68,9 +93,53 @@ impl Gateway {
             endpoints: ArcSwap::from_pointee(crate::endpoint::EndpointTable::default()),
             deployed: Mutex::new(Deployed::default()),
             status: watch::Sender::new(status),
+            runtime,
             clock,
             settings,
         })
+    }
+
+    /// The runtime home this node keeps its API files in.
+    pub fn runtime(&self) -> Option<&RuntimeHome> {
+        self.runtime.as_ref()
+    }
+
+    /// The gateway's start (`GatewayStartupListener`): cleans the runtime home as the skip list
+    /// says, then serves every custom API file left in `api/`. A file that does not read is
+    /// logged (file and reason) and not served; the node starts anyway. Call before the sync
+    /// task starts; without a runtime home, nothing happens.
+    pub fn deploy_custom_files(&self) {
+        let Some(runtime) = &self.runtime else {
+            return;
+        };
+        let node = &self.settings.node_name;
+        let cleaned = runtime.clean_deployment();
+        for file in &cleaned.removed {
+            tracing::debug!(%node, file, "runtime artifact not in the skip list: deleted");
+        }
+        for (file, reason) in &cleaned.failed {
+            tracing::warn!(%node, file, reason, "runtime artifact not deleted");
+        }
+        let mut custom = BTreeMap::new();
+        for read in runtime.read_custom_apis() {
+            match read {
+                Ok(api) => {
+                    tracing::info!(%node, file = api.file, context = api.artifact.context, "custom API file deployed");
+                    custom.insert(api.file, api.artifact);
+                }
+                Err(error) => tracing::error!(
+                    %node,
+                    file = %error.path.display(),
+                    reason = error.reason,
+                    "custom API file not deployed"
+                ),
+            }
+        }
+        let Ok(mut guard) = self.deployed.lock() else {
+            return;
+        };
+        guard.custom = custom;
+        self.publish_routes(&mut guard, None, false);
     }
 
     pub fn settings(&self) -> &GatewaySettings {
@@ -154,8 +223,8 @@ impl Gateway {
         let Ok(mut guard) = self.deployed.lock() else {
             return;
         };
-        *guard = deployed;
-        self.publish_routes(&guard, Some(snapshot.event_seq), true);
+        guard.apis = deployed.apis;
+        self.publish_routes(&mut guard, Some(snapshot.event_seq), true);
     }
 
     /// Applies one event. Deploy and remove events for labels that are not ours change
@@ -197,7 +266,7 @@ impl Gateway {
             other => self.update_store(other),
         }
         if routes_changed {
-            self.publish_routes(&guard, Some(envelope.seq), false);
+            self.publish_routes(&mut guard, Some(envelope.seq), false);
         } else {
             self.status.send_modify(|s| s.applied_seq = envelope.seq);
         }
@@ -242,16 +311,35 @@ impl Gateway {
         self.store.store(Arc::new(store));
     }
 
-    /// Recompiles the routing table from what is deployed and publishes the new status.
-    fn publish_routes(&self, deployed: &Deployed, seq: Option<u64>, replace_seq: bool) {
+    /// Brings the API files up to date, recompiles the routing table from what is deployed and
+    /// publishes the new status.
+    fn publish_routes(&self, deployed: &mut Deployed, seq: Option<u64>, replace_seq: bool) {
         let labels = &self.settings.labels;
-        let served: Vec<(&str, &ApiArtifact)> = deployed
+        let synced: Vec<(&str, &ApiArtifact)> = deployed
             .apis
             .values()
             .filter_map(|by_label| by_label.iter().next())
             .filter_map(|(position, artifact)| {
                 labels.get(*position).map(|l| (l.as_str(), artifact))
             })
+            .collect();
+        if let Some(runtime) = &self.runtime {
+            let files: BTreeMap<String, &ApiArtifact> =
+                synced.iter().map(|(_, a)| (api_file_name(a), *a)).collect();
+            sync_files(
+                runtime,
+                &self.settings.node_name,
+                &files,
+                &mut deployed.written,
+                &mut deployed.custom,
+            );
+        }
+        // Custom files first: a synchronised API with the same context or id wins.
+        let served: Vec<(&str, &ApiArtifact)> = deployed
+            .custom
+            .values()
+            .map(|a| (a.environment.name.as_str(), a))
+            .chain(synced)
             .collect();
         let apis = served
             .iter()
@@ -272,5 +360,44 @@ impl Gateway {
                 s.applied_seq = seq;
             }
         });
+    }
+}
+
+/// Makes `api/` hold one file per synchronised API (`files`, by file name): writes the new and
+/// changed ones, deletes those no longer served. A custom file of the same name as one written
+/// is replaced (dropped from `custom`). An IO error is logged and retried on the next change.
+fn sync_files(
+    runtime: &RuntimeHome,
+    node: &str,
+    files: &BTreeMap<String, &ApiArtifact>,
+    written: &mut BTreeMap<String, ApiArtifact>,
+    custom: &mut BTreeMap<String, ApiArtifact>,
+) {
+    let gone: Vec<String> = written
+        .keys()
+        .filter(|f| !files.contains_key(*f))
+        .cloned()
+        .collect();
+    for file in gone {
+        match runtime.remove_api(&file) {
+            Ok(()) => {
+                written.remove(&file);
+            }
+            Err(error) => tracing::error!(%node, file, %error, "API file not deleted"),
+        }
+    }
+    for (file, artifact) in files {
+        if custom.remove(file).is_some() {
+            tracing::info!(%node, file, "custom API file replaced by the synchronised API");
+        }
+        if written.get(file) == Some(*artifact) {
+            continue;
+        }
+        match runtime.write_api(file, artifact) {
+            Ok(()) => {
+                written.insert(file.clone(), (*artifact).clone());
+            }
+            Err(error) => tracing::error!(%node, file, %error, "API file not written"),
+        }
     }
 }

@@ -26,6 +26,7 @@
 //! | [`store`] | the subscription store (applications, key mappings, subscriptions, issuers, revocations) |
 //! | [`sync`] | snapshot + throttling data + event stream from the control plane, reconnect with backoff |
 //! | [`management`] | `/api/am/gateway/v2/apis`, the start-up health check, `/_tollgate/sync` |
+//! | [`runtime`] | the node's runtime home: one file per served API, the start-up cleaning the `skip_list` governs, custom API files |
 //!
 //! Throttling follows WSO2's split: the Traffic Manager counts quotas across every gateway and
 //! pushes decisions; a gateway holds them ([`tollgate_traffic_manager::DecisionFollower`]),
@@ -50,6 +51,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod respond;
 pub mod route;
+pub mod runtime;
 pub mod settings;
 pub mod store;
 pub mod sync;
@@ -60,6 +62,7 @@ pub use pipeline::PassthroughService;
 pub use respond::ThrottleCode;
 pub use respond::{GatewayError, ProxyBody};
 pub use route::Transport;
+pub use runtime::RuntimeHome;
 pub use settings::{CorsSettings, GatewaySettings, ThrottleSettings};
 
 use std::sync::Arc;
@@ -134,16 +137,20 @@ fn attach_traffic_manager(gateway: &Gateway, outbound: &Outbound, shutdown: &Can
     }
 }
 
-/// Starts a gateway node: the sync task and the three servers, until `shutdown`.
+/// Starts a gateway node: cleans its runtime home and deploys the custom API files left there
+/// (when it has one, [`Gateway::deploy_custom_files`]), then the sync task and the three
+/// servers, until `shutdown`.
 pub fn start<L: Listener>(
     settings: GatewaySettings,
     listeners: GatewayListeners<L>,
     tls: Arc<rustls::ServerConfig>,
     outbound: Outbound,
     clock: SharedClock,
+    runtime: Option<RuntimeHome>,
     shutdown: CancellationToken,
 ) -> GatewayHandle {
-    let gateway = Gateway::new(settings, &outbound, clock);
+    let gateway = Gateway::with_runtime(settings, &outbound, clock, runtime);
+    gateway.deploy_custom_files();
     attach_traffic_manager(&gateway, &outbound, &shutdown);
     tokio::spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
     tokio::spawn(serve(

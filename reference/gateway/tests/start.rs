@@ -48,6 +48,7 @@ async fn a_started_node_serves_passthrough_and_management_while_the_control_plan
         server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM).unwrap(),
         outbound(),
         clock,
+        None,
         shutdown.clone(),
     );
     let client = outbound().client::<Empty<Bytes>>();

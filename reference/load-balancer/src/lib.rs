@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | a request arrives | the next node in round-robin order among [`NodeHealth::Healthy`] nodes | the node's response, streamed, hop-by-hop headers removed |
 //! | no node is healthy | nothing is sent | `503`, JSON `{"error":"no_healthy_upstream",…}` |
-//! | connecting fails (refused, reset, timeout, partition) or the connection breaks before a response head | the node is **ejected** for `ejection.duration_ms` (default 10 s), its `failures` and `ejections` counted | see the next two rows |
+//! | connecting fails (refused, reset, timeout, partition) or the connection breaks before a response head | the node is **ejected** for `ejection.duration_ms` (default 10 s) and, with active checks, until one passes after the failure (a node back from a crash gets traffic once it says it is ready); its `failures` and `ejections` counted | see the next two rows |
 //! | … for GET, HEAD, OPTIONS, PUT, DELETE, TRACE | retried on up to `retries` (default 1) other healthy nodes; `retried` counted | the other node's response; `502` `{"error":"upstream_failed","attempts":[…]}` if every try fails |
 //! | … for POST, PATCH and other methods | not retried (the node may have acted on it), even when the connection was refused; `failed_non_idempotent` counted | `502` `{"error":"upstream_failed",…}` naming the node |
 //! | no response head within `request_timeout_ms` (default 60 s) | not retried, no ejection (a hung node is the health check's business) | `504` `{"error":"upstream_timeout",…}` |

@@ -21,8 +21,9 @@ pub enum NodeHealth {
     /// Failed `unhealthy_threshold` active checks in a row; back after `healthy_threshold`
     /// passes.
     Unhealthy,
-    /// A connection to it failed; back when the ejection period ends (unless active checks
-    /// have meanwhile found it unhealthy).
+    /// A connection to it failed; back when the ejection period ends and, where the pool
+    /// has active checks, one of them has passed since (a node that restarted meanwhile gets
+    /// traffic only once its health check says it is ready).
     Ejected,
 }
 
@@ -46,6 +47,9 @@ struct NodeState {
     ejected_until: Option<Instant>,
     /// Bumped per ejection so a stale expiry timer does not end a newer ejection.
     ejection: u64,
+    /// Ejected in a pool with active checks: back only after a check that started after the
+    /// ejection has passed.
+    recheck: bool,
 }
 
 impl Node {
@@ -79,7 +83,7 @@ impl Node {
     fn publish(&self, state: &NodeState) {
         let now = if state.unhealthy {
             NodeHealth::Unhealthy
-        } else if state.ejected_until.is_some() {
+        } else if state.ejected_until.is_some() || state.recheck {
             NodeHealth::Ejected
         } else {
             NodeHealth::Healthy
@@ -91,10 +95,12 @@ impl Node {
         });
     }
 
-    /// Takes the node out of rotation for `period` after a connection failure.
+    /// Takes the node out of rotation for `period` after a connection failure (and, with
+    /// `recheck`, until an active check passes).
     pub fn eject(
         self: &std::sync::Arc<Self>,
         period: std::time::Duration,
+        recheck: bool,
         shutdown: &CancellationToken,
     ) {
         if period.is_zero() {
@@ -106,6 +112,7 @@ impl Node {
             let mut state = self.lock();
             state.ejected_until = Some(until);
             state.ejection += 1;
+            state.recheck = recheck;
             self.publish(&state);
             state.ejection
         };
@@ -124,6 +131,20 @@ impl Node {
                 }
             }
         });
+    }
+
+    /// The current ejection's ticket: a check passes for it only if no newer one happened.
+    fn ejection_ticket(&self) -> u64 {
+        self.lock().ejection
+    }
+
+    /// An active check that started at ejection `ticket` passed.
+    fn check_passed(&self, ticket: u64) {
+        let mut state = self.lock();
+        if state.recheck && state.ejection == ticket {
+            state.recheck = false;
+            self.publish(&state);
+        }
     }
 
     fn set_unhealthy(&self, unhealthy: bool) {
@@ -178,6 +199,7 @@ pub(crate) async fn health_loop(
             _ = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
+        let ticket = node.ejection_ticket();
         let probe = async {
             match &check.probe {
                 Probe::Http { .. } => match client.get(node.probe_url.clone()).await {
@@ -196,6 +218,7 @@ pub(crate) async fn health_loop(
         if passed {
             passes += 1;
             fails = 0;
+            node.check_passed(ticket);
         } else {
             fails += 1;
             passes = 0;

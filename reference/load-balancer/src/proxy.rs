@@ -270,7 +270,11 @@ impl Proxy {
                     };
                     tracing::debug!(node = %node.name, kind, error = %text, "attempt failed");
                     if node_fault {
-                        node.eject(config.ejection.duration(), &self.shutdown);
+                        node.eject(
+                            config.ejection.duration(),
+                            config.health_check.is_some(),
+                            &self.shutdown,
+                        );
                     }
                     errors.push(
                         serde_json::json!({ "node": node.name, "failure": kind, "error": text }),

@@ -22,6 +22,9 @@
 //! `.jks` name keeps the built-in pair, which is what WSO2's own default `wso2carbon.jks` holds.
 //! `[truststore] file_name` ending in `.pem` adds its certificates to what outbound calls trust.
 //!
+//! Disk: a gateway's files live in [`NodeResources::home`], its runtime home (WSO2's
+//! `<APIM_HOME>`), which whoever starts the node picks and keeps across restarts.
+//!
 //! The Traffic Manager (WSO2's control-plane profile includes it) is [`traffic`]: how it gets
 //! its policies, how its windows follow the injected clock, and how a test stops and restarts
 //! it. An all-in-one node's gateway reaches its own TM on the bound listeners: a
@@ -33,6 +36,7 @@
 //! [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`] (and
 //! [`start_with_state`]: a restart that keeps the control plane's state), [`NodeHandle`].
 
+pub mod convergence;
 pub mod tls;
 pub mod traffic;
 
@@ -45,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_config::model::{DeploymentConfig, ServerRole};
 use tollgate_config::ports::Ports;
 use tollgate_control_plane::{ControlPlane, ControlPlaneSettings};
-use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings};
+use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings, RuntimeHome};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC};
 use tollgate_protocol::net::serve;
@@ -205,6 +209,11 @@ pub struct NodeResources<L> {
     pub tls: Arc<rustls::ServerConfig>,
     /// The token signing pair (the same key as `tls`, as in WSO2); see [`tls::KeyPair`].
     pub signing: tls::KeyPair,
+    /// The node's runtime home (WSO2's `<APIM_HOME>`): a gateway keeps its API files under
+    /// `repository/deployment/server/synapse-configs/default/` there, cleans them at start as
+    /// `[apim.sync_runtime_artifacts.gateway.skip_list]` says and serves the custom API files
+    /// left ([`tollgate_gateway::runtime`]). `None`: no files, nothing kept across restarts.
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// A running node.
@@ -310,7 +319,9 @@ pub async fn start_with_state<L: Listener>(
         seed,
         tls,
         signing,
+        home,
     } = resources;
+    let runtime = home.map(|home| RuntimeHome::new(home, &cfg.sync_gateway.skip_list));
     let shutdown = shutdown.child_token();
     let mut handle = NodeHandle {
         name: name.to_owned(),
@@ -334,11 +345,16 @@ pub async fn start_with_state<L: Listener>(
                 listeners.take(PortRole::Amqp)?,
                 shutdown.clone(),
             ));
-            let serving = cp.clone();
-            let token = shutdown.clone();
+            let policies = handle.traffic_manager.as_ref().map(|tm| tm.policies());
+            let mgmt_router = cp.router().merge(convergence::router(cp.clone(), policies));
+            let mgmt_service = TowerToHyperService::new(mgmt_router);
+            let servlet_service = TowerToHyperService::new(cp.router());
             handle
                 .tasks
-                .spawn(async move { serving.serve(mgmt, servlet, tls, token).await });
+                .spawn(serve(mgmt, Some(tls), mgmt_service, shutdown.clone()));
+            handle
+                .tasks
+                .spawn(serve(servlet, None, servlet_service, shutdown.clone()));
             handle.control_plane = Some(cp);
         }
         ServerRole::GatewayWorker => {
@@ -354,6 +370,7 @@ pub async fn start_with_state<L: Listener>(
                 tls,
                 outbound,
                 clock,
+                runtime,
                 shutdown.clone(),
             );
             handle.gateway = Some(gateway);
@@ -390,6 +407,7 @@ pub async fn start_with_state<L: Listener>(
                 tls.clone(),
                 outbound,
                 clock,
+                runtime,
                 shutdown.clone(),
             );
             // One management port, as in WSO2's all-in-one pack: the gateway's node-local paths
@@ -397,7 +415,8 @@ pub async fn start_with_state<L: Listener>(
             // (As a plain service: axum refuses a `Router` in `route_service`.)
             let gateway_mgmt = tollgate_gateway::management::router(gateway.gateway().clone())
                 .into_service::<axum::body::Body>();
-            let mut mgmt_router = cp.router();
+            let policies = handle.traffic_manager.as_ref().map(|tm| tm.policies());
+            let mut mgmt_router = cp.router().merge(convergence::router(cp.clone(), policies));
             for path in [GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC] {
                 mgmt_router = mgmt_router.route_service(path, gateway_mgmt.clone());
             }
@@ -605,6 +624,7 @@ mod tests {
             seed: 1,
             tls: keys.server,
             signing: keys.signing,
+            home: None,
         };
         let error = start("cp", cp, resources, CancellationToken::new())
             .await

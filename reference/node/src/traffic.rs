@@ -174,6 +174,11 @@ impl TrafficManagerHandle {
         *self.policies.borrow()
     }
 
+    /// The TM's applied control-plane event, as it changes.
+    pub fn policies(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.policies.clone()
+    }
+
     /// Resolves once the TM's policies include control-plane event `seq`.
     pub async fn wait_for_seq(&self, seq: u64) {
         let mut rx = self.policies.clone();

@@ -26,6 +26,21 @@ pub const GATEWAY_HEALTH: &str = "/api/am/gateway/v2/server-startup-healthcheck"
 /// harness awaits convergence without sleeping.
 pub const GATEWAY_SYNC: &str = "/_tollgate/sync";
 
+/// Control-plane-local, Tollgate's own: `GET` → [`ControlPlaneSync`] at once; with
+/// `?seq=N&timeoutMs=T`, as soon as the node's Traffic Manager has applied event `N` (200) or
+/// after `T` ms (504). What a harness outside the process awaits instead of sleeping.
+pub const CONTROL_PLANE_SYNC: &str = "/_tollgate/control-plane";
+
+/// What [`CONTROL_PLANE_SYNC`] answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPlaneSync {
+    /// The last event the control plane published.
+    pub event_seq: u64,
+    /// The last control-plane event the node's Traffic Manager applied (none without one).
+    pub traffic_manager_seq: Option<u64>,
+}
+
 /// Everything a gateway needs at start.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -30,9 +30,15 @@ use tokio_util::sync::CancellationToken;
 /// Hostname → address, like `/etc/hosts`. Names not in the map are resolved by the system
 /// resolver only when `use_system_dns` is set (containers); in-process they are an error, so a
 /// test can never reach outside the loopback range by accident.
+///
+/// Routes go one step further than `/etc/hosts`: `(host, port)` → socket address. A topology
+/// whose instances share one host (`localhost:9443` is the control plane, `localhost:9444` a
+/// gateway) keeps that view when each instance runs in its own container: every node, and the
+/// harness, reaches `localhost:9444` at the gateway's container (or its mapped port).
 #[derive(Debug, Clone, Default)]
 pub struct HostMap {
     hosts: BTreeMap<String, IpAddr>,
+    routes: BTreeMap<(String, u16), SocketAddr>,
     pub use_system_dns: bool,
 }
 
@@ -47,6 +53,21 @@ impl HostMap {
 
     pub fn entries(&self) -> impl Iterator<Item = (&str, &IpAddr)> {
         self.hosts.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Connections to `host:port` go to `to` instead (see the type's docs).
+    pub fn insert_route(&mut self, host: impl Into<String>, port: u16, to: SocketAddr) {
+        self.routes
+            .insert((host.into().to_ascii_lowercase(), port), to);
+    }
+
+    /// Where a connection to `host:port` goes, when a route says.
+    pub fn route(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        if self.routes.is_empty() {
+            return None;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.routes.get(&(host.to_ascii_lowercase(), port)).copied()
     }
 
     /// The address a name maps to: an IP literal is itself, `localhost` is 127.0.0.1 unless
@@ -107,7 +128,25 @@ pub type Connector = hyper_rustls::HttpsConnector<FaultConnector>;
 #[derive(Debug, Clone)]
 pub struct FaultConnector {
     tcp: HttpConnector<HostResolver>,
+    host_map: Arc<HostMap>,
     faults: Option<(FaultPlane, Arc<str>)>,
+}
+
+/// `uri` aimed at its route's socket address, if the host map routes its host and port. TLS
+/// sits above this connector, so SNI and certificate checks still see the original name.
+fn routed(map: &HostMap, uri: http::Uri) -> http::Uri {
+    let Some(host) = uri.host() else { return uri };
+    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let Some(to) = map.route(host, port) else {
+        return uri;
+    };
+    let mut parts = uri.clone().into_parts();
+    match to.to_string().parse() {
+        Ok(authority) => parts.authority = Some(authority),
+        Err(_) => return uri,
+    }
+    http::Uri::from_parts(parts).unwrap_or(uri)
 }
 
 impl tower::Service<http::Uri> for FaultConnector {
@@ -120,7 +159,7 @@ impl tower::Service<http::Uri> for FaultConnector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let connecting = self.tcp.call(uri);
+        let connecting = self.tcp.call(routed(&self.host_map, uri));
         let faults = self.faults.clone();
         Box::pin(async move {
             let Some((plane, instance)) = faults else {
@@ -184,6 +223,7 @@ impl Outbound {
             .enable_http1()
             .wrap_connector(FaultConnector {
                 tcp: http,
+                host_map: self.host_map.clone(),
                 faults: self.faults.clone(),
             })
     }
@@ -330,5 +370,54 @@ mod tests {
         assert_eq!(map.lookup("10.0.0.1"), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(map.lookup("localhost"), Some("127.0.0.1".parse().unwrap()));
         assert_eq!(map.lookup("km.wso2.com"), None);
+    }
+
+    #[test]
+    fn a_route_sends_one_host_and_port_elsewhere_and_leaves_the_rest() {
+        let mut map = HostMap::new();
+        map.insert_route("LocalHost", 9444, "10.1.0.3:9444".parse().unwrap());
+        let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert_eq!(
+            routed(&map, uri("https://localhost:9444/api/x?y=1")),
+            uri("https://10.1.0.3:9444/api/x?y=1")
+        );
+        assert_eq!(
+            routed(&map, uri("https://localhost:9443/")),
+            uri("https://localhost:9443/")
+        );
+        map.insert_route("gw.wso2.com", 80, "127.0.0.1:49160".parse().unwrap());
+        assert_eq!(
+            routed(&map, uri("http://gw.wso2.com/pizzashack")),
+            uri("http://127.0.0.1:49160/pizzashack")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_routed_request_keeps_its_host_header_and_reaches_the_route() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = vec![0u8; 1024];
+            let n = stream.read(&mut head).await.unwrap();
+            stream
+                .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&head[..n]).into_owned()
+        });
+        let mut map = HostMap::new();
+        map.insert_route("km.wso2.com", 9443, to);
+        let client = Outbound::new(map, &[])
+            .unwrap()
+            .client::<http_body_util::Empty<Bytes>>();
+        let response = client
+            .get("http://km.wso2.com:9443/ping".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), http::StatusCode::NO_CONTENT);
+        let head = server.await.unwrap().to_ascii_lowercase();
+        assert!(head.contains("host: km.wso2.com:9443"), "{head}");
     }
 }

@@ -1,0 +1,775 @@
+//! The container driver: every instance and load balancer of a topology in its own Docker
+//! container, on a private network, from an image built here `FROM scratch`.
+//!
+//! - **Network.** One bridge network per topology, on a /24 the driver picks (retrying on
+//!   overlap); every member gets a fixed address on it (`.10`, `.11`, … in topology order), so
+//!   each member's host map is known before anything starts and survives restarts. The
+//!   topology's hostnames (`gw.wso2.com`, `km.wso2.com`) are network aliases of their member.
+//! - **One host, many containers.** A topology whose instances share a host (`"localhost" =
+//!   "*"`, the guide's offsets 0/1/2) keeps that view: every member is told, by `--route`,
+//!   that `localhost:9443` is the control plane's container, `localhost:9444` the gateway's,
+//!   and so on. The harness reaches the same `host:port`s through ports mapped on 127.0.0.1.
+//! - **Backends** are the harness's mock backends, bound on the network's host side (`.1`):
+//!   backend faults work as in-process.
+//! - **Readiness** is the node's own `Ready.` line (printed once the start-up sync is done),
+//!   read from the container's output as it comes: no polling, no sleeping.
+//! - **Faults**: kill = `docker kill` (SIGKILL), restart = `docker start` (or stop + start for
+//!   a running member), pause / resume = `docker pause` / `unpause` (a hang: the process is
+//!   frozen, its sockets stay open). Pairwise partitions are not offered: a network disconnect
+//!   cuts a container from every peer at once, so `partition` steps are skipped with the reason.
+//! - **Virtual time** is not offered: nodes run on their own clocks (the admin clock endpoint
+//!   is not built), so scenarios that `advance` are skipped from that step, with the reason.
+//! - **Clean-up**: containers and the network are removed when the topology shuts down, when
+//!   it is dropped (a failed or panicking scenario), and leftovers of a killed harness process
+//!   are swept when the next driver starts (labels name the owner process).
+
+mod engine;
+mod image;
+
+pub use engine::Engine;
+pub use image::IMAGE_REPOSITORY;
+
+use super::{Capability, Driver, DriverError, NotReached, Target};
+use crate::backend::{self, BackendIdentity, RunningBackend};
+use crate::client::Client;
+use crate::topology::{HostTarget, Topology};
+use engine::ContainerSpec;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tollgate_node::PortRole;
+use tollgate_protocol::internal::{CONTROL_PLANE_SYNC, ControlPlaneSync, GATEWAY_SYNC, SyncStatus};
+use tollgate_protocol::net::{HostMap, Outbound};
+use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_protocol::{Clock, SystemClock};
+use tollgate_scenario::Driver as DriverKind;
+
+/// How long a member may take from `docker start` to its `Ready.` line.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The line a node prints once it is ready (see `tollgate node`).
+const READY_LINE: &str = "Ready. Ctrl-C stops.";
+/// Where the topology folder is mounted in every container.
+const TOPOLOGY_MOUNT: &str = "/topology";
+/// Each node's runtime home (WSO2's `<APIM_HOME>`) inside its container: on the container's
+/// own file system, so it survives a kill and a restart as a server's disk does.
+const HOME: &str = "/tollgate-home";
+
+/// Boots topologies in Docker containers.
+#[derive(Debug, Clone)]
+pub struct ContainerDriver {
+    engine: Engine,
+}
+
+impl ContainerDriver {
+    /// Connects to the local engine and sweeps what interrupted runs left behind.
+    pub async fn connect() -> Result<Self, DriverError> {
+        let engine = Engine::connect().await.map_err(DriverError::Unusable)?;
+        match engine.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept leftovers of an interrupted run"),
+            Err(error) => tracing::warn!(%error, "sweeping leftovers"),
+        }
+        Ok(Self { engine })
+    }
+
+    /// The image the containers run, built now if the engine lacks it.
+    pub async fn image(&self) -> Result<String, DriverError> {
+        image::ensure(&self.engine)
+            .await
+            .map_err(DriverError::Unusable)
+    }
+}
+
+impl Driver for ContainerDriver {
+    type Target = ContainerTarget;
+
+    fn kind(&self) -> DriverKind {
+        DriverKind::Container
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::CrashRestart]
+    }
+
+    async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<ContainerTarget, DriverError> {
+        let topology = Topology::load(topology_dir).map_err(|e| DriverError::Topology {
+            path: topology_dir.display().to_string(),
+            errors: e.to_string(),
+        })?;
+        let boot_error = |message: String| DriverError::Boot {
+            topology: topology.name.clone(),
+            message,
+        };
+        let image = self.image().await?;
+        let plan = Plan::new(&topology).map_err(boot_error)?;
+        let run = format!(
+            "tollgate-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let subnet = create_network(&self.engine, &run)
+            .await
+            .map_err(boot_error)?;
+        let client = plan.harness_client(&topology, subnet).map_err(boot_error)?;
+        let mut target = ContainerTarget {
+            engine: self.engine.clone(),
+            network: run,
+            subnet,
+            plan,
+            containers: Vec::new(),
+            starts: BTreeMap::new(),
+            backends: Vec::new(),
+            client,
+            shutdown: CancellationToken::new(),
+            topology,
+            cleaned: false,
+        };
+        match target.start(&image, seed).await {
+            Ok(()) => Ok(target),
+            Err(message) => {
+                target.clean_up().await;
+                Err(DriverError::Boot {
+                    topology: target.topology.name.clone(),
+                    message,
+                })
+            }
+        }
+    }
+}
+
+/// Creates network `name` on a /24 no other network of the engine uses: candidates from
+/// 172.29.0.0/16, spread by process id so parallel runs rarely meet; an overlap moves on.
+async fn create_network(engine: &Engine, name: &str) -> Result<Ipv4Addr, String> {
+    let start =
+        (std::process::id() as usize * 7 + NEXT.fetch_add(1, Ordering::Relaxed) as usize) % 256;
+    let mut last = String::new();
+    for step in 0..64 {
+        let third = ((start + step * 37) % 256) as u8;
+        let subnet = Ipv4Addr::new(172, 29, third, 0);
+        match engine.create_network(name, subnet).await {
+            Ok(()) => return Ok(subnet),
+            Err(error) if error.contains("overlap") => last = error,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(format!(
+        "no free /24 in 172.29.0.0/16 for the topology's network: {last}"
+    ))
+}
+
+/// Where mock backends listen: the network's host side, their own port.
+fn backend_address(subnet: Ipv4Addr, port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(engine::gateway_of(subnet)), port)
+}
+
+/// Something that runs in a container: an instance or a load balancer.
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    /// Ports it listens on (inside its container).
+    ports: Vec<u16>,
+    /// Hostnames that name it alone (network aliases, `--host` entries).
+    hosts: Vec<String>,
+    /// The container's arguments after the shared network ones.
+    args: Vec<String>,
+    /// Host port on 127.0.0.1 per container port.
+    mapped: BTreeMap<u16, u16>,
+}
+
+/// Who runs where, decided before anything starts.
+#[derive(Debug, Clone)]
+struct Plan {
+    members: Vec<Member>,
+    /// Hostnames every member shares (`localhost` and `"*"` entries of `[hosts]`).
+    shared_hosts: Vec<String>,
+}
+
+impl Plan {
+    fn new(topology: &Topology) -> Result<Self, String> {
+        let mut shared_hosts = vec!["localhost".to_owned()];
+        let mut own: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (host, target) in &topology.hosts {
+            match target {
+                HostTarget::All => {
+                    if !shared_hosts.contains(host) {
+                        shared_hosts.push(host.clone());
+                    }
+                }
+                HostTarget::Instance(name) => own.entry(name).or_default().push(host.clone()),
+            }
+        }
+        let mut members = Vec::new();
+        for instance in &topology.instances {
+            let relative = instance
+                .file
+                .strip_prefix(&topology.root)
+                .map_err(|_| format!("{} is outside the topology", instance.file.display()))?;
+            let config = Path::new(TOPOLOGY_MOUNT).join(relative);
+            members.push(Member {
+                name: instance.name.clone(),
+                ports: instance.ports.iter().map(|(_, p)| *p).collect(),
+                hosts: own.remove(instance.name.as_str()).unwrap_or_default(),
+                args: vec![
+                    "node".into(),
+                    "--config".into(),
+                    config.display().to_string(),
+                    "--name".into(),
+                    instance.name.clone(),
+                    "--home".into(),
+                    HOME.into(),
+                ],
+                mapped: BTreeMap::new(),
+            });
+        }
+        for lb in &topology.load_balancers {
+            members.push(Member {
+                name: lb.name.clone(),
+                ports: vec![lb.http, lb.https],
+                hosts: lb.hosts.clone(),
+                args: vec![
+                    "load-balancer".into(),
+                    "--topology".into(),
+                    TOPOLOGY_MOUNT.into(),
+                    "--name".into(),
+                    lb.name.clone(),
+                ],
+                mapped: BTreeMap::new(),
+            });
+        }
+        // Host ports for every member's ports, chosen now so a restart keeps them.
+        let mut held = Vec::new();
+        for member in &mut members {
+            for &port in &member.ports {
+                let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                    .map_err(|e| format!("choosing a host port: {e}"))?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|e| format!("choosing a host port: {e}"))?;
+                member.mapped.insert(port, local.port());
+                held.push(listener);
+            }
+        }
+        Ok(Self {
+            members,
+            shared_hosts,
+        })
+    }
+
+    /// The harness's view: the topology's names and ports, through the mapped ports.
+    fn harness_client(&self, topology: &Topology, subnet: Ipv4Addr) -> Result<Client, String> {
+        let mut map = HostMap::new();
+        let routes = self.routes(|index, port| {
+            let mapped = self.members[index]
+                .mapped
+                .get(&port)
+                .copied()
+                .unwrap_or(port);
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), mapped)
+        });
+        for (host, port, to) in routes {
+            map.insert_route(host, port, to);
+        }
+        for spec in &topology.backends {
+            map.insert_route(
+                spec.host.clone(),
+                spec.port,
+                backend_address(subnet, spec.port),
+            );
+        }
+        let outbound = Outbound::new(map, &[DEFAULT_CERT_PEM]).map_err(|e| e.to_string())?;
+        Ok(Client::new(&outbound))
+    }
+
+    /// `--route` and `--host` arguments every member gets: the same names and ports, at the
+    /// members' addresses on the network.
+    fn member_network_args(&self, topology: &Topology, subnet: Ipv4Addr) -> Vec<String> {
+        let mut args = Vec::new();
+        let inside =
+            self.routes(|index, port| SocketAddr::new(IpAddr::V4(Self::ip(subnet, index)), port));
+        let backends = topology
+            .backends
+            .iter()
+            .map(|b| (b.host.clone(), b.port, backend_address(subnet, b.port)));
+        for (host, port, to) in inside.into_iter().chain(backends) {
+            args.push("--route".to_owned());
+            args.push(format!("{host}:{port}={to}"));
+        }
+        for (index, member) in self.members.iter().enumerate() {
+            for host in &member.hosts {
+                args.push("--host".to_owned());
+                args.push(format!("{host}={}", Self::ip(subnet, index)));
+            }
+        }
+        args
+    }
+
+    fn ip(subnet: Ipv4Addr, index: usize) -> Ipv4Addr {
+        let [a, b, c, _] = subnet.octets();
+        Ipv4Addr::new(a, b, c, 10 + index as u8)
+    }
+
+    /// `(host, port)` → where it is, for every name and port of the topology: `at(index, port)`
+    /// says where member `index`'s port is reached from the viewer's side.
+    fn routes(&self, at: impl Fn(usize, u16) -> SocketAddr) -> Vec<(String, u16, SocketAddr)> {
+        let mut routes = Vec::new();
+        for (index, member) in self.members.iter().enumerate() {
+            for &port in &member.ports {
+                for host in self.shared_hosts.iter().chain(&member.hosts) {
+                    routes.push((host.clone(), port, at(index, port)));
+                }
+            }
+        }
+        routes
+    }
+}
+
+/// A topology booted by [`ContainerDriver`].
+#[derive(Debug)]
+pub struct ContainerTarget {
+    pub topology: Topology,
+    engine: Engine,
+    network: String,
+    subnet: Ipv4Addr,
+    plan: Plan,
+    /// Container names, by member name, in start order.
+    containers: Vec<(String, String)>,
+    /// How many times each container was started (its n-th `Ready.` line is awaited).
+    starts: BTreeMap<String, usize>,
+    backends: Vec<RunningBackend>,
+    client: Client,
+    shutdown: CancellationToken,
+    cleaned: bool,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl ContainerTarget {
+    /// Starts the backends, then every member in order, each awaited until ready.
+    async fn start(&mut self, image: &str, seed: u64) -> Result<(), String> {
+        for spec in &self.topology.backends {
+            let at = backend_address(self.subnet, spec.port);
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("binding backend `{}` on {at}: {e}", spec.name))?;
+            let identity = BackendIdentity {
+                name: spec.name.clone(),
+                endpoint: spec.endpoint.clone(),
+            };
+            let running = backend::spawn(identity, listener, self.shutdown.clone())
+                .map_err(|e| format!("backend `{}`: {e}", spec.name))?;
+            self.backends.push(running);
+        }
+        let subnet = self.subnet;
+        let network_args = self.plan.member_network_args(&self.topology, subnet);
+        let run = self.network.clone();
+        let root = std::fs::canonicalize(&self.topology.root)
+            .map_err(|e| format!("{}: {e}", self.topology.root.display()))?;
+        for (index, member) in self.plan.members.iter().enumerate() {
+            let container = format!("{run}-{}", member.name);
+            let mut args = member.args.clone();
+            args.extend(["--address".to_owned(), "0.0.0.0".to_owned()]);
+            if member.args[0] == "node" {
+                args.extend(["--seed".to_owned(), seed.to_string()]);
+            }
+            args.extend(network_args.iter().cloned());
+            let spec = ContainerSpec {
+                name: container.clone(),
+                image: image.to_owned(),
+                args,
+                network: self.network.clone(),
+                ip: Plan::ip(subnet, index),
+                aliases: member.hosts.clone(),
+                ports: member.mapped.iter().map(|(i, o)| (*i, *o)).collect(),
+                mounts: vec![(root.display().to_string(), TOPOLOGY_MOUNT.to_owned())],
+            };
+            self.engine.create_container(&spec).await?;
+            self.containers
+                .push((member.name.clone(), container.clone()));
+            self.engine.start(&container).await?;
+            self.starts.insert(member.name.clone(), 1);
+            self.engine
+                .await_line(&container, READY_LINE, 1, READY_TIMEOUT)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What `tollgate up --driver container` prints: each member's container, address on the
+    /// network, and the URLs the harness reaches it by.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "Topology `{}` in Docker containers on network {} ({}/24)\n",
+            self.topology.name, self.network, self.subnet
+        );
+        for (index, member) in self.plan.members.iter().enumerate() {
+            let container = self
+                .containers
+                .iter()
+                .find(|(m, _)| *m == member.name)
+                .map_or("", |(_, c)| c.as_str());
+            let _ = writeln!(
+                out,
+                "\n{} (container {container}, {})",
+                member.name,
+                Plan::ip(self.subnet, index)
+            );
+            if !member.hosts.is_empty() {
+                let _ = writeln!(out, "  {:<14}: {}", "hostnames", member.hosts.join(", "));
+            }
+            for (inside, outside) in &member.mapped {
+                let _ = writeln!(out, "  port {inside:<9}: 127.0.0.1:{outside}");
+            }
+        }
+        for backend in &self.backends {
+            let _ = writeln!(
+                out,
+                "\nmock backend {} ({}): {}",
+                backend.identity.name, backend.identity.endpoint, backend.local_addr
+            );
+        }
+        out.push_str("\nReady. Ctrl-C stops and removes the containers.\n");
+        out
+    }
+
+    fn container(&self, member: &str) -> Result<&str, String> {
+        if let Some((_, c)) = self.containers.iter().find(|(m, _)| m == member) {
+            return Ok(c);
+        }
+        if member == "traffic-manager" {
+            return Err("the Traffic Manager runs inside the control plane's container: fault `control-plane` instead".into());
+        }
+        Err(format!("the topology has no member `{member}`"))
+    }
+
+    fn url(&self, instance: &str, role: PortRole) -> Option<String> {
+        let port = self.topology.instance(instance)?.port(role)?;
+        Some(format!("{}://localhost:{port}", role.scheme()))
+    }
+
+    async fn control_plane_sync(
+        &self,
+        seq: Option<u64>,
+        timeout: Duration,
+    ) -> Result<ControlPlaneSync, String> {
+        let base = self
+            .control_plane_url()
+            .ok_or_else(|| "the topology has no control plane".to_owned())?;
+        let mut url = format!("{base}{CONTROL_PLANE_SYNC}");
+        if let Some(seq) = seq {
+            url.push_str(&format!("?seq={seq}&timeoutMs={}", timeout.as_millis()));
+        }
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status;
+        let body: ControlPlaneSync = response.json().map_err(|e| e.to_string())?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(format!(
+                "the Traffic Manager applied event {} of {}",
+                body.traffic_manager_seq.unwrap_or_default(),
+                seq.unwrap_or_default()
+            ))
+        }
+    }
+
+    async fn gateway_sync(
+        &self,
+        gateway: &str,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<SyncStatus, NotReached> {
+        let Some(base) = self.management_url(gateway) else {
+            return Err(NotReached {
+                last_seen: format!("no gateway named `{gateway}`"),
+            });
+        };
+        let url = format!(
+            "{base}{GATEWAY_SYNC}?seq={seq}&timeoutMs={}",
+            timeout.as_millis()
+        );
+        let response = self.client.get(&url).send().await.map_err(|e| NotReached {
+            last_seen: format!("`{gateway}` does not answer: {e}"),
+        })?;
+        let status = response.status;
+        let body: SyncStatus = response.json().map_err(|e| NotReached {
+            last_seen: e.to_string(),
+        })?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(NotReached {
+                last_seen: format!("`{gateway}` applied event {} of {seq}", body.applied_seq),
+            })
+        }
+    }
+
+    /// Removes every container and the network; stops the backends. Idempotent.
+    async fn clean_up(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.cleaned = true;
+        self.shutdown.cancel();
+        for (_, container) in self.containers.iter().rev() {
+            self.engine.remove_container(container).await;
+        }
+        if !self.network.is_empty() {
+            self.engine.remove_network(&self.network).await;
+        }
+        for backend in self.backends.drain(..) {
+            backend.shutdown().await;
+        }
+    }
+}
+
+impl Drop for ContainerTarget {
+    /// A scenario that panicked or returned early still removes its containers: on a thread of
+    /// its own, since a runtime cannot be blocked on from inside itself.
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        let engine = self.engine.clone();
+        let containers: Vec<String> = self.containers.iter().map(|(_, c)| c.clone()).collect();
+        let network = self.network.clone();
+        self.shutdown.cancel();
+        let cleaning = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                for container in containers.iter().rev() {
+                    engine.remove_container(container).await;
+                }
+                if !network.is_empty() {
+                    engine.remove_network(&network).await;
+                }
+            });
+        });
+        let _ = cleaning.join();
+    }
+}
+
+impl Target for ContainerTarget {
+    fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    fn control_plane_url(&self) -> Option<String> {
+        let cp = self.topology.control_planes().next()?;
+        self.url(&cp.name, PortRole::MgmtHttps)
+    }
+
+    fn management_url(&self, instance: &str) -> Option<String> {
+        self.url(instance, PortRole::MgmtHttps)
+    }
+
+    fn gateway_url(&self, instance: &str, https: bool) -> Option<String> {
+        let role = if https {
+            PortRole::PassthruHttps
+        } else {
+            PortRole::PassthruHttp
+        };
+        self.url(instance, role).or_else(|| {
+            let lb = self.topology.load_balancer(instance)?;
+            let host = lb.hosts.first().map_or("localhost", String::as_str);
+            Some(if https {
+                format!("https://{host}:{}", lb.https)
+            } else {
+                format!("http://{host}:{}", lb.http)
+            })
+        })
+    }
+
+    fn backend_url(&self, backend: &str) -> Option<String> {
+        self.topology.backend(backend).map(|b| b.url.clone())
+    }
+
+    fn gateway_names(&self) -> Vec<String> {
+        self.topology
+            .instances
+            .iter()
+            .filter(|i| i.role().runs_gateway())
+            .map(|i| i.name.clone())
+            .collect()
+    }
+
+    fn gateways_of(&self, environment: &str) -> Vec<String> {
+        self.topology.gateways_of(environment)
+    }
+
+    async fn event_seq(&self) -> u64 {
+        match self.control_plane_sync(None, Duration::ZERO).await {
+            Ok(sync) => sync.event_seq,
+            Err(error) => {
+                tracing::warn!(%error, "reading the control plane's event sequence");
+                0
+            }
+        }
+    }
+
+    async fn wait_for_seq(
+        &self,
+        gateway: &str,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        self.gateway_sync(gateway, seq, timeout).await.map(|_| ())
+    }
+
+    async fn wait_for_revision(
+        &self,
+        gateway: &str,
+        api_id: &str,
+        revision_id: &str,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        // The deployment is an event of the control plane's: once the gateway has applied the
+        // latest one, it serves the revision or never will without another change.
+        let seq = self.event_seq().await;
+        let status = self.gateway_sync(gateway, seq, timeout).await?;
+        match status.apis.get(api_id) {
+            Some(r) if r == revision_id => Ok(()),
+            Some(r) => Err(NotReached {
+                last_seen: format!("`{gateway}` serves revision id {r} of the API"),
+            }),
+            None => Err(NotReached {
+                last_seen: format!("`{gateway}` does not serve the API"),
+            }),
+        }
+    }
+
+    fn now_millis(&self) -> i64 {
+        SystemClock.now_millis()
+    }
+
+    fn set_clock(&self, _millis: i64) -> bool {
+        false
+    }
+
+    async fn wait_for_throttle(
+        &self,
+        gateway: &str,
+        _key: &str,
+        _throttled: bool,
+        _timeout: Duration,
+    ) -> Result<(), NotReached> {
+        Err(NotReached {
+            last_seen: format!(
+                "the container driver cannot see `{gateway}`'s throttle decisions (it offers no endpoint for them)"
+            ),
+        })
+    }
+
+    async fn wait_for_traffic_managers(
+        &self,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        self.control_plane_sync(Some(seq), timeout)
+            .await
+            .map(|_| ())
+            .map_err(|last_seen| NotReached { last_seen })
+    }
+
+    /// The Traffic Managers roll their windows by their own clocks.
+    fn tick_traffic_managers(&self) {}
+
+    fn location(&self) -> String {
+        format!("Docker network {} ({}/24)", self.network, self.subnet)
+    }
+
+    fn cannot(&self, fault: &tollgate_scenario::Fault) -> Option<String> {
+        use tollgate_scenario::Fault;
+        let (Fault::Kill(name) | Fault::Restart(name)) = fault else {
+            return None;
+        };
+        if name == "traffic-manager" {
+            return Some("the Traffic Manager runs inside the control plane's process: it cannot be killed on its own".into());
+        }
+        let instance = self.topology.instance(name)?;
+        instance.role().runs_control_plane().then(|| {
+            "a control plane keeps its state in memory (not in a database), so a killed container would come back empty".into()
+        })
+    }
+
+    async fn place_file(
+        &mut self,
+        instance: &str,
+        relative_path: &str,
+        content: Vec<u8>,
+    ) -> Result<(), String> {
+        let container = self.container(instance)?.to_owned();
+        self.engine
+            .put_file(&container, HOME, relative_path, &content)
+            .await
+    }
+
+    async fn read_file(
+        &self,
+        instance: &str,
+        relative_path: &str,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let container = self.container(instance)?;
+        self.engine
+            .get_file(container, &format!("{HOME}/{relative_path}"))
+            .await
+    }
+
+    async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), String> {
+        use tollgate_scenario::Fault;
+        match fault {
+            Fault::Kill(name) => {
+                let container = self.container(name)?.to_owned();
+                self.engine.kill(&container).await
+            }
+            Fault::Restart(name) => {
+                let container = self.container(name)?.to_owned();
+                if self.engine.is_running(&container).await {
+                    self.engine.stop(&container).await?;
+                }
+                self.engine.start(&container).await?;
+                let starts = self.starts.entry(name.clone()).or_insert(0);
+                *starts += 1;
+                let count = *starts;
+                self.engine
+                    .await_line(&container, READY_LINE, count, READY_TIMEOUT)
+                    .await
+            }
+            Fault::Pause(name) => {
+                let container = self.container(name)?.to_owned();
+                self.engine.pause(&container).await
+            }
+            Fault::Resume(name) => {
+                let container = self.container(name)?.to_owned();
+                self.engine.unpause(&container).await
+            }
+            Fault::Partition(..) | Fault::Heal(..) => Err(
+                "the container driver has no pairwise partitions (a network disconnect cuts a container from every peer)".into(),
+            ),
+            Fault::Backend { backend, change } => self
+                .backends
+                .iter()
+                .find(|b| b.identity.name == *backend)
+                .ok_or_else(|| format!("the topology has no mock backend `{backend}`"))?
+                .control
+                .apply(change),
+        }
+    }
+
+    async fn shutdown(mut self) {
+        self.clean_up().await;
+    }
+}
