@@ -939,12 +939,7 @@ impl RunningTopology {
     /// else `localhost`.
     pub fn load_balancer_url(&self, name: &str, https: bool) -> Option<String> {
         let lb = self.load_balancers.iter().find(|l| l.spec.name == name)?;
-        let host = lb.spec.hosts.first().map_or("localhost", String::as_str);
-        Some(if https {
-            format!("https://{host}:{}", lb.https.port())
-        } else {
-            format!("http://{host}:{}", lb.http.port())
-        })
+        Some(lb.spec.url(https))
     }
 
     /// Starts an instance held back at boot ([`BootOptions::held`]) and waits until it is ready.

@@ -127,6 +127,18 @@ pub struct LoadBalancerSpec {
     pub hosts: Vec<String>,
 }
 
+impl LoadBalancerSpec {
+    /// Its front URL as clients write it: its first hostname (else `localhost`) and port.
+    pub fn url(&self, https: bool) -> String {
+        let host = self.hosts.first().map_or("localhost", String::as_str);
+        if https {
+            format!("https://{host}:{}", self.https)
+        } else {
+            format!("http://{host}:{}", self.http)
+        }
+    }
+}
+
 /// Something wrong with a topology. [`TopologyErrors`] carries all of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TopologyError {

@@ -14,7 +14,9 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC};
+use tollgate_protocol::internal::{
+    GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE, ThrottleView,
+};
 
 /// The management router.
 pub fn router(gateway: Arc<Gateway>) -> axum::Router {
@@ -22,6 +24,7 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
         .route(GATEWAY_APIS, get(apis))
         .route(GATEWAY_HEALTH, get(health))
         .route(GATEWAY_SYNC, get(sync))
+        .route(GATEWAY_THROTTLE, get(throttle))
         .with_state(gateway)
 }
 
@@ -101,6 +104,50 @@ async fn sync(State(gateway): State<Arc<Gateway>>, Query(q): Query<SyncQuery>) -
         StatusCode::GATEWAY_TIMEOUT
     };
     (status, Json(gateway.status())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThrottleQuery {
+    key: String,
+    throttled: bool,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+}
+
+/// Awaits this node's decision holder, not the Traffic Manager's counters: what a request
+/// arriving now would meet.
+async fn throttle(State(gateway): State<Arc<Gateway>>, Query(q): Query<ThrottleQuery>) -> Response {
+    let throttle = gateway.throttle();
+    let (Some(holder), Some(mut status)) =
+        (throttle.decisions().cloned(), throttle.follower_status())
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "this gateway follows no Traffic Manager" })),
+        )
+            .into_response();
+    };
+    let clock = gateway.clock.clone();
+    let holds = |key: &str| holder.is_throttled(key, clock.now_millis()).is_some();
+    // The follower applies a decision before it bumps its status: every status change is a
+    // moment to look at the holder again.
+    let timeout = Duration::from_millis(q.timeout_ms.min(600_000));
+    let reached = tokio::time::timeout(timeout, status.wait_for(|_| holds(&q.key) == q.throttled))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let now = status.borrow().clone();
+    let view = ThrottleView {
+        throttled: holds(&q.key),
+        decisions: now.decisions,
+        connected: now.connected.is_some(),
+    };
+    let code = if reached {
+        StatusCode::OK
+    } else {
+        StatusCode::GATEWAY_TIMEOUT
+    };
+    (code, Json(view)).into_response()
 }
 
 /// The router as a hyper service for [`tollgate_protocol::net::serve`].

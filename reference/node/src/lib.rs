@@ -51,7 +51,7 @@ use tollgate_config::ports::Ports;
 use tollgate_control_plane::{ControlPlane, ControlPlaneSettings};
 use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings, RuntimeHome};
 use tollgate_protocol::SharedClock;
-use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC};
+use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE};
 use tollgate_protocol::net::serve;
 use tollgate_protocol::net::{Listener, Outbound};
 
@@ -417,7 +417,7 @@ pub async fn start_with_state<L: Listener>(
                 .into_service::<axum::body::Body>();
             let policies = handle.traffic_manager.as_ref().map(|tm| tm.policies());
             let mut mgmt_router = cp.router().merge(convergence::router(cp.clone(), policies));
-            for path in [GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC] {
+            for path in [GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE] {
                 mgmt_router = mgmt_router.route_service(path, gateway_mgmt.clone());
             }
             let mgmt_service = TowerToHyperService::new(mgmt_router);

@@ -26,6 +26,24 @@ pub const GATEWAY_HEALTH: &str = "/api/am/gateway/v2/server-startup-healthcheck"
 /// harness awaits convergence without sleeping.
 pub const GATEWAY_SYNC: &str = "/_tollgate/sync";
 
+/// Gateway-local, Tollgate's own: `GET ?key=K&throttled=true|false&timeoutMs=T` → answers as
+/// soon as this node holds (`throttled=true`), or no longer holds, a Traffic Manager decision
+/// throttling key `K` (200 with [`ThrottleView`]), or after `T` ms (504). 404 when the node
+/// follows no Traffic Manager.
+pub const GATEWAY_THROTTLE: &str = "/_tollgate/throttle";
+
+/// What [`GATEWAY_THROTTLE`] answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleView {
+    /// Whether the node holds a decision throttling the key now.
+    pub throttled: bool,
+    /// Decisions applied from the Traffic Manager's stream so far.
+    pub decisions: u64,
+    /// Whether the node is connected to a Traffic Manager.
+    pub connected: bool,
+}
+
 /// Control-plane-local, Tollgate's own: `GET` → [`ControlPlaneSync`] at once; with
 /// `?seq=N&timeoutMs=T`, as soon as the node's Traffic Manager has applied event `N` (200) or
 /// after `T` ms (504). What a harness outside the process awaits instead of sleeping.

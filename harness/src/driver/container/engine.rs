@@ -125,6 +125,37 @@ impl Engine {
         Ok(removed)
     }
 
+    /// Names of the containers and networks process `pid` created (for tests of the clean-up).
+    pub async fn resources_of(&self, pid: u32) -> Result<Vec<String>, String> {
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_OWNER}={pid}")])]);
+        let containers = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(failed("listing containers"))?;
+        let networks = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(failed("listing networks"))?;
+        let mut names: Vec<String> = containers
+            .into_iter()
+            .flat_map(|c| c.names.unwrap_or_default())
+            .chain(networks.into_iter().filter_map(|n| n.name))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     pub async fn has_image(&self, name: &str) -> bool {
         self.docker.inspect_image(name).await.is_ok()
     }

@@ -8,9 +8,9 @@
 //! Where the binary comes from, first that answers:
 //! 1. `TOLLGATE_STATIC_BINARY`: a path to a statically linked `tollgate`;
 //! 2. the running executable, when it is `tollgate` and statically linked;
-//! 3. in the source tree: `cargo build --bin tollgate --target <host>` with
-//!    `-C target-feature=+crt-static`, into `target/container/` (its own target folder, so the
-//!    static build never invalidates the normal one and never waits for its lock).
+//! 3. in the source tree: `cargo build --profile container --bin tollgate --target <host>`
+//!    with `-C target-feature=+crt-static`, into `target/container/` (its own target folder,
+//!    so the static build never invalidates the normal one and never waits for its lock).
 
 use super::engine::Engine;
 use sha2::{Digest, Sha256};
@@ -19,6 +19,9 @@ use tokio::sync::OnceCell;
 
 /// The image's repository name; its tag is the binary's hash.
 pub const IMAGE_REPOSITORY: &str = "tollgate-node";
+
+/// The cargo profile of the static build (see the workspace's Cargo.toml).
+const PROFILE: &str = "container";
 
 const DOCKERFILE: &str = "FROM scratch\nCOPY tollgate /tollgate\nENTRYPOINT [\"/tollgate\"]\n";
 
@@ -97,14 +100,8 @@ async fn build_static(root: &Path) -> Result<PathBuf, String> {
     tracing::info!(target = %triple, "building a statically linked tollgate for the container image");
     let output = tokio::process::Command::new(&cargo)
         .current_dir(root)
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "tollgate-harness",
-            "--bin",
-            "tollgate",
-        ])
+        .args(["build", "--locked", "--profile", PROFILE])
+        .args(["-p", "tollgate-harness", "--bin", "tollgate"])
         .args(["--target", &triple])
         .env("CARGO_TARGET_DIR", &target_dir)
         // With an explicit --target these flags reach the binary only, not build scripts and
@@ -125,7 +122,7 @@ async fn build_static(root: &Path) -> Result<PathBuf, String> {
             tail.join("\n")
         ));
     }
-    let binary = target_dir.join(&triple).join("debug").join("tollgate");
+    let binary = target_dir.join(&triple).join(PROFILE).join("tollgate");
     if is_static_elf(&binary) {
         Ok(binary)
     } else {

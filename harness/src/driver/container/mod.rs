@@ -1,10 +1,12 @@
 //! The container driver: every instance and load balancer of a topology in its own Docker
 //! container, on a private network, from an image built here `FROM scratch`.
 //!
-//! - **Network.** One bridge network per topology, on a /24 the driver picks (retrying on
-//!   overlap); every member gets a fixed address on it (`.10`, `.11`, … in topology order), so
-//!   each member's host map is known before anything starts and survives restarts. The
-//!   topology's hostnames (`gw.wso2.com`, `km.wso2.com`) are network aliases of their member.
+//! - **Networks.** One bridge network per topology, on a /24 the driver picks (retrying on
+//!   overlap), holding the topology's hostnames (`gw.wso2.com`, `km.wso2.com`) as aliases, the
+//!   mock backends on its host side and the ports published to the harness; and one network per
+//!   pair of members, which is how they reach each other, so a partition cuts exactly one pair.
+//!   Every member has a fixed address on each (`.10`, `.11`, … in topology order), so each
+//!   member's host map is known before anything starts and survives restarts.
 //! - **One host, many containers.** A topology whose instances share a host (`"localhost" =
 //!   "*"`, the guide's offsets 0/1/2) keeps that view: every member is told, by `--route`,
 //!   that `localhost:9443` is the control plane's container, `localhost:9444` the gateway's,
@@ -13,10 +15,15 @@
 //!   backend faults work as in-process.
 //! - **Readiness** is the node's own `Ready.` line (printed once the start-up sync is done),
 //!   read from the container's output as it comes: no polling, no sleeping.
+//! - **Signals** come over HTTP long-polls: a gateway's `/_tollgate/sync` (events applied) and
+//!   `/_tollgate/throttle` (decisions held), the control plane's `/_tollgate/control-plane`
+//!   (events published; applied by its Traffic Manager).
 //! - **Faults**: kill = `docker kill` (SIGKILL), restart = `docker start` (or stop + start for
 //!   a running member), pause / resume = `docker pause` / `unpause` (a hang: the process is
-//!   frozen, its sockets stay open). Pairwise partitions are not offered: a network disconnect
-//!   cuts a container from every peer at once, so `partition` steps are skipped with the reason.
+//!   frozen, its sockets stay open), partition / heal = disconnect one side from the pair's
+//!   network and reconnect it (packets go nowhere, as in a real partition). Skipped with the
+//!   reason ([`Target::cannot`]): killing a control plane (its state is in memory), faulting
+//!   its Traffic Manager alone (same process), cutting off a mock backend (in the harness).
 //! - **Virtual time** is not offered: nodes run on their own clocks (the admin clock endpoint
 //!   is not built), so scenarios that `advance` are skipped from that step, with the reason.
 //! - **Clean-up**: containers and the network are removed when the topology shuts down, when
@@ -34,14 +41,16 @@ use crate::backend::{self, BackendIdentity, RunningBackend};
 use crate::client::Client;
 use crate::topology::{HostTarget, Topology};
 use engine::ContainerSpec;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tollgate_node::PortRole;
-use tollgate_protocol::internal::{CONTROL_PLANE_SYNC, ControlPlaneSync, GATEWAY_SYNC, SyncStatus};
+use tollgate_protocol::internal::{
+    CONTROL_PLANE_SYNC, ControlPlaneSync, GATEWAY_SYNC, GATEWAY_THROTTLE, SyncStatus, ThrottleView,
+};
 use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::security::DEFAULT_CERT_PEM;
 use tollgate_protocol::{Clock, SystemClock};
@@ -75,6 +84,10 @@ impl ContainerDriver {
         Ok(Self { engine })
     }
 
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The image the containers run, built now if the engine lacks it.
     pub async fn image(&self) -> Result<String, DriverError> {
         image::ensure(&self.engine)
@@ -91,7 +104,11 @@ impl Driver for ContainerDriver {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[Capability::CrashRestart]
+        &[
+            Capability::CrashRestart,
+            Capability::Partition,
+            Capability::DecisionView,
+        ]
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<ContainerTarget, DriverError> {
@@ -119,6 +136,8 @@ impl Driver for ContainerDriver {
             network: run,
             subnet,
             plan,
+            links: BTreeMap::new(),
+            cut: BTreeSet::new(),
             containers: Vec::new(),
             starts: BTreeMap::new(),
             backends: Vec::new(),
@@ -160,6 +179,18 @@ async fn create_network(engine: &Engine, name: &str) -> Result<Ipv4Addr, String>
     ))
 }
 
+/// The network two members talk over.
+#[derive(Debug, Clone)]
+struct Link {
+    network: String,
+    subnet: Ipv4Addr,
+}
+
+/// The pair key of members `a` and `b`.
+fn pair(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
 /// Where mock backends listen: the network's host side, their own port.
 fn backend_address(subnet: Ipv4Addr, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(engine::gateway_of(subnet)), port)
@@ -173,8 +204,10 @@ struct Member {
     ports: Vec<u16>,
     /// Hostnames that name it alone (network aliases, `--host` entries).
     hosts: Vec<String>,
-    /// The container's arguments after the shared network ones.
+    /// The container's command, before `--address`, `--seed` and the network arguments.
     args: Vec<String>,
+    /// A node (takes `--seed`), not a load balancer.
+    node: bool,
     /// Host port on 127.0.0.1 per container port.
     mapped: BTreeMap<u16, u16>,
 }
@@ -221,6 +254,7 @@ impl Plan {
                     "--home".into(),
                     HOME.into(),
                 ],
+                node: true,
                 mapped: BTreeMap::new(),
             });
         }
@@ -236,6 +270,7 @@ impl Plan {
                     "--name".into(),
                     lb.name.clone(),
                 ],
+                node: false,
                 mapped: BTreeMap::new(),
             });
         }
@@ -283,12 +318,16 @@ impl Plan {
         Ok(Client::new(&outbound))
     }
 
-    /// `--route` and `--host` arguments every member gets: the same names and ports, at the
-    /// members' addresses on the network.
-    fn member_network_args(&self, topology: &Topology, subnet: Ipv4Addr) -> Vec<String> {
+    /// `--route` and `--host` arguments of member `viewer`: the same names and ports, at the
+    /// address `at(member)` where the viewer reaches each member.
+    fn member_network_args(
+        &self,
+        topology: &Topology,
+        subnet: Ipv4Addr,
+        at: impl Fn(usize) -> Ipv4Addr,
+    ) -> Vec<String> {
         let mut args = Vec::new();
-        let inside =
-            self.routes(|index, port| SocketAddr::new(IpAddr::V4(Self::ip(subnet, index)), port));
+        let inside = self.routes(|index, port| SocketAddr::new(IpAddr::V4(at(index)), port));
         let backends = topology
             .backends
             .iter()
@@ -300,7 +339,7 @@ impl Plan {
         for (index, member) in self.members.iter().enumerate() {
             for host in &member.hosts {
                 args.push("--host".to_owned());
-                args.push(format!("{host}={}", Self::ip(subnet, index)));
+                args.push(format!("{host}={}", at(index)));
             }
         }
         args
@@ -334,6 +373,11 @@ pub struct ContainerTarget {
     network: String,
     subnet: Ipv4Addr,
     plan: Plan,
+    /// One network per pair of members (indices in plan order, smaller first): how they reach
+    /// each other, so a partition can cut one pair and no other.
+    links: BTreeMap<(usize, usize), Link>,
+    /// Pairs currently partitioned.
+    cut: BTreeSet<(usize, usize)>,
     /// Container names, by member name, in start order.
     containers: Vec<(String, String)>,
     /// How many times each container was started (its n-th `Ready.` line is awaited).
@@ -363,18 +407,34 @@ impl ContainerTarget {
             self.backends.push(running);
         }
         let subnet = self.subnet;
-        let network_args = self.plan.member_network_args(&self.topology, subnet);
         let run = self.network.clone();
+        let count = self.plan.members.len();
+        for a in 0..count {
+            for b in a + 1..count {
+                let network = format!("{run}-{a}-{b}");
+                let subnet = create_network(&self.engine, &network).await?;
+                self.links.insert((a, b), Link { network, subnet });
+            }
+        }
         let root = std::fs::canonicalize(&self.topology.root)
             .map_err(|e| format!("{}: {e}", self.topology.root.display()))?;
         for (index, member) in self.plan.members.iter().enumerate() {
             let container = format!("{run}-{}", member.name);
             let mut args = member.args.clone();
             args.extend(["--address".to_owned(), "0.0.0.0".to_owned()]);
-            if member.args[0] == "node" {
+            if member.node {
                 args.extend(["--seed".to_owned(), seed.to_string()]);
             }
-            args.extend(network_args.iter().cloned());
+            let links = &self.links;
+            args.extend(
+                self.plan
+                    .member_network_args(&self.topology, subnet, |other| {
+                        match links.get(&pair(index, other)) {
+                            Some(link) if other != index => Plan::ip(link.subnet, other),
+                            _ => Plan::ip(subnet, index),
+                        }
+                    }),
+            );
             let spec = ContainerSpec {
                 name: container.clone(),
                 image: image.to_owned(),
@@ -388,6 +448,14 @@ impl ContainerTarget {
             self.engine.create_container(&spec).await?;
             self.containers
                 .push((member.name.clone(), container.clone()));
+            for (&(a, b), link) in &self.links {
+                if a == index || b == index {
+                    let ip = Plan::ip(link.subnet, index);
+                    self.engine
+                        .reconnect(&link.network, &container, ip, &[])
+                        .await?;
+                }
+            }
             self.engine.start(&container).await?;
             self.starts.insert(member.name.clone(), 1);
             self.engine
@@ -395,6 +463,28 @@ impl ContainerTarget {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The link between members `a` and `b`, the container of `a` (the side that is
+    /// disconnected from it) and `a`'s address on it.
+    fn link(&self, a: &str, b: &str) -> Result<((usize, usize), String, Ipv4Addr), String> {
+        let index = |name: &str| {
+            self.plan
+                .members
+                .iter()
+                .position(|m| m.name == name)
+                .ok_or_else(|| format!("the topology has no member `{name}`"))
+        };
+        let (i, j) = (index(a)?, index(b)?);
+        if i == j {
+            return Err(format!("`{a}` cannot be partitioned from itself"));
+        }
+        let key = pair(i, j);
+        let link = self
+            .links
+            .get(&key)
+            .ok_or_else(|| format!("no network between `{a}` and `{b}`"))?;
+        Ok((key, self.container(a)?.to_owned(), Plan::ip(link.subnet, i)))
     }
 
     /// What `tollgate up --driver container` prints: each member's container, address on the
@@ -522,6 +612,9 @@ impl ContainerTarget {
         for (_, container) in self.containers.iter().rev() {
             self.engine.remove_container(container).await;
         }
+        for link in self.links.values() {
+            self.engine.remove_network(&link.network).await;
+        }
         if !self.network.is_empty() {
             self.engine.remove_network(&self.network).await;
         }
@@ -540,7 +633,8 @@ impl Drop for ContainerTarget {
         }
         let engine = self.engine.clone();
         let containers: Vec<String> = self.containers.iter().map(|(_, c)| c.clone()).collect();
-        let network = self.network.clone();
+        let mut networks: Vec<String> = self.links.values().map(|l| l.network.clone()).collect();
+        networks.push(self.network.clone());
         self.shutdown.cancel();
         let cleaning = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
@@ -553,8 +647,8 @@ impl Drop for ContainerTarget {
                 for container in containers.iter().rev() {
                     engine.remove_container(container).await;
                 }
-                if !network.is_empty() {
-                    engine.remove_network(&network).await;
+                for network in networks.iter().filter(|n| !n.is_empty()) {
+                    engine.remove_network(network).await;
                 }
             });
         });
@@ -582,15 +676,8 @@ impl Target for ContainerTarget {
         } else {
             PortRole::PassthruHttp
         };
-        self.url(instance, role).or_else(|| {
-            let lb = self.topology.load_balancer(instance)?;
-            let host = lb.hosts.first().map_or("localhost", String::as_str);
-            Some(if https {
-                format!("https://{host}:{}", lb.https)
-            } else {
-                format!("http://{host}:{}", lb.http)
-            })
-        })
+        self.url(instance, role)
+            .or_else(|| Some(self.topology.load_balancer(instance)?.url(https)))
     }
 
     fn backend_url(&self, backend: &str) -> Option<String> {
@@ -662,14 +749,49 @@ impl Target for ContainerTarget {
     async fn wait_for_throttle(
         &self,
         gateway: &str,
-        _key: &str,
-        _throttled: bool,
-        _timeout: Duration,
+        key: &str,
+        throttled: bool,
+        timeout: Duration,
     ) -> Result<(), NotReached> {
+        let Some(base) = self.management_url(gateway) else {
+            return Err(NotReached {
+                last_seen: format!("no gateway named `{gateway}`"),
+            });
+        };
+        let query = serde_urlencoded::to_string([
+            ("key", key.to_owned()),
+            ("throttled", throttled.to_string()),
+            ("timeoutMs", timeout.as_millis().to_string()),
+        ])
+        .map_err(|e| NotReached {
+            last_seen: e.to_string(),
+        })?;
+        let url = format!("{base}{GATEWAY_THROTTLE}?{query}");
+        let response = self.client.get(&url).send().await.map_err(|e| NotReached {
+            last_seen: format!("`{gateway}` does not answer: {e}"),
+        })?;
+        if response.status.is_success() {
+            return Ok(());
+        }
+        let view: Option<ThrottleView> = response.json().ok();
         Err(NotReached {
-            last_seen: format!(
-                "the container driver cannot see `{gateway}`'s throttle decisions (it offers no endpoint for them)"
-            ),
+            last_seen: match view {
+                Some(v) => format!(
+                    "`{gateway}` {} `{key}` ({} decisions applied, {})",
+                    if throttled {
+                        "holds no decision throttling"
+                    } else {
+                        "still holds a decision throttling"
+                    },
+                    v.decisions,
+                    if v.connected {
+                        "connected to its Traffic Manager"
+                    } else {
+                        "not connected to a Traffic Manager"
+                    }
+                ),
+                None => format!("`{gateway}` follows no Traffic Manager"),
+            },
         })
     }
 
@@ -693,6 +815,20 @@ impl Target for ContainerTarget {
 
     fn cannot(&self, fault: &tollgate_scenario::Fault) -> Option<String> {
         use tollgate_scenario::Fault;
+        if let Fault::Partition(a, b) | Fault::Heal(a, b) = fault
+            && (a == "traffic-manager" || b == "traffic-manager")
+        {
+            return Some("the Traffic Manager shares the control plane's container: it cannot be cut off on its own".into());
+        }
+        if let Fault::Partition(a, b) | Fault::Heal(a, b) = fault
+            && let Some(backend) = [a, b]
+                .into_iter()
+                .find(|n| self.topology.backend(n).is_some())
+        {
+            return Some(format!(
+                "mock backend `{backend}` runs in the harness, outside the topology's networks: it cannot be cut off"
+            ));
+        }
         let (Fault::Kill(name) | Fault::Restart(name)) = fault else {
             return None;
         };
@@ -756,9 +892,22 @@ impl Target for ContainerTarget {
                 let container = self.container(name)?.to_owned();
                 self.engine.unpause(&container).await
             }
-            Fault::Partition(..) | Fault::Heal(..) => Err(
-                "the container driver has no pairwise partitions (a network disconnect cuts a container from every peer)".into(),
-            ),
+            Fault::Partition(a, b) => {
+                let (link, container, _) = self.link(a, b)?;
+                if self.cut.insert(link) {
+                    let network = self.links[&link].network.clone();
+                    self.engine.disconnect(&network, &container).await?;
+                }
+                Ok(())
+            }
+            Fault::Heal(a, b) => {
+                let (link, container, ip) = self.link(a, b)?;
+                if self.cut.remove(&link) {
+                    let network = self.links[&link].network.clone();
+                    self.engine.reconnect(&network, &container, ip, &[]).await?;
+                }
+                Ok(())
+            }
             Fault::Backend { backend, change } => self
                 .backends
                 .iter()
