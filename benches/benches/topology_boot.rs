@@ -5,7 +5,7 @@
 //! `cargo bench -p tollgate-benches --bench topology_boot`. The container case is left out,
 //! with a line saying why, when no Docker engine answers.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use std::time::Duration;
 use tollgate_harness::driver::{ContainerDriver, Driver, InprocDriver, Target};
 
@@ -19,7 +19,10 @@ fn boot(c: &mut Criterion) {
     };
     let guide = root.join("scenarios/topologies/guide");
     let mut group = c.benchmark_group("boot_guide_topology");
+    // A boot takes seconds: ten samples of one boot each.
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(20));
 
     let inproc = InprocDriver::new();

@@ -153,17 +153,25 @@ pub fn start<L: Listener>(
     gateway.deploy_custom_files();
     attach_traffic_manager(&gateway, &outbound, &shutdown);
     tokio::spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
-    tokio::spawn(serve(
-        listeners.passthru_http,
-        None,
-        gateway.passthrough(Transport::Http),
-        shutdown.clone(),
-    ));
-    tokio::spawn(serve(
+    // The API ports accept nothing until the start-up sync is done: a client (a load balancer
+    // whose connection was already on its way) waits in the listen backlog and is served the
+    // synchronised state, never a 404 of a node that has not caught up.
+    let passthrough = |listener, tls, transport| {
+        let gateway = gateway.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = gateway.wait_synced() => {}
+            }
+            serve(listener, tls, gateway.passthrough(transport), shutdown).await;
+        }
+    };
+    tokio::spawn(passthrough(listeners.passthru_http, None, Transport::Http));
+    tokio::spawn(passthrough(
         listeners.passthru_https,
         Some(tls.clone()),
-        gateway.passthrough(Transport::Https),
-        shutdown.clone(),
+        Transport::Https,
     ));
     tokio::spawn(serve(
         listeners.management,
