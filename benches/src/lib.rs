@@ -33,6 +33,7 @@ pub mod fixtures {
 
     pub fn settings() -> GatewaySettings {
         GatewaySettings {
+            blocking_startup: false,
             node_name: "bench-gateway".into(),
             labels: vec!["Default".into()],
             control_plane_url: "https://localhost:9443".into(),

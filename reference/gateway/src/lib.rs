@@ -153,16 +153,19 @@ pub fn start<L: Listener>(
     gateway.deploy_custom_files();
     attach_traffic_manager(&gateway, &outbound, &shutdown);
     tokio::spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
-    // The API ports accept nothing until the start-up sync is done: a client (a load balancer
-    // whose connection was already on its way) waits in the listen backlog and is served the
-    // synchronised state, never a 404 of a node that has not caught up.
+    // In sync mode the API ports accept nothing until the start-up sync is done: a client (a
+    // load balancer whose connection was already on its way) waits in the listen backlog and is
+    // served the synchronised state, never a 404 of a node that has not caught up.
+    let blocking = gateway.settings().blocking_startup;
     let passthrough = |listener, tls, transport| {
         let gateway = gateway.clone();
         let shutdown = shutdown.clone();
         async move {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = gateway.wait_synced() => {}
+            if blocking {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = gateway.wait_synced() => {}
+                }
             }
             serve(listener, tls, gateway.passthrough(transport), shutdown).await;
         }

@@ -63,6 +63,10 @@ pub struct GatewaySettings {
     pub tenant_domain: String,
     /// `[apim.throttling]`: where decisions come from and events go to.
     pub throttle: ThrottleSettings,
+    /// `data_retrieval_mode = "sync"`: start-up deployment blocks the server's start, so the
+    /// API ports accept nothing until the start-up sync is done. `async` (WSO2's default):
+    /// they serve at once, 404 for what has not arrived yet.
+    pub blocking_startup: bool,
 }
 
 /// `[apim.throttling]` as a gateway uses it (wso2-behaviour.md §2.5). The default is a gateway
@@ -103,6 +107,10 @@ impl GatewaySettings {
         Self {
             node_name: node_name.to_owned(),
             labels: cfg.sync_gateway.gateway_labels.clone(),
+            blocking_startup: cfg
+                .sync_gateway
+                .data_retrieval_mode
+                .eq_ignore_ascii_case("sync"),
             control_plane_url: control_plane_base(&cfg.event_hub.service_url),
             event_hub_username: cfg.event_hub.username.clone(),
             event_hub_password: cfg.event_hub.password.clone(),

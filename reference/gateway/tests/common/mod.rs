@@ -36,6 +36,7 @@ pub const NOW: i64 = NOW_MILLIS / 1000;
 
 pub fn settings(labels: &[&str]) -> GatewaySettings {
     GatewaySettings {
+        blocking_startup: false,
         node_name: "production-gateway".into(),
         labels: labels.iter().map(|l| (*l).to_owned()).collect(),
         control_plane_url: "https://localhost:9443".into(),
