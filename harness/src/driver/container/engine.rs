@@ -6,9 +6,9 @@
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
-    NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig,
-    PortBinding,
+    ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam,
+    IpamConfig, Network, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+    NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
@@ -77,9 +77,12 @@ impl Engine {
         Ok(Self { docker })
     }
 
-    /// Removes labelled containers and networks whose owner process is no longer running.
-    pub async fn sweep(&self) -> Result<usize, String> {
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL_HARNESS.to_owned()])]);
+    /// The containers (all, running or not) and networks carrying `label` (`key` or `key=value`).
+    async fn labelled(
+        &self,
+        label: String,
+    ) -> Result<(Vec<ContainerSummary>, Vec<Network>), String> {
+        let filters = HashMap::from([("label".to_owned(), vec![label])]);
         let containers = self
             .docker
             .list_containers(Some(
@@ -90,6 +93,21 @@ impl Engine {
             ))
             .await
             .map_err(failed("listing containers"))?;
+        let networks = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(failed("listing networks"))?;
+        Ok((containers, networks))
+    }
+
+    /// Removes labelled containers and networks whose owner process is no longer running.
+    pub async fn sweep(&self) -> Result<usize, String> {
+        let (containers, networks) = self.labelled(LABEL_HARNESS.to_owned()).await?;
         let orphaned = |labels: Option<&HashMap<String, String>>| {
             labels
                 .and_then(|l| l.get(LABEL_OWNER))
@@ -105,15 +123,6 @@ impl Engine {
                 removed += 1;
             }
         }
-        let networks = self
-            .docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(failed("listing networks"))?;
         for network in networks {
             if orphaned(network.labels.as_ref())
                 && let Some(id) = network.id
@@ -127,26 +136,7 @@ impl Engine {
 
     /// Names of the containers and networks process `pid` created (for tests of the clean-up).
     pub async fn resources_of(&self, pid: u32) -> Result<Vec<String>, String> {
-        let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_OWNER}={pid}")])]);
-        let containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(failed("listing containers"))?;
-        let networks = self
-            .docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(failed("listing networks"))?;
+        let (containers, networks) = self.labelled(format!("{LABEL_OWNER}={pid}")).await?;
         let mut names: Vec<String> = containers
             .into_iter()
             .flat_map(|c| c.names.unwrap_or_default())
