@@ -46,10 +46,7 @@ impl Driver for InprocDriver {
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<InprocTarget, DriverError> {
-        let topology = Topology::load(topology_dir).map_err(|e| DriverError::Topology {
-            path: topology_dir.display().to_string(),
-            errors: e.to_string(),
-        })?;
+        let topology = super::load_topology(topology_dir)?;
         let clock = Arc::new(ManualClock::new(START_MILLIS));
         let shared: SharedClock = clock.clone();
         let running = crate::inproc::boot_private(&topology, seed, shared, Default::default())

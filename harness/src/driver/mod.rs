@@ -72,6 +72,16 @@ pub enum DriverError {
     Boot { topology: String, message: String },
 }
 
+/// The topology at `dir`, its errors as a driver reports them.
+pub(crate) fn load_topology(
+    dir: &std::path::Path,
+) -> Result<crate::topology::Topology, DriverError> {
+    crate::topology::Topology::load(dir).map_err(|e| DriverError::Topology {
+        path: dir.display().to_string(),
+        errors: e.to_string(),
+    })
+}
+
 /// `inproc`, `sim`, … as written on the command line.
 pub fn parse_kind(name: &str) -> Result<DriverKind, DriverError> {
     DriverKind::ALL

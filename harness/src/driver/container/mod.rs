@@ -112,10 +112,7 @@ impl Driver for ContainerDriver {
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<ContainerTarget, DriverError> {
-        let topology = Topology::load(topology_dir).map_err(|e| DriverError::Topology {
-            path: topology_dir.display().to_string(),
-            errors: e.to_string(),
-        })?;
+        let topology = super::load_topology(topology_dir)?;
         let boot_error = |message: String| DriverError::Boot {
             topology: topology.name.clone(),
             message,
