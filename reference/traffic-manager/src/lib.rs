@@ -22,7 +22,7 @@
 //! group), the TM's count reaching `L`, and the decision's way back down every decision
 //! stream. Requests of the window that arrive after that are refused until the window ends.
 //! Measured on the guide topology in-process (2 gateways, one TM, limit 5 per minute, 2-core
-//! machine; `harness/tests/throttling.rs`): 8 clients sending one request after another
+//! machine; `harness/tests/integration/throttling.rs`): 8 clients sending one request after another
 //! until refused got 8–10 served (overshoot 3–5: about one request per client was in flight
 //! when the quota was reached); 200 requests fired at once through both gateways were mostly
 //! served (150–200 in repeated runs): the whole burst fits inside one round trip. A

@@ -1,0 +1,382 @@
+//! Admin v4 throttling: policies, deny policies and the events they publish, driven through
+//! the router with `oneshot`.
+
+use crate::common::*;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "/api/am/admin/v4";
+const ADMIN_SCOPES: &str = "apim:admin apim:tier_view apim:tier_manage apim:bl_view apim:bl_manage";
+
+async fn admin() -> (Harness, String) {
+    let h = harness().await;
+    let token = h.token_with_scopes(ADMIN_SCOPES).await;
+    (h, token)
+}
+
+async fn call(
+    h: &Harness,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    h.call_as(Some(token), method, &format!("{ADMIN}{uri}"), body)
+        .await
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["policyName"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn wso2s_built_in_policies_are_there_from_the_start() {
+    let (h, token) = admin().await;
+    let (status, apps) = call(&h, &token, "GET", "/throttling/policies/application", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        names(&apps),
+        ["50PerMin", "20PerMin", "10PerMin", "Unlimited"]
+    );
+    assert_eq!(apps["count"], 4);
+    let (_, subs) = call(&h, &token, "GET", "/throttling/policies/subscription", None).await;
+    assert_eq!(
+        names(&subs),
+        ["Gold", "Silver", "Bronze", "Unauthenticated", "Unlimited"]
+    );
+    let gold = &subs["list"][0];
+    assert_eq!(gold["type"], "SubscriptionThrottlePolicy");
+    assert_eq!(gold["stopOnQuotaReach"], true);
+    assert_eq!(gold["billingPlan"], "FREE");
+    assert_eq!(
+        gold["defaultLimit"],
+        json!({"type": "REQUESTCOUNTLIMIT",
+            "requestCount": {"timeUnit": "min", "unitTime": 1, "requestCount": 5000}})
+    );
+    let (_, advanced) = call(&h, &token, "GET", "/throttling/policies/advanced", None).await;
+    assert_eq!(
+        names(&advanced),
+        ["50KPerMin", "20KPerMin", "10KPerMin", "Unlimited"]
+    );
+    assert!(
+        advanced["list"][0].get("conditionalGroups").is_none(),
+        "Info shape in lists"
+    );
+}
+
+#[tokio::test]
+async fn policy_calls_need_an_admin_or_tier_scope() {
+    let (h, _) = admin().await;
+    let (status, body) = call(
+        &h,
+        &h.token,
+        "GET",
+        "/throttling/policies/application",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let viewer = h.token_with_scopes("apim:tier_view").await;
+    let (status, _) = call(&h, &viewer, "GET", "/throttling/policies/application", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &h,
+        &viewer,
+        "POST",
+        "/throttling/policies/application",
+        Some(
+            json!({"policyName": "x", "defaultLimit": {"type": "REQUESTCOUNTLIMIT",
+            "requestCount": {"timeUnit": "min", "unitTime": 1, "requestCount": 5}}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_application_policy_is_created_updated_and_deleted_with_an_event_each() {
+    let (h, token) = admin().await;
+    let seq = h.cp.event_seq();
+    let body = json!({"policyName": "5PerMin", "description": "five",
+        "defaultLimit": {"type": "REQUESTCOUNTLIMIT",
+            "requestCount": {"timeUnit": "min", "unitTime": 1, "requestCount": 5}}});
+    let (status, created) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/policies/application",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["policyId"].as_str().unwrap().to_owned();
+    assert_eq!(created["displayName"], "5PerMin");
+    assert_eq!(created["isDeployed"], true);
+    assert_eq!(created["type"], "ApplicationThrottlePolicy");
+
+    let (status, dup) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/policies/application",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        dup["description"],
+        "Application Policy with name 5PerMin already exists"
+    );
+
+    let (status, updated) = call(
+        &h,
+        &token,
+        "PUT",
+        &format!("/throttling/policies/application/{id}"),
+        Some(
+            json!({"policyName": "renamed", "defaultLimit": {"type": "REQUESTCOUNTLIMIT",
+            "requestCount": {"timeUnit": "hour", "unitTime": 1, "requestCount": 7}}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["policyName"], "5PerMin", "the name is kept");
+    assert_eq!(updated["policyId"], id.as_str());
+    assert_eq!(updated["defaultLimit"]["requestCount"]["timeUnit"], "hour");
+
+    let (status, _) = call(
+        &h,
+        &token,
+        "DELETE",
+        &format!("/throttling/policies/application/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, gone) = call(
+        &h,
+        &token,
+        "GET",
+        &format!("/throttling/policies/application/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        gone["description"],
+        format!("Requested application policy with Id '{id}' not found")
+    );
+
+    let events = h.events_after(seq).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["POLICY_CREATE", "POLICY_UPDATE", "POLICY_DELETE"]);
+    assert_eq!(events[0]["policy"]["policyName"], "5PerMin");
+    assert_eq!(events[2]["policyLevel"], "application");
+    assert_eq!(events[2]["policyName"], "5PerMin");
+}
+
+#[tokio::test]
+async fn a_policy_still_attached_cannot_be_deleted_and_wso2_answers_500() {
+    let (h, token) = admin().await;
+    h.create_application("guide-app").await; // tier Unlimited
+    let (_, apps) = call(&h, &token, "GET", "/throttling/policies/application", None).await;
+    let unlimited = apps["list"][3]["policyId"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        &h,
+        &token,
+        "DELETE",
+        &format!("/throttling/policies/application/{unlimited}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        body["description"],
+        format!("Error while deleting Application level policy : {unlimited}")
+    );
+    // Unused built-ins can go, as in WSO2.
+    let ten = apps["list"][2]["policyId"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &h,
+        &token,
+        "DELETE",
+        &format!("/throttling/policies/application/{ten}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_bad_limit_or_body_is_a_400() {
+    let (h, token) = admin().await;
+    let (status, _) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/policies/subscription",
+        Some(
+            json!({"policyName": "x", "defaultLimit": {"type": "BANDWIDTHLIMIT",
+            "bandwidth": {"timeUnit": "min", "unitTime": 1, "dataAmount": 5, "dataUnit": "TB"}}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/policies/advanced",
+        Some(json!({"policyName": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(&h, &token, "GET", "/throttling/policies/custom-level", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_api_deny_policy_is_published_and_a_duplicate_is_a_409_with_wso2s_message() {
+    let (h, token) = admin().await;
+    h.create_pizzashack().await;
+    let seq = h.cp.event_seq();
+    let body = json!({"conditionType": "API", "conditionValue": "/pizzashack/1.0.0",
+        "conditionStatus": true});
+    let (status, created) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["conditionId"].as_str().unwrap().to_owned();
+    let (status, dup) = call(&h, &token, "POST", "/throttling/deny-policies", Some(body)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        dup["description"],
+        "A black list item with type: API, value: /pizzashack/1.0.0 already exists"
+    );
+    let (_, list) = call(&h, &token, "GET", "/throttling/deny-policies", None).await;
+    assert_eq!(list["count"], 1);
+    let (status, _) = call(
+        &h,
+        &token,
+        "DELETE",
+        &format!("/throttling/deny-policy/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = h.events_after(seq).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["type"], "BLOCKING");
+    assert_eq!(events[0]["state"], true);
+    assert_eq!(
+        events[0]["condition"]["conditionValue"],
+        "/pizzashack/1.0.0"
+    );
+    assert_eq!(events[1]["state"], false);
+}
+
+#[tokio::test]
+async fn an_api_deny_policy_for_an_unknown_context_is_a_500_as_in_wso2() {
+    let (h, token) = admin().await;
+    let (status, body) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(
+            json!({"conditionType": "API", "conditionValue": "/deny/1.0", "conditionStatus": true}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("Couldn't Save Block Condition Due to Invalid API Context /deny/1.0"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn ip_deny_policies_are_validated_and_can_be_switched_off() {
+    let (h, token) = admin().await;
+    let (status, _) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(json!({"conditionType": "IP", "conditionValue": {"fixedIp": "300.1.1.1", "invert": false}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, created) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(json!({"conditionType": "IPRANGE", "conditionValue":
+            {"startingIp": "10.0.0.1", "endingIp": "10.0.0.9", "invert": false}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(created["conditionStatus"], true);
+    let id = created["conditionId"].as_str().unwrap();
+    let (status, patched) = call(
+        &h,
+        &token,
+        "PATCH",
+        &format!("/throttling/deny-policy/{id}"),
+        Some(json!({"conditionStatus": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["conditionStatus"], false);
+}
+
+#[tokio::test]
+async fn the_internal_throttling_data_has_every_policy_as_of_one_event_sequence() {
+    let (h, token) = admin().await;
+    let (status, _) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/policies/advanced",
+        Some(
+            json!({"policyName": "3PerSec", "defaultLimit": {"type": "REQUESTCOUNTLIMIT",
+            "requestCount": {"timeUnit": "sec", "unitTime": 1, "requestCount": 3}}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, data) = h
+        .send(
+            Request::get("/internal/data/v1/throttling-data")
+                .header("authorization", basic("admin", "admin"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(data["eventSeq"], h.cp.event_seq());
+    assert_eq!(data["policies"].as_array().unwrap().len(), 14);
+    let (status, _) = h
+        .send(
+            Request::get("/internal/data/v1/throttling-data")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

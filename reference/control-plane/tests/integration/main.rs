@@ -1,0 +1,15 @@
+//! The control plane over HTTP: Publisher, Developer Portal, Admin and Key Manager REST APIs, their
+//! WSO2 shapes (checked against `shared/wso2-openapi`) and edge cases.
+//!
+//! One binary for all of them: every test binary links the whole crate graph again, so one link
+//! instead of one per file keeps build time and `target/` size down (each module was a binary).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
+#[macro_use]
+mod common;
+mod admin;
+mod control_plane;
+mod edges;
+mod openapi_shapes;
+mod serve;

@@ -1,0 +1,15 @@
+//! The gateway's request path, start-up, sync, throttling, endpoint suspension and runtime home.
+//!
+//! One binary for all of them: every test binary links the whole crate graph again, so one link
+//! instead of one per file keeps build time and `target/` size down (each module was a binary).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
+#[macro_use]
+mod common;
+mod endpoint_suspension;
+mod request_path;
+mod runtime_home;
+mod start;
+mod sync;
+mod throttling;
