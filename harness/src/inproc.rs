@@ -25,7 +25,8 @@
 //! Disk: each instance has a runtime home (WSO2's `<APIM_HOME>`, [`RunningTopology::home`]) in
 //! a temporary folder of the boot. A gateway keeps its API files there, so a restart finds what
 //! a real restart finds on disk: the skip list's files kept, the rest cleaned
-//! ([`tollgate_gateway::runtime`]). The folder is removed when the topology is dropped or shut
+//! ([`tollgate_gateway::runtime`]); a control plane keeps its database there
+//! ([`tollgate_control_plane::database`]), so it comes back with its state. The folder is removed when the topology is dropped or shut
 //! down.
 
 use crate::address::private_address;
@@ -257,9 +258,6 @@ pub struct RunningTopology {
     instances: Vec<Instance>,
     /// Killed instances: the endpoints a restart binds again.
     down: BTreeMap<String, Vec<Endpoint>>,
-    /// Killed control-plane instances' state: what a WSO2 control plane keeps in its database,
-    /// served again by [`RunningTopology::restart`].
-    retained: BTreeMap<String, Arc<ControlPlane>>,
     /// Stopped Traffic Managers: the members each was cut from, to heal on its restart.
     tm_cut: BTreeMap<String, Vec<String>>,
     load_balancers: Vec<RunningLoadBalancer>,
@@ -345,7 +343,6 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         held: Vec::new(),
         instances: topology.instances.clone(),
         down: BTreeMap::new(),
-        retained: BTreeMap::new(),
         tm_cut: BTreeMap::new(),
         load_balancers: Vec::new(),
         plane,
@@ -382,7 +379,7 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
             running.held.push(held);
             continue;
         }
-        if let Err(error) = running.start_bound(held, None).await {
+        if let Err(error) = running.start_bound(held).await {
             running.shutdown().await;
             return Err(error);
         }
@@ -497,13 +494,9 @@ async fn bind(
 }
 
 impl RunningTopology {
-    /// Starts a bound instance; a control plane serves `state` if given (a restart), else a new
-    /// empty one.
-    async fn start_bound(
-        &mut self,
-        held: HeldInstance,
-        state: Option<Arc<ControlPlane>>,
-    ) -> Result<(), BootError> {
+    /// Starts a bound instance; a control plane opens the database in its runtime home (a
+    /// restart finds what it wrote).
+    async fn start_bound(&mut self, held: HeldInstance) -> Result<(), BootError> {
         let HeldInstance {
             instance,
             listeners,
@@ -561,12 +554,11 @@ impl RunningTopology {
             signing: keystores.signing,
             home: Some(self.homes.of(&instance.name)),
         };
-        let handle = tollgate_node::start_with_state(
+        let handle = tollgate_node::start(
             &instance.name,
             instance.config.clone(),
             resources,
             self.shutdown.clone(),
-            state,
         )
         .await
         .map_err(|e| node_error(e.to_string()))?;
@@ -682,8 +674,9 @@ impl RunningTopology {
     /// open connection drops at once, as when a process dies.
     ///
     /// What survives is what survives a WSO2 process's death: a control plane's state (APIs,
-    /// revisions, applications, keys, the event log) lives in WSO2's database, so it is kept for
-    /// [`restart`](Self::restart) — "the process died, the database did not". A gateway's
+    /// revisions, applications, keys, the event log) is in its database, a file in its runtime
+    /// home that [`restart`](Self::restart) opens again — "the process died, the database did
+    /// not". A gateway's
     /// in-memory routes and a Traffic Manager's counters (none are on disk in WSO2) are lost; a
     /// load balancer holds nothing. Killing `traffic-manager` stops only the Traffic Manager
     /// inside its control-plane instance ([`tollgate_node::TrafficManagerHandle::stop`]): the
@@ -699,9 +692,6 @@ impl RunningTopology {
                     .ok_or_else(|| BootError::NotRunning(name.to_owned()))?;
                 let node = self.nodes.remove(position);
                 self.down.insert(node.name.clone(), node.endpoints.clone());
-                if let Some(cp) = node.handle.control_plane() {
-                    self.retained.insert(node.name.clone(), cp.clone());
-                }
                 node.handle.shutdown().await;
             }
             Member::LoadBalancer => {
@@ -741,10 +731,34 @@ impl RunningTopology {
         Ok(())
     }
 
+    /// [`restart`](Self::restart), but a control plane loses its state: its database file is
+    /// deleted first, so it starts empty. Its event log starts again at 0, so the gateways find their
+    /// `after=<seq>` gone (410), pull its (empty) snapshot and drop what they served.
+    pub async fn restart_fresh(&mut self, name: &str) -> Result<(), BootError> {
+        if self.node(name).is_none() {
+            let database = self
+                .homes
+                .of(name)
+                .join(tollgate_control_plane::DATABASE_FILE);
+            match std::fs::remove_file(&database) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BootError::Node {
+                        instance: name.to_owned(),
+                        message: format!("cannot delete {}: {e}", database.display()),
+                    });
+                }
+            }
+        }
+        self.restart(name).await
+    }
+
     /// Starts a killed instance, load balancer or Traffic Manager again on the same ports, and
     /// returns once it is ready (a gateway: its start-up sync done, awaited by signal).
     ///
-    /// A control plane comes back with the state it had when killed (see [`kill`](Self::kill)):
+    /// A control plane comes back with the state it had when killed, from its database (see
+    /// [`kill`](Self::kill)):
     /// its event log goes on at the same `seq`, so the gateways resume their streams with
     /// `after=<seq>` as soon as their reconnect backoff lets them, without re-pulling a snapshot.
     /// The Traffic Manager inside it starts with empty counters and pulls its policies again.
@@ -752,18 +766,6 @@ impl RunningTopology {
     /// `traffic-manager` serves again with the counters it had; gateways' decision followers
     /// reconnect on their own backoff (WSO2's: 10 s first).
     pub async fn restart(&mut self, name: &str) -> Result<(), BootError> {
-        self.restart_with(name, true).await
-    }
-
-    /// [`restart`](Self::restart), but a control plane loses its state: a new, empty control
-    /// plane (a fresh database). Its event log starts again at 0, so the gateways find their
-    /// `after=<seq>` gone (410), pull its (empty) snapshot and drop what they served.
-    pub async fn restart_fresh(&mut self, name: &str) -> Result<(), BootError> {
-        self.retained.remove(name);
-        self.restart_with(name, false).await
-    }
-
-    async fn restart_with(&mut self, name: &str, keep_state: bool) -> Result<(), BootError> {
         match self.member(name)? {
             Member::Instance => {
                 let endpoints = self.down.remove(name).ok_or_else(|| {
@@ -790,25 +792,16 @@ impl RunningTopology {
                         }
                     }
                 }
-                let state = if keep_state {
-                    self.retained.get(name).cloned()
-                } else {
-                    None
-                };
                 if let Err(error) = self
-                    .start_bound(
-                        HeldInstance {
-                            instance,
-                            listeners,
-                        },
-                        state,
-                    )
+                    .start_bound(HeldInstance {
+                        instance,
+                        listeners,
+                    })
                     .await
                 {
                     self.down.insert(name.to_owned(), endpoints);
                     return Err(error);
                 }
-                self.retained.remove(name);
                 // Its Traffic Manager is a new one, serving: undo a stop's cuts.
                 if let Some(tm) = self.traffic_manager_of(name) {
                     self.reconnect_traffic_manager(&tm);
@@ -950,7 +943,7 @@ impl RunningTopology {
             .position(|h| h.instance.name == name)
             .ok_or_else(|| BootError::NotHeld(name.to_owned()))?;
         let held = self.held.remove(position);
-        self.start_bound(held, None).await
+        self.start_bound(held).await
     }
 
     /// A client that resolves the topology's hostnames and trusts the built-in certificate.

@@ -304,9 +304,18 @@ async fn a_restarted_control_plane_keeps_its_state_and_the_gateways_follow_its_n
         "pizzashack-production",
     );
     topology.restart("control-plane").await.unwrap();
-    // The same state ("the database survived"), its event log at the same seq.
+    // A new process over the same database ("the process died, the database did not"), its
+    // event log at the same seq.
     let after = topology.control_plane().unwrap();
-    assert!(std::sync::Arc::ptr_eq(&before, after));
+    assert!(
+        !std::sync::Arc::ptr_eq(&before, after),
+        "a new control plane"
+    );
+    let database = topology
+        .home("control-plane")
+        .unwrap()
+        .join(tollgate_control_plane::DATABASE_FILE);
+    assert!(database.is_file(), "{}", database.display());
     assert_eq!(after.event_seq(), seq);
     assert!(topology.is_running("traffic-manager"));
     let session = Session::open(topology.client()).await;

@@ -85,7 +85,8 @@ pub struct UserStore {
     pub kind: String,
 }
 
-/// `[database.<name>]`; kept so the guide's files load, not used (state is in memory).
+/// `[database.<name>]`; kept so the guide's files load, not used (a control plane keeps its
+/// data in one JSON file, `tollgate_control_plane::database`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Database {
     pub kind: Option<String>,

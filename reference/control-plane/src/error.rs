@@ -11,6 +11,8 @@ use serde::Serialize;
 pub enum ControlPlaneError {
     #[error("key manager: {0}")]
     KeyManager(#[from] tollgate_key_manager::KeyManagerError),
+    #[error(transparent)]
+    Database(#[from] crate::database::DatabaseError),
 }
 
 /// A REST failure, rendered as WSO2's `Error` object.

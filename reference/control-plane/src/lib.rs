@@ -3,8 +3,9 @@
 //! `/settings` calls, REST access control by OAuth2 scope, per-label runtime artifacts, and the
 //! event hub that gateways pull a start-up snapshot from and then follow.
 //!
-//! Everything is in memory behind one lock (control-plane calls are not a hot path); ids come
-//! from the seeded RNG and times from the injected clock, so one seed gives one transcript.
+//! Everything is in memory behind one lock (control-plane calls are not a hot path), written to
+//! the node's database file after each change so a restart finds it; ids come from the seeded
+//! RNG and times from the injected clock, so one seed gives one transcript.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -14,6 +15,7 @@
 //! | [`rest`] | the REST edge: extractors, fallbacks and `Location`, so bad input gets WSO2's `Error` |
 //! | [`model`] | Publisher/DevPortal DTOs (`API`, `APIOperations`, ...) |
 //! | [`state`] | the in-memory store, the event log, artifact generation per label |
+//! | [`database`] | the store on disk (WSO2's `WSO2AM_DB`), written before a change is answered |
 //! | [`publisher`] | `/api/am/publisher/v4`: APIs, lifecycle, revisions, deployments, settings |
 //! | [`devportal`] | `/api/am/devportal/v3`: APIs with `endpointURLs`, settings, applications, subscriptions, keys |
 //! | [`admin`] | `/api/am/admin/v4`: throttling policies and deny policies (published as events) |
@@ -24,6 +26,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod database;
 pub mod devportal;
 pub mod error;
 pub mod eventhub;
@@ -33,6 +36,7 @@ pub mod rest;
 pub mod settings;
 pub mod state;
 
+pub use database::{DATABASE_FILE, Database, DatabaseError};
 pub use error::ControlPlaneError;
 pub use settings::ControlPlaneSettings;
 
@@ -52,6 +56,7 @@ pub struct ControlPlane {
     rng: SeededRng,
     kms: Arc<KeyManager>,
     hub: Arc<Hub>,
+    database: Option<Database>,
 }
 
 /// The state and the event log's wake-up signal; shared with the Key Manager's revocation sink.
@@ -102,6 +107,21 @@ impl ControlPlane {
         clock: SharedClock,
         seed: u64,
     ) -> Result<Arc<Self>, ControlPlaneError> {
+        Self::open(settings, clock, seed, None)
+    }
+
+    /// [`Self::new`] over `database`: what it holds is served again (a restart), and every
+    /// change is written to it before it is answered. No file yet: an empty control plane.
+    pub fn open(
+        settings: ControlPlaneSettings,
+        clock: SharedClock,
+        seed: u64,
+        database: Option<Database>,
+    ) -> Result<Arc<Self>, ControlPlaneError> {
+        let stored = match &database {
+            Some(database) => database.load()?,
+            None => None,
+        };
         let (head, _) = watch::channel(0);
         let hub = Arc::new(Hub {
             state: Mutex::new(State::default()),
@@ -127,13 +147,35 @@ impl ControlPlane {
             Arc::new(SeededRng::derive(seed, "key-manager")),
             Arc::new(HubRevocations(hub.clone())),
         )?;
+        let rng = SeededRng::derive(seed, "control-plane");
+        if let Some(stored) = stored {
+            let seq = stored.state.seq();
+            *hub.lock() = stored.state;
+            hub.head.send_replace(seq);
+            rng.seek(stored.ids);
+            kms.restore(stored.key_manager);
+        }
         Ok(Arc::new(Self {
             settings,
             clock,
-            rng: SeededRng::derive(seed, "control-plane"),
+            rng,
             kms,
             hub,
+            database,
         }))
+    }
+
+    /// Writes the database now (a no-op without one); the REST layer calls it after each change.
+    pub fn save(&self) -> Result<(), DatabaseError> {
+        match &self.database {
+            Some(database) => database.save(self),
+            None => Ok(()),
+        }
+    }
+
+    /// How far the id stream has been drawn, for the database.
+    pub(crate) fn id_position(&self) -> u128 {
+        self.rng.position()
     }
 
     /// Everything served on the management port: Publisher, Developer Portal, Key Manager
@@ -149,6 +191,10 @@ impl ControlPlane {
             // After every route, so it reaches them all (nested ones included).
             .method_not_allowed_fallback(rest::method_not_allowed)
             .fallback(rest::not_found)
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                database::commit,
+            ))
             .layer(axum::extract::DefaultBodyLimit::max(rest::MAX_BODY_BYTES))
             .layer(axum::middleware::from_fn(rest::error_shape))
     }

@@ -1,10 +1,12 @@
-//! All control-plane state, in memory, behind one lock: APIs with their revisions and
+//! All control-plane state, in memory behind one lock and written to the database
+//! ([`crate::database`]) after every change: APIs with their revisions and
 //! deployments, applications, key mappings, subscriptions, revoked tokens, and the event log.
 //!
 //! The event log lives under the same lock as the data it describes, so a snapshot and the
 //! sequence number it is "as of" can never disagree.
 
 use crate::model::{AUTH_ANY, Api, first_endpoint};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use tollgate_config::model::Environment;
@@ -15,7 +17,7 @@ use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
 
 /// One API: its working copy, its revisions and where they are deployed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiRecord {
     pub api: Api,
     /// By revision number (ascending).
@@ -27,7 +29,7 @@ pub struct ApiRecord {
 }
 
 /// A frozen copy of the API.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Revision {
     pub id: String,
     pub number: u32,
@@ -36,7 +38,7 @@ pub struct Revision {
     pub snapshot: Api,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
     pub environment: String,
     pub revision_id: String,
@@ -45,7 +47,7 @@ pub struct Deployment {
     pub deployed_time: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApplicationRecord {
     pub app: Application,
     pub description: Option<String>,
@@ -54,7 +56,7 @@ pub struct ApplicationRecord {
     pub updated_time: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyMappingRecord {
     pub id: String,
     pub mapping: KeyMapping,
@@ -62,7 +64,7 @@ pub struct KeyMappingRecord {
     pub callback_url: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub apis: BTreeMap<String, ApiRecord>,
     pub applications: BTreeMap<String, ApplicationRecord>,

@@ -6,7 +6,8 @@
 //! a JWKS, and validates, introspects and revokes tokens, telling a [`RevocationSink`] so the
 //! gateways hear of it. The super admin is the only user and holds every scope. Time comes from
 //! the injected clock and every key, secret, `jti` and refresh token from the seeded stream: the
-//! same seed and the same calls give byte-identical tokens. State is in memory.
+//! same seed and the same calls give byte-identical tokens. State is in memory; the control plane
+//! saves it with its own ([`KeyManager::stored`]) so a restart keeps clients and grants.
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -26,7 +27,7 @@ pub mod token;
 
 pub use error::{KeyManagerError, OAuthError};
 pub use keys::{Jwk, Jwks};
-pub use manager::{ClientSpec, KeyManager, OAuthClient, RevocationSink};
+pub use manager::{ClientSpec, KeyManager, OAuthClient, RevocationSink, StoredKeyManager};
 pub use settings::{KeyManagerSettings, RESIDENT_KEY_MANAGER, wso2_key_id};
 pub use token::{Grant, TokenInfo, TokenRequest, TokenResponse};
 

@@ -12,6 +12,7 @@ use crate::token::{
     TokenRequest, TokenResponse, granted_scopes,
 };
 use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tollgate_protocol::store::RevokedToken;
@@ -39,7 +40,7 @@ pub struct ClientSpec {
 }
 
 /// A registered OAuth client (an IS service provider with its OAuth inbound config).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthClient {
     pub consumer_key: String,
     pub consumer_secret: String,
@@ -57,20 +58,20 @@ impl OAuthClient {
 }
 
 /// A DCR-registered client's extra attributes, echoed back on re-registration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DcrAttributes {
     pub saas_app: bool,
     pub token_type: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct ClientRecord {
     client: OAuthClient,
     dcr: Option<DcrAttributes>,
 }
 
 /// A live refresh token and the grant it continues.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct RefreshGrant {
     consumer_key: String,
     subject: String,
@@ -82,7 +83,7 @@ struct RefreshGrant {
     access_expires_at: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct State {
     /// Consumer key → client.
     clients: BTreeMap<String, ClientRecord>,
@@ -90,6 +91,14 @@ struct State {
     refresh_tokens: BTreeMap<String, RefreshGrant>,
     /// Revoked `jti` → `exp`; forgotten once the token would have expired anyway.
     revoked: BTreeMap<String, i64>,
+}
+
+/// A key manager's durable data, as [`KeyManager::stored`] hands it to the control plane's
+/// database; opaque outside this crate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredKeyManager {
+    state: State,
+    rng_position: u128,
 }
 
 /// What [`KeyManager::register_dcr`] did.
@@ -160,6 +169,21 @@ impl KeyManager {
     /// state, ready to merge into the management port's router.
     pub fn router(self: &Arc<Self>) -> axum::Router {
         crate::http::router(Arc::clone(self))
+    }
+
+    /// What a restart must find again (WSO2 keeps it in the identity tables of its database):
+    /// clients, live refresh grants, revoked `jti`s, and how far the id stream has been drawn.
+    pub fn stored(&self) -> StoredKeyManager {
+        StoredKeyManager {
+            state: self.state().clone(),
+            rng_position: self.rng.position(),
+        }
+    }
+
+    /// Takes back what [`Self::stored`] gave, on a restart over the same database.
+    pub fn restore(&self, stored: StoredKeyManager) {
+        *self.state() = stored.state;
+        self.rng.seek(stored.rng_position);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -22,8 +22,12 @@
 //! `.jks` name keeps the built-in pair, which is what WSO2's own default `wso2carbon.jks` holds.
 //! `[truststore] file_name` ending in `.pem` adds its certificates to what outbound calls trust.
 //!
-//! Disk: a gateway's files live in [`NodeResources::home`], its runtime home (WSO2's
-//! `<APIM_HOME>`), which whoever starts the node picks and keeps across restarts.
+//! Disk: a node's files live in [`NodeResources::home`], its runtime home (WSO2's
+//! `<APIM_HOME>`), which whoever starts the node picks and keeps across restarts: a gateway's API
+//! files, and a control plane's database ([`tollgate_control_plane::DATABASE_FILE`]), so a
+//! control plane restarted over the same home comes back with its APIs, applications, keys and
+//! event log (same `seq`: gateways resume their streams and re-pull nothing). A Traffic Manager
+//! keeps no counters on disk, as WSO2's keeps none.
 //!
 //! The Traffic Manager (WSO2's control-plane profile includes it) is [`traffic`]: how it gets
 //! its policies, how its windows follow the injected clock, and how a test stops and restarts
@@ -32,9 +36,8 @@
 //! with this node's TM port) is pointed at the listener's address.
 //!
 //! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM); the rest is
-//! this file: [`PortRole`],
-//! [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`] (and
-//! [`start_with_state`]: a restart that keeps the control plane's state), [`NodeHandle`].
+//! this file: [`PortRole`], [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`],
+//! [`NodeHandle`].
 
 pub mod convergence;
 pub mod tls;
@@ -48,7 +51,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_config::model::{DeploymentConfig, ServerRole};
 use tollgate_config::ports::Ports;
-use tollgate_control_plane::{ControlPlane, ControlPlaneSettings};
+use tollgate_control_plane::{ControlPlane, ControlPlaneSettings, Database};
 use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings, RuntimeHome};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE};
@@ -290,23 +293,6 @@ pub async fn start<L: Listener>(
     resources: NodeResources<L>,
     shutdown: CancellationToken,
 ) -> Result<NodeHandle, NodeError> {
-    start_with_state(name, cfg, resources, shutdown, None).await
-}
-
-/// [`start`], serving `state` — the control plane a previous run of this node left, taken from
-/// its [`NodeHandle::control_plane`] — instead of a new, empty one. This is a WSO2 control plane
-/// restarted over its database: APIs, revisions, applications, keys and the event log (same
-/// `seq`, so gateways resume their stream with `after=<seq>` and re-pull nothing) survive. The
-/// Traffic Manager beside it starts with empty counters, as a WSO2 TM keeps none on disk.
-/// `state` is ignored on a `gateway-worker` node (a gateway pulls its state from the control
-/// plane at start).
-pub async fn start_with_state<L: Listener>(
-    name: &str,
-    cfg: DeploymentConfig,
-    resources: NodeResources<L>,
-    shutdown: CancellationToken,
-    state: Option<Arc<ControlPlane>>,
-) -> Result<NodeHandle, NodeError> {
     let role = cfg.server.server_role;
     if !role.runs_control_plane() && !role.runs_gateway() {
         return Err(NodeError::UnsupportedRole(role.as_str()));
@@ -321,6 +307,7 @@ pub async fn start_with_state<L: Listener>(
         signing,
         home,
     } = resources;
+    let database = home.as_deref().map(Database::in_home);
     let runtime = home.map(|home| RuntimeHome::new(home, &cfg.sync_gateway.skip_list));
     let shutdown = shutdown.child_token();
     let mut handle = NodeHandle {
@@ -335,7 +322,14 @@ pub async fn start_with_state<L: Listener>(
 
     match role {
         ServerRole::ControlPlane => {
-            let cp = control_plane(state, &cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
+            let cp = control_plane(
+                database,
+                &cfg,
+                ports.mgmt_https,
+                &signing,
+                clock.clone(),
+                seed,
+            )?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             handle.traffic_manager = Some(TrafficManagerHandle::start(
@@ -376,7 +370,14 @@ pub async fn start_with_state<L: Listener>(
             handle.gateway = Some(gateway);
         }
         ServerRole::Default => {
-            let cp = control_plane(state, &cfg, ports.mgmt_https, &signing, clock.clone(), seed)?;
+            let cp = control_plane(
+                database,
+                &cfg,
+                ports.mgmt_https,
+                &signing,
+                clock.clone(),
+                seed,
+            )?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             let tm_binary = listeners.take(PortRole::TmBinary)?;
@@ -436,23 +437,21 @@ pub async fn start_with_state<L: Listener>(
     Ok(handle)
 }
 
-/// `state` (a restart over the database) if given, else a new, empty control plane.
+/// The control plane over `database`: what it holds if it exists (a restart), else empty.
 fn control_plane(
-    state: Option<Arc<ControlPlane>>,
+    database: Option<Database>,
     cfg: &DeploymentConfig,
     mgmt_https_port: u16,
     signing: &tls::KeyPair,
     clock: SharedClock,
     seed: u64,
 ) -> Result<Arc<ControlPlane>, NodeError> {
-    if let Some(cp) = state {
-        return Ok(cp);
-    }
     let mut settings = ControlPlaneSettings::from_config(cfg, mgmt_https_port);
     settings.signing_key_pem = signing.private_key_pem.clone();
     settings.public_key_pem = signing.public_key_pem.clone();
     settings.key_id = signing.key_id.clone();
-    ControlPlane::new(settings, clock, seed).map_err(|e| NodeError::ControlPlane(e.to_string()))
+    ControlPlane::open(settings, clock, seed, database)
+        .map_err(|e| NodeError::ControlPlane(e.to_string()))
 }
 
 fn gateway_settings(cfg: &DeploymentConfig, name: &str, signing: &tls::KeyPair) -> GatewaySettings {

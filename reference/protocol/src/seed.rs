@@ -53,11 +53,33 @@ impl SeededRng {
     pub fn next_u64(&self) -> u64 {
         self.with(|r| r.next_u64())
     }
+
+    /// How far the stream has been drawn (in 32-bit words): with [`Self::seek`], a restarted
+    /// node goes on where it stopped instead of minting the ids it minted before.
+    pub fn position(&self) -> u128 {
+        self.with(|r| r.get_word_pos())
+    }
+
+    /// Moves the stream to `position` (from [`Self::position`]).
+    pub fn seek(&self, position: u128) {
+        self.with(|r| r.set_word_pos(position));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_resumed_at_its_position_goes_on_where_it_stopped() {
+        let first = SeededRng::derive(7, "control-plane");
+        first.uuid();
+        first.token(28);
+        let resumed = SeededRng::derive(7, "control-plane");
+        resumed.seek(first.position());
+        assert_eq!(first.uuid(), resumed.uuid());
+        assert_ne!(SeededRng::derive(7, "control-plane").uuid(), resumed.uuid());
+    }
 
     #[test]
     fn same_seed_and_label_give_the_same_stream() {

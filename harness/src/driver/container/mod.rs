@@ -21,9 +21,11 @@
 //! - **Faults**: kill = `docker kill` (SIGKILL), restart = `docker start` (or stop + start for
 //!   a running member), pause / resume = `docker pause` / `unpause` (a hang: the process is
 //!   frozen, its sockets stay open), partition / heal = disconnect one side from the pair's
-//!   network and reconnect it (packets go nowhere, as in a real partition). Skipped with the
-//!   reason ([`Target::cannot`]): killing a control plane (its state is in memory), faulting
-//!   its Traffic Manager alone (same process), cutting off a mock backend (in the harness).
+//!   network and reconnect it (packets go nowhere, as in a real partition). A killed control
+//!   plane comes back with its state: its database is a file in the container's home
+//!   ([`tollgate_control_plane::database`]). Skipped with the reason ([`Target::cannot`]):
+//!   faulting its Traffic Manager alone (same process), cutting off a mock backend (in the
+//!   harness).
 //! - **Virtual time** is not offered: nodes run on their own clocks (the admin clock endpoint
 //!   is not built), so scenarios that `advance` are skipped from that step, with the reason.
 //! - **Clean-up**: containers and the network are removed when the topology shuts down, when
@@ -826,16 +828,14 @@ impl Target for ContainerTarget {
                 "mock backend `{backend}` runs in the harness, outside the topology's networks: it cannot be cut off"
             ));
         }
-        let (Fault::Kill(name) | Fault::Restart(name)) = fault else {
-            return None;
-        };
-        if name == "traffic-manager" {
-            return Some("the Traffic Manager runs inside the control plane's process: it cannot be killed on its own".into());
+        // A control plane's kill and restart work: its database is a file in the container's
+        // home, which outlives the process as WSO2's `WSO2AM_DB` does.
+        match fault {
+            Fault::Kill(name) | Fault::Restart(name) if name == "traffic-manager" => Some(
+                "the Traffic Manager runs inside the control plane's process: it cannot be killed on its own".into(),
+            ),
+            _ => None,
         }
-        let instance = self.topology.instance(name)?;
-        instance.role().runs_control_plane().then(|| {
-            "a control plane keeps its state in memory (not in a database), so a killed container would come back empty".into()
-        })
     }
 
     async fn place_file(

@@ -28,7 +28,7 @@ pub mod scope {
 }
 
 /// Throttling state of the control plane (kept in [`crate::state::State`], under its lock).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ThrottlingState {
     /// In creation order (the built-ins first, as WSO2 lists them by id).
     pub policies: Vec<ThrottlePolicy>,

@@ -41,6 +41,11 @@ pub async fn harness() -> Harness {
 pub async fn harness_with(settings: ControlPlaneSettings) -> Harness {
     let clock = ManualClock::new(1_700_000_000_000);
     let cp = ControlPlane::new(settings, Arc::new(clock.clone()), 42).unwrap();
+    harness_over(cp, clock).await
+}
+
+/// A harness around `cp`, whose clock is `clock`, with a new admin token.
+pub async fn harness_over(cp: Arc<ControlPlane>, clock: ManualClock) -> Harness {
     let app = cp.router();
     let mut h = Harness {
         cp,

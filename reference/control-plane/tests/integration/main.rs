@@ -10,6 +10,7 @@
 mod common;
 mod admin;
 mod control_plane;
+mod database;
 mod edges;
 mod openapi_shapes;
 mod serve;
