@@ -26,8 +26,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_config::model::DeploymentConfig;
 use tollgate_node::{NodeListeners, NodeResources, PortRole};
+use tollgate_protocol::internal::NODE_CLOCK;
 use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::{SharedClock, SystemClock};
+use tollgate_protocol::{ManualClock, SharedClock, SystemClock};
 
 /// Exit code for a configuration that does not load.
 pub const EXIT_CONFIG: u8 = 2;
@@ -108,6 +109,14 @@ pub enum Command {
         /// across restarts; defaults to `tollgate/<name>` in the system's temporary folder.
         #[arg(long, value_name = "DIR")]
         home: Option<PathBuf>,
+        /// Run on a test clock starting at this instant instead of the system clock: virtual
+        /// time for a harness outside the process (the container driver), moved forward with
+        /// `PUT /_tollgate/clock` on the management port. Off unless given. A
+        /// `tollgate-virtual-clock` file in the runtime home (Unix milliseconds, written by the
+        /// harness before a restart) starts it there instead, so a restarted node keeps the
+        /// topology's time.
+        #[arg(long, value_name = "UNIX_MILLIS")]
+        virtual_clock: Option<i64>,
         #[command(flatten)]
         network: NetworkArgs,
     },
@@ -227,8 +236,18 @@ pub async fn run(cli: Cli) -> ExitCode {
             address,
             name,
             home,
+            virtual_clock,
             network,
-        } => node(&config, seed, address, name, home, &network).await,
+        } => {
+            let start = NodeStart {
+                seed,
+                address,
+                name,
+                home,
+                virtual_clock,
+            };
+            node(&config, start, &network).await
+        }
         Command::LoadBalancer {
             topology,
             name,
@@ -455,14 +474,27 @@ pub fn describe(topology: &Topology, running: &RunningTopology) -> String {
     out
 }
 
-async fn node(
-    config: &std::path::Path,
+/// The file in a node's runtime home that starts its test clock (see `tollgate node
+/// --virtual-clock`).
+pub const VIRTUAL_CLOCK_FILE: &str = "tollgate-virtual-clock";
+
+/// `tollgate node`'s options beside its config and network.
+struct NodeStart {
     seed: u64,
     address: IpAddr,
     name: Option<String>,
     home: Option<PathBuf>,
-    network: &NetworkArgs,
-) -> ExitCode {
+    virtual_clock: Option<i64>,
+}
+
+async fn node(config: &std::path::Path, start: NodeStart, network: &NetworkArgs) -> ExitCode {
+    let NodeStart {
+        seed,
+        address,
+        name,
+        home,
+        virtual_clock,
+    } = start;
     let loaded = match tollgate_config::load(config) {
         Ok(loaded) => loaded,
         Err(errors) => {
@@ -488,11 +520,25 @@ async fn node(
     let host_map = network.host_map(address);
     // Outside any checkout, and the same for every run of the node: a restart finds its files.
     let home = home.unwrap_or_else(|| std::env::temp_dir().join("tollgate").join(&name));
+    let clock: SharedClock = match virtual_clock {
+        None => Arc::new(SystemClock),
+        Some(start) => match test_clock(start, &home) {
+            Ok(clock) => Arc::new(clock),
+            Err(message) => {
+                eprintln!("tollgate: {message}");
+                return ExitCode::from(EXIT_START);
+            }
+        },
+    };
     match run_node(
         &name,
         loaded.config,
         &base_dir,
-        seed,
+        NodeClock {
+            clock,
+            test_clock: virtual_clock.is_some(),
+            seed,
+        },
         address,
         host_map,
         home,
@@ -507,11 +553,39 @@ async fn node(
     }
 }
 
+/// A test clock at `start`, or at what `home`'s [`VIRTUAL_CLOCK_FILE`] holds.
+fn test_clock(start: i64, home: &std::path::Path) -> Result<ManualClock, String> {
+    let file = home.join(VIRTUAL_CLOCK_FILE);
+    let start = match std::fs::read_to_string(&file) {
+        Ok(text) => text.trim().parse::<i64>().map_err(|e| {
+            format!(
+                "{}: not a time in Unix milliseconds ({e}): {text:?}",
+                file.display()
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => start,
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    Ok(ManualClock::new(start))
+}
+
+/// What a node's time and randomness come from.
+struct NodeClock {
+    clock: SharedClock,
+    /// `clock` is a test clock (`--virtual-clock`).
+    test_clock: bool,
+    seed: u64,
+}
+
 async fn run_node(
     name: &str,
     config: DeploymentConfig,
     base_dir: &std::path::Path,
-    seed: u64,
+    NodeClock {
+        clock,
+        test_clock,
+        seed,
+    }: NodeClock,
     address: IpAddr,
     host_map: HostMap,
     home: PathBuf,
@@ -535,7 +609,7 @@ async fn run_node(
     let resources = NodeResources {
         listeners,
         outbound,
-        clock: Arc::new(SystemClock),
+        clock: clock.clone(),
         seed,
         tls: keystores.server,
         signing: keystores.signing,
@@ -548,6 +622,13 @@ async fn run_node(
     println!("Tollgate node `{name}` ({}), seed {seed}", role.as_str());
     for line in lines {
         println!("{line}");
+    }
+    if test_clock {
+        println!(
+            "  {:<27}: {} ms (moved by PUT {NODE_CLOCK})",
+            "test clock",
+            clock.now_millis()
+        );
     }
     if role.runs_gateway() {
         println!("  {:<27}: {}", "runtime home", home.display());
@@ -769,5 +850,29 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tollgate_protocol::Clock;
+
+    #[test]
+    fn a_test_clock_starts_at_its_flag_or_at_the_time_its_home_was_given() {
+        let home = std::env::temp_dir().join(format!("tollgate-cli-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        let _ = std::fs::remove_file(home.join(VIRTUAL_CLOCK_FILE));
+        assert_eq!(test_clock(1_000, &home).unwrap().now_millis(), 1_000);
+        std::fs::write(home.join(VIRTUAL_CLOCK_FILE), "90000\n").unwrap();
+        assert_eq!(test_clock(1_000, &home).unwrap().now_millis(), 90_000);
+        std::fs::write(home.join(VIRTUAL_CLOCK_FILE), "soon").unwrap();
+        let error = test_clock(1_000, &home).err().unwrap();
+        assert!(
+            error.contains(VIRTUAL_CLOCK_FILE) && error.contains("soon"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&home).unwrap();
     }
 }

@@ -187,11 +187,9 @@ impl Target for InprocTarget {
         self.clock.now_millis()
     }
 
-    fn set_clock(&self, millis: i64) -> bool {
-        if millis > self.clock.now_millis() {
-            self.clock.set_millis(millis);
-        }
-        true
+    async fn set_clock(&mut self, millis: i64) -> Result<(), String> {
+        self.clock.move_to(millis);
+        Ok(())
     }
 
     async fn wait_for_throttle(

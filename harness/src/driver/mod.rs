@@ -8,7 +8,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock, kills, restarts, pauses and partitions through the fault plane |
-//! | [`container`] | [`ContainerDriver`]: every node in its own Docker container `FROM scratch`, a private network per scenario, kills, restarts and pauses through the engine |
+//! | [`container`] | [`ContainerDriver`]: every node in its own Docker container `FROM scratch`, a private network per scenario, a virtual clock on every node, kills, restarts, pauses and partitions through the engine |
 
 pub mod container;
 pub mod inproc;
@@ -181,8 +181,9 @@ pub trait Target {
     /// The wall clock, Unix milliseconds.
     fn now_millis(&self) -> i64;
 
-    /// Moves the virtual clock to `millis` (never backwards); `false` without virtual time.
-    fn set_clock(&self, millis: i64) -> bool;
+    /// Moves the virtual clock to `millis` (never backwards) on every member; `Err` says why
+    /// it could not (no virtual time, a member that did not take it).
+    fn set_clock(&mut self, millis: i64) -> impl std::future::Future<Output = Result<(), String>>;
 
     /// Waits until `gateway` holds (`throttled`), or no longer holds, a Traffic Manager
     /// decision throttling `key` at the topology's clock.

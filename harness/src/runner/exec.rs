@@ -292,7 +292,7 @@ impl<'t, D: Driver> Executor<'t, D> {
 
     async fn action(&mut self, step: &Step) -> Result<StepEnd, Box<Failure>> {
         let exchange = match &step.action {
-            Action::Advance(advance) => return Ok(self.advance(*advance)),
+            Action::Advance(advance) => return Ok(self.advance(*advance).await),
             Action::Wait(wait) => {
                 if matches!(wait.condition, Condition::Throttle { .. })
                     && !self.driver.has(Capability::DecisionView)
@@ -1183,7 +1183,7 @@ impl<'t, D: Driver> Executor<'t, D> {
         Ok(())
     }
 
-    fn advance(&mut self, advance: Advance) -> StepEnd {
+    async fn advance(&mut self, advance: Advance) -> StepEnd {
         if !self.driver.has(Capability::VirtualTime) {
             return StepEnd::Skipped(format!(
                 "driver `{}` has no {}",
@@ -1198,11 +1198,14 @@ impl<'t, D: Driver> Executor<'t, D> {
             }
             Advance::To(mark) => mark.after(now),
         };
-        if self.target.set_clock(to) {
-            super::throttle::clock_moved(self.target);
-            StepEnd::Passed
-        } else {
-            StepEnd::Skipped("the topology's clock cannot be moved".into())
+        match self.target.set_clock(to).await {
+            Ok(()) => {
+                super::throttle::clock_moved(self.target);
+                StepEnd::Passed
+            }
+            Err(reason) => StepEnd::Failed(failure(format!(
+                "the topology's clock did not move to {to}: {reason}"
+            ))),
         }
     }
 

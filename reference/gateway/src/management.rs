@@ -2,7 +2,8 @@
 //!
 //! Off the hot path, so axum. WSO2's gateway REST API (`/api/am/gateway/v2`) is reduced to
 //! what the harness reads: the deployed APIs and the start-up health check; plus Tollgate's
-//! own long-poll for convergence ([`GATEWAY_SYNC`]). Not implemented: the rest of
+//! own long-poll for convergence ([`GATEWAY_SYNC`]) and the node's clock ([`NODE_CLOCK`],
+//! movable only on a node started with a test clock). Not implemented: the rest of
 //! `/api/am/gateway/v2` (redeploy, undeploy, artifacts, local entries, ...) and its Basic auth.
 
 use crate::gateway::Gateway;
@@ -14,8 +15,10 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::{
-    GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE, ThrottleView,
+    ClockReading, GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE, NODE_CLOCK,
+    ThrottleView,
 };
 
 /// The management router.
@@ -25,7 +28,49 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
         .route(GATEWAY_HEALTH, get(health))
         .route(GATEWAY_SYNC, get(sync))
         .route(GATEWAY_THROTTLE, get(throttle))
+        .merge(clock_router(gateway.clock.clone(), None))
         .with_state(gateway)
+}
+
+/// Called after the clock moved (a control-plane node rolls its Traffic Manager's windows).
+pub type ClockMoved = Arc<dyn Fn() + Send + Sync>;
+
+/// [`NODE_CLOCK`] over `clock`, for any node's management router; `moved` runs after each move,
+/// before the answer.
+pub fn clock_router<S: Clone + Send + Sync + 'static>(
+    clock: SharedClock,
+    moved: Option<ClockMoved>,
+) -> axum::Router<S> {
+    let read = {
+        let clock = clock.clone();
+        move || {
+            let now_millis = clock.now_millis();
+            async move { Json(ClockReading { now_millis }) }
+        }
+    };
+    let set = move |Json(to): Json<ClockReading>| {
+        let clock = clock.clone();
+        let moved = moved.clone();
+        async move {
+            if !clock.move_to(to.now_millis) {
+                return (
+                    StatusCode::CONFLICT,
+                    Json(serde_json::json!({
+                        "error": "this node runs on the system clock; start it with --virtual-clock to move its time"
+                    })),
+                )
+                    .into_response();
+            }
+            if let Some(moved) = moved {
+                moved();
+            }
+            Json(ClockReading {
+                now_millis: clock.now_millis(),
+            })
+            .into_response()
+        }
+    };
+    axum::Router::new().route(NODE_CLOCK, get(read).put(set))
 }
 
 /// One row of `GET /api/am/gateway/v2/apis`.
@@ -175,5 +220,69 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Managemen
         use tower::ServiceExt;
         let router = self.router.clone();
         Box::pin(async move { router.oneshot(request.map(axum::body::Body::new)).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tollgate_protocol::{ManualClock, SystemClock};
+    use tower::ServiceExt;
+
+    async fn call(router: &axum::Router, method: &str, body: Option<i64>) -> (StatusCode, String) {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(NODE_CLOCK)
+            .header("content-type", "application/json");
+        let body = match body {
+            Some(millis) => Body::from(format!(r#"{{"nowMillis":{millis}}}"#)),
+            None => Body::empty(),
+        };
+        let response = router
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_test_clock_is_read_and_moved_forward_only_and_the_callback_runs() {
+        let moves = Arc::new(AtomicUsize::new(0));
+        let counted = moves.clone();
+        let router: axum::Router = clock_router(
+            Arc::new(ManualClock::new(1_000)),
+            Some(Arc::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+            })),
+        );
+        assert_eq!(
+            call(&router, "GET", None).await,
+            (StatusCode::OK, r#"{"nowMillis":1000}"#.into())
+        );
+        assert_eq!(
+            call(&router, "PUT", Some(61_000)).await,
+            (StatusCode::OK, r#"{"nowMillis":61000}"#.into())
+        );
+        // Never back: the answer is the clock after the (refused) move.
+        assert_eq!(
+            call(&router, "PUT", Some(5)).await,
+            (StatusCode::OK, r#"{"nowMillis":61000}"#.into())
+        );
+        assert_eq!(moves.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_system_clock_refuses_to_move() {
+        let router: axum::Router = clock_router(Arc::new(SystemClock), None);
+        let (status, body) = call(&router, "PUT", Some(0)).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(body.contains("--virtual-clock"), "{body}");
     }
 }

@@ -52,6 +52,7 @@ use tokio_util::sync::CancellationToken;
 use tollgate_config::model::{DeploymentConfig, ServerRole};
 use tollgate_config::ports::Ports;
 use tollgate_control_plane::{ControlPlane, ControlPlaneSettings, Database};
+use tollgate_gateway::management::clock_router;
 use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings, RuntimeHome};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE};
@@ -332,15 +333,21 @@ pub async fn start<L: Listener>(
             )?;
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
-            handle.traffic_manager = Some(TrafficManagerHandle::start(
+            let traffic_manager = TrafficManagerHandle::start(
                 &cp,
-                clock,
+                clock.clone(),
                 listeners.take(PortRole::TmBinary)?,
                 listeners.take(PortRole::Amqp)?,
                 shutdown.clone(),
-            ));
-            let policies = handle.traffic_manager.as_ref().map(|tm| tm.policies());
-            let mgmt_router = cp.router().merge(convergence::router(cp.clone(), policies));
+            );
+            let mgmt_router = cp
+                .router()
+                .merge(convergence::router(
+                    cp.clone(),
+                    Some(traffic_manager.policies()),
+                ))
+                .merge(clock_router(clock, Some(traffic_manager.ticker())));
+            handle.traffic_manager = Some(traffic_manager);
             let mgmt_service = TowerToHyperService::new(mgmt_router);
             let servlet_service = TowerToHyperService::new(cp.router());
             handle
@@ -407,7 +414,7 @@ pub async fn start<L: Listener>(
                 },
                 tls.clone(),
                 outbound,
-                clock,
+                clock.clone(),
                 runtime,
                 shutdown.clone(),
             );
@@ -417,7 +424,11 @@ pub async fn start<L: Listener>(
             let gateway_mgmt = tollgate_gateway::management::router(gateway.gateway().clone())
                 .into_service::<axum::body::Body>();
             let policies = handle.traffic_manager.as_ref().map(|tm| tm.policies());
-            let mut mgmt_router = cp.router().merge(convergence::router(cp.clone(), policies));
+            let ticker = handle.traffic_manager.as_ref().map(|tm| tm.ticker());
+            let mut mgmt_router = cp
+                .router()
+                .merge(convergence::router(cp.clone(), policies))
+                .merge(clock_router(clock, ticker));
             for path in [GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE] {
                 mgmt_router = mgmt_router.route_service(path, gateway_mgmt.clone());
             }

@@ -11,6 +11,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     fn now_millis(&self) -> i64;
 
+    /// Moves a test clock forward to `millis` (never back) and says so; the system clock
+    /// cannot be moved and answers `false`.
+    fn move_to(&self, _millis: i64) -> bool {
+        false
+    }
+
     fn now_secs(&self) -> i64 {
         self.now_millis().div_euclid(1000)
     }
@@ -59,6 +65,11 @@ impl Clock for ManualClock {
     fn now_millis(&self) -> i64 {
         self.millis.load(Ordering::SeqCst)
     }
+
+    fn move_to(&self, millis: i64) -> bool {
+        self.millis.fetch_max(millis, Ordering::SeqCst);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -71,5 +82,14 @@ mod tests {
         assert_eq!(clock.now_millis(), 1_000);
         clock.advance_millis(60_000);
         assert_eq!(clock.now_secs(), 61);
+    }
+
+    #[test]
+    fn a_test_clock_moves_forward_only_and_the_system_clock_not_at_all() {
+        let clock = ManualClock::new(5_000);
+        assert!(clock.move_to(9_000));
+        assert!(clock.move_to(1_000));
+        assert_eq!(clock.now_millis(), 9_000);
+        assert!(!SystemClock.move_to(0));
     }
 }

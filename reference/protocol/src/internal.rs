@@ -121,3 +121,18 @@ mod tests {
         assert_eq!(decode_labels(&encode_labels(&labels)), Some(labels));
     }
 }
+
+/// Any node's management port, Tollgate's own: `GET` → [`ClockReading`], the node's wall clock;
+/// `PUT` with a [`ClockReading`] moves a test clock forward to it (never back) and answers the
+/// reading after the move. Only a node started with a test clock (`tollgate node
+/// --virtual-clock`) can be moved; one on the system clock answers 409. How a harness outside
+/// the process gives a topology virtual time.
+pub const NODE_CLOCK: &str = "/_tollgate/clock";
+
+/// What [`NODE_CLOCK`] reads and takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockReading {
+    /// Unix milliseconds.
+    pub now_millis: i64,
+}

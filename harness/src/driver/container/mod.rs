@@ -26,8 +26,10 @@
 //!   ([`tollgate_control_plane::database`]). Skipped with the reason ([`Target::cannot`]):
 //!   faulting its Traffic Manager alone (same process), cutting off a mock backend (in the
 //!   harness).
-//! - **Virtual time** is not offered: nodes run on their own clocks (the admin clock endpoint
-//!   is not built), so scenarios that `advance` are skipped from that step, with the reason.
+//! - **Virtual time**: every node runs a test clock (`tollgate node --virtual-clock`) started
+//!   at [`START_MILLIS`], as in-process; [`Target::set_clock`] moves it on each running node
+//!   with `PUT` [`NODE_CLOCK`], a paused node is told on resume, and a killed one gets the time
+//!   in its home's [`VIRTUAL_CLOCK_FILE`] before it restarts.
 //! - **Clean-up**: containers and the network are removed when the topology shuts down, when
 //!   it is dropped (a failed or panicking scenario), and leftovers of a killed harness process
 //!   are swept when the next driver starts (labels name the owner process).
@@ -38,8 +40,10 @@ mod image;
 pub use engine::Engine;
 pub use image::IMAGE_REPOSITORY;
 
+use super::START_MILLIS;
 use super::{Capability, Driver, DriverError, NotReached, Target};
 use crate::backend::{self, BackendIdentity, RunningBackend};
+use crate::cli::VIRTUAL_CLOCK_FILE;
 use crate::client::Client;
 use crate::topology::{HostTarget, Topology};
 use engine::ContainerSpec;
@@ -51,11 +55,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tollgate_node::PortRole;
 use tollgate_protocol::internal::{
-    CONTROL_PLANE_SYNC, ControlPlaneSync, GATEWAY_SYNC, GATEWAY_THROTTLE, SyncStatus, ThrottleView,
+    CONTROL_PLANE_SYNC, ClockReading, ControlPlaneSync, GATEWAY_SYNC, GATEWAY_THROTTLE, NODE_CLOCK,
+    SyncStatus, ThrottleView,
 };
 use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::security::DEFAULT_CERT_PEM;
-use tollgate_protocol::{Clock, SystemClock};
+use tollgate_protocol::{Clock, ManualClock};
 use tollgate_scenario::Driver as DriverKind;
 
 /// How long a member may take from `docker start` to its `Ready.` line.
@@ -107,6 +112,7 @@ impl Driver for ContainerDriver {
 
     fn capabilities(&self) -> &'static [Capability] {
         &[
+            Capability::VirtualTime,
             Capability::CrashRestart,
             Capability::Partition,
             Capability::DecisionView,
@@ -144,6 +150,9 @@ impl Driver for ContainerDriver {
             shutdown: CancellationToken::new(),
             topology,
             cleaned: false,
+            clock: ManualClock::new(START_MILLIS),
+            down: BTreeSet::new(),
+            paused: BTreeSet::new(),
         };
         match target.start(&image, seed).await {
             Ok(()) => Ok(target),
@@ -385,6 +394,12 @@ pub struct ContainerTarget {
     client: Client,
     shutdown: CancellationToken,
     cleaned: bool,
+    /// The topology's time: every node runs a test clock (`--virtual-clock`) kept at it.
+    clock: ManualClock,
+    /// Members killed and not restarted: a restart hands them the time in a file.
+    down: BTreeSet<String>,
+    /// Members paused: a resume tells them the time.
+    paused: BTreeSet<String>,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -423,6 +438,7 @@ impl ContainerTarget {
             args.extend(["--address".to_owned(), "0.0.0.0".to_owned()]);
             if member.node {
                 args.extend(["--seed".to_owned(), seed.to_string()]);
+                args.extend(["--virtual-clock".to_owned(), START_MILLIS.to_string()]);
             }
             let links = &self.links;
             args.extend(
@@ -566,6 +582,32 @@ impl ContainerTarget {
                 "the Traffic Manager applied event {} of {}",
                 body.traffic_manager_seq.unwrap_or_default(),
                 seq.unwrap_or_default()
+            ))
+        }
+    }
+
+    /// Moves node `name`'s test clock to the topology's time ([`NODE_CLOCK`]).
+    async fn tell_time(&self, name: &str) -> Result<(), String> {
+        let Some(base) = self.management_url(name) else {
+            return Err(format!("no node named `{name}`"));
+        };
+        let to = self.clock.now_millis();
+        let response = self
+            .client
+            .put(format!("{base}{NODE_CLOCK}"))
+            .json(&serde_json::json!(ClockReading { now_millis: to }))
+            .send()
+            .await
+            .map_err(|e| format!("`{name}` does not answer: {e}"))?;
+        let reading: ClockReading = response
+            .json()
+            .map_err(|e| format!("`{name}` answered {}: {e}", response.status))?;
+        if reading.now_millis == to {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{name}`'s clock reads {} after the move to {to}",
+                reading.now_millis
             ))
         }
     }
@@ -738,11 +780,22 @@ impl Target for ContainerTarget {
     }
 
     fn now_millis(&self) -> i64 {
-        SystemClock.now_millis()
+        self.clock.now_millis()
     }
 
-    fn set_clock(&self, _millis: i64) -> bool {
-        false
+    async fn set_clock(&mut self, millis: i64) -> Result<(), String> {
+        self.clock.move_to(millis);
+        let nodes: Vec<String> = self
+            .topology
+            .instances
+            .iter()
+            .map(|i| i.name.clone())
+            .filter(|name| !self.down.contains(name) && !self.paused.contains(name))
+            .collect();
+        for node in nodes {
+            self.tell_time(&node).await?;
+        }
+        Ok(())
     }
 
     async fn wait_for_throttle(
@@ -866,13 +919,24 @@ impl Target for ContainerTarget {
         match fault {
             Fault::Kill(name) => {
                 let container = self.container(name)?.to_owned();
-                self.engine.kill(&container).await
+                self.engine.kill(&container).await?;
+                self.down.insert(name.clone());
+                Ok(())
             }
             Fault::Restart(name) => {
                 let container = self.container(name)?.to_owned();
                 if self.engine.is_running(&container).await {
                     self.engine.stop(&container).await?;
                 }
+                if self.topology.instance(name).is_some() {
+                    // It starts at the topology's time, however far that moved while it was down.
+                    let now = self.clock.now_millis().to_string();
+                    self.engine
+                        .put_file(&container, HOME, VIRTUAL_CLOCK_FILE, now.as_bytes())
+                        .await?;
+                }
+                self.down.remove(name);
+                self.paused.remove(name);
                 self.engine.start(&container).await?;
                 let starts = self.starts.entry(name.clone()).or_insert(0);
                 *starts += 1;
@@ -883,11 +947,17 @@ impl Target for ContainerTarget {
             }
             Fault::Pause(name) => {
                 let container = self.container(name)?.to_owned();
-                self.engine.pause(&container).await
+                self.engine.pause(&container).await?;
+                self.paused.insert(name.clone());
+                Ok(())
             }
             Fault::Resume(name) => {
                 let container = self.container(name)?.to_owned();
-                self.engine.unpause(&container).await
+                self.engine.unpause(&container).await?;
+                if self.paused.remove(name) && self.topology.instance(name).is_some() {
+                    self.tell_time(name).await?;
+                }
+                Ok(())
             }
             Fault::Partition(a, b) => {
                 let (link, container, _) = self.link(a, b)?;
