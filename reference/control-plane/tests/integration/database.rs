@@ -106,15 +106,7 @@ async fn a_control_plane_opened_over_the_database_serves_what_the_last_one_wrote
     assert_eq!(info.consumer_key, keys["consumerKey"].as_str().unwrap());
 
     // New ids, not the ones the first control plane minted from the same seed.
-    let (status, new_app) = second
-        .call(
-            "POST",
-            &format!("{DEVPORTAL}/applications"),
-            Some(json!({"name": "orders", "throttlingPolicy": "Unlimited", "tokenType": "JWT"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{new_app}");
-    let new_id = new_app["applicationId"].as_str().unwrap();
+    let new_id = second.create_application("orders").await;
     assert_ne!(new_id, app_id);
     assert_ne!(new_id, api_id);
     assert!(
