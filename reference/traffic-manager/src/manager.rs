@@ -124,8 +124,15 @@ impl TrafficManager {
 
     /// Replaces every policy (as a TM does when it pulls them at start).
     pub fn set_policies(&self, policies: Vec<ThrottlePolicy>) {
+        self.change_policies(|_| policies);
+    }
+
+    /// Replaces the policies with `change(current)`, read and written under one lock so that
+    /// concurrent changes never lose one another.
+    fn change_policies(&self, change: impl FnOnce(&[ThrottlePolicy]) -> Vec<ThrottlePolicy>) {
         let mut generation = lock(&self.generation);
         let old = self.policies.load();
+        let policies = change(&old.policies);
         let mut table = PolicyTable::default();
         for policy in policies {
             if policy.is_unlimited() {
@@ -159,23 +166,26 @@ impl TrafficManager {
 
     /// Adds or replaces one policy.
     pub fn upsert_policy(&self, policy: ThrottlePolicy) {
-        let mut all: Vec<ThrottlePolicy> = self
-            .policies()
-            .into_iter()
-            .filter(|p| !(p.level() == policy.level() && p.name() == policy.name()))
-            .collect();
-        all.push(policy);
-        self.set_policies(all);
+        self.change_policies(|current| {
+            let mut all: Vec<ThrottlePolicy> = current
+                .iter()
+                .filter(|p| !(p.level() == policy.level() && p.name() == policy.name()))
+                .cloned()
+                .collect();
+            all.push(policy);
+            all
+        });
     }
 
     /// Removes one policy; its keys are no longer counted.
     pub fn remove_policy(&self, level: PolicyLevel, name: &str) {
-        let all = self
-            .policies()
-            .into_iter()
-            .filter(|p| !(p.level() == level && p.name() == name))
-            .collect();
-        self.set_policies(all);
+        self.change_policies(|current| {
+            current
+                .iter()
+                .filter(|p| !(p.level() == level && p.name() == name))
+                .cloned()
+                .collect()
+        });
     }
 
     /// Follows the control plane's `POLICY_*` events; other events are ignored.
@@ -420,6 +430,26 @@ mod tests {
             app_tier: tier.into(),
             ..RequestEvent::default()
         }
+    }
+
+    #[test]
+    fn concurrent_policy_events_lose_none_of_each_other() {
+        let tm = TrafficManager::new(Vec::new(), Arc::new(ManualClock::new(NOON)));
+        let all = defaults();
+        std::thread::scope(|scope| {
+            for policy in &all {
+                let tm = &tm;
+                scope.spawn(move || tm.upsert_policy(policy.clone()));
+            }
+        });
+        assert_eq!(tm.policies().len(), all.len());
+        std::thread::scope(|scope| {
+            for policy in &all {
+                let tm = &tm;
+                scope.spawn(move || tm.remove_policy(policy.level(), policy.name()));
+            }
+        });
+        assert!(tm.policies().is_empty());
     }
 
     fn drain(rx: &mut broadcast::Receiver<ThrottleDecision>) -> Vec<ThrottleDecision> {
