@@ -292,7 +292,7 @@ async fn up_in_containers(topology: &str, seed: u64) -> ExitCode {
     use crate::driver::{ContainerDriver, Driver};
     let path = crate::resolve_topology(topology);
     let driver = match ContainerDriver::connect().await {
-        Ok(driver) => driver,
+        Ok(driver) => driver.with_system_clocks(),
         Err(error) => {
             eprintln!("tollgate up: {error}");
             return ExitCode::from(EXIT_START);

@@ -30,6 +30,8 @@
 //!   at [`START_MILLIS`], as in-process; [`Target::set_clock`] moves it on each running node
 //!   with `PUT` [`NODE_CLOCK`], a paused node is told on resume, and a killed one gets the time
 //!   in its home's [`VIRTUAL_CLOCK_FILE`] before it restarts.
+//!   [`ContainerDriver::with_system_clocks`] (`tollgate up`) leaves the nodes on the system
+//!   clock and offers no virtual time.
 //! - **Clean-up**: containers and the network are removed when the topology shuts down, when
 //!   it is dropped (a failed or panicking scenario), and leftovers of a killed harness process
 //!   are swept when the next driver starts (labels name the owner process).
@@ -60,7 +62,7 @@ use tollgate_protocol::internal::{
 };
 use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::security::DEFAULT_CERT_PEM;
-use tollgate_protocol::{Clock, ManualClock};
+use tollgate_protocol::{Clock, ManualClock, SystemClock};
 use tollgate_scenario::Driver as DriverKind;
 
 /// How long a member may take from `docker start` to its `Ready.` line.
@@ -77,6 +79,8 @@ const HOME: &str = "/tollgate-home";
 #[derive(Debug, Clone)]
 pub struct ContainerDriver {
     engine: Engine,
+    /// Nodes run test clocks the harness moves (scenarios); else the system clock (`up`).
+    virtual_time: bool,
 }
 
 impl ContainerDriver {
@@ -88,7 +92,17 @@ impl ContainerDriver {
             Ok(n) => tracing::info!(removed = n, "swept leftovers of an interrupted run"),
             Err(error) => tracing::warn!(%error, "sweeping leftovers"),
         }
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            virtual_time: true,
+        })
+    }
+
+    /// Nodes on the system clock, as a deployment someone explores by hand (`tollgate up`)
+    /// wants: tokens expire and throttling windows roll in real time. No `advance`.
+    pub fn with_system_clocks(mut self) -> Self {
+        self.virtual_time = false;
+        self
     }
 
     pub fn engine(&self) -> &Engine {
@@ -111,12 +125,20 @@ impl Driver for ContainerDriver {
     }
 
     fn capabilities(&self) -> &'static [Capability] {
-        &[
-            Capability::VirtualTime,
-            Capability::CrashRestart,
-            Capability::Partition,
-            Capability::DecisionView,
-        ]
+        if self.virtual_time {
+            &[
+                Capability::VirtualTime,
+                Capability::CrashRestart,
+                Capability::Partition,
+                Capability::DecisionView,
+            ]
+        } else {
+            &[
+                Capability::CrashRestart,
+                Capability::Partition,
+                Capability::DecisionView,
+            ]
+        }
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<ContainerTarget, DriverError> {
@@ -150,7 +172,7 @@ impl Driver for ContainerDriver {
             shutdown: CancellationToken::new(),
             topology,
             cleaned: false,
-            clock: ManualClock::new(START_MILLIS),
+            clock: self.virtual_time.then(|| ManualClock::new(START_MILLIS)),
             down: BTreeSet::new(),
             paused: BTreeSet::new(),
         };
@@ -395,7 +417,8 @@ pub struct ContainerTarget {
     shutdown: CancellationToken,
     cleaned: bool,
     /// The topology's time: every node runs a test clock (`--virtual-clock`) kept at it.
-    clock: ManualClock,
+    /// `None`: the nodes run on the system clock.
+    clock: Option<ManualClock>,
     /// Members killed and not restarted: a restart hands them the time in a file.
     down: BTreeSet<String>,
     /// Members paused: a resume tells them the time.
@@ -438,7 +461,10 @@ impl ContainerTarget {
             args.extend(["--address".to_owned(), "0.0.0.0".to_owned()]);
             if member.node {
                 args.extend(["--seed".to_owned(), seed.to_string()]);
-                args.extend(["--virtual-clock".to_owned(), START_MILLIS.to_string()]);
+                if let Some(clock) = &self.clock {
+                    let start = clock.now_millis().to_string();
+                    args.extend(["--virtual-clock".to_owned(), start]);
+                }
             }
             let links = &self.links;
             args.extend(
@@ -591,7 +617,7 @@ impl ContainerTarget {
         let Some(base) = self.management_url(name) else {
             return Err(format!("no node named `{name}`"));
         };
-        let to = self.clock.now_millis();
+        let to = self.now_millis();
         let response = self
             .client
             .put(format!("{base}{NODE_CLOCK}"))
@@ -780,11 +806,17 @@ impl Target for ContainerTarget {
     }
 
     fn now_millis(&self) -> i64 {
-        self.clock.now_millis()
+        match &self.clock {
+            Some(clock) => clock.now_millis(),
+            None => SystemClock.now_millis(),
+        }
     }
 
     async fn set_clock(&mut self, millis: i64) -> Result<(), String> {
-        self.clock.move_to(millis);
+        let Some(clock) = &self.clock else {
+            return Err("the nodes run on the system clock".into());
+        };
+        clock.move_to(millis);
         let nodes: Vec<String> = self
             .topology
             .instances
@@ -928,9 +960,9 @@ impl Target for ContainerTarget {
                 if self.engine.is_running(&container).await {
                     self.engine.stop(&container).await?;
                 }
-                if self.topology.instance(name).is_some() {
+                if let (Some(clock), Some(_)) = (&self.clock, self.topology.instance(name)) {
                     // It starts at the topology's time, however far that moved while it was down.
-                    let now = self.clock.now_millis().to_string();
+                    let now = clock.now_millis().to_string();
                     self.engine
                         .put_file(&container, HOME, VIRTUAL_CLOCK_FILE, now.as_bytes())
                         .await?;
@@ -954,7 +986,10 @@ impl Target for ContainerTarget {
             Fault::Resume(name) => {
                 let container = self.container(name)?.to_owned();
                 self.engine.unpause(&container).await?;
-                if self.paused.remove(name) && self.topology.instance(name).is_some() {
+                if self.paused.remove(name)
+                    && self.clock.is_some()
+                    && self.topology.instance(name).is_some()
+                {
                     self.tell_time(name).await?;
                 }
                 Ok(())
