@@ -106,7 +106,8 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
         /// The node's runtime home (WSO2's `<APIM_HOME>`), where a gateway keeps its API files
-        /// across restarts; defaults to `tollgate/<name>` in the system's temporary folder.
+        /// and a control plane its database across restarts (delete the folder to start
+        /// empty); defaults to `tollgate/<name>` in the system's temporary folder.
         #[arg(long, value_name = "DIR")]
         home: Option<PathBuf>,
         /// Run on a test clock starting at this instant instead of the system clock: virtual

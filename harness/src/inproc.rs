@@ -26,8 +26,8 @@
 //! a temporary folder of the boot. A gateway keeps its API files there, so a restart finds what
 //! a real restart finds on disk: the skip list's files kept, the rest cleaned
 //! ([`tollgate_gateway::runtime`]); a control plane keeps its database there
-//! ([`tollgate_control_plane::database`]), so it comes back with its state. The folder is removed when the topology is dropped or shut
-//! down.
+//! ([`tollgate_control_plane::database`]), so it comes back with its state. The folder is
+//! removed when the topology is dropped or shut down.
 
 use crate::address::private_address;
 use crate::backend::{self, BackendIdentity, RunningBackend};
@@ -732,8 +732,8 @@ impl RunningTopology {
     }
 
     /// [`restart`](Self::restart), but a control plane loses its state: its database file is
-    /// deleted first, so it starts empty. Its event log starts again at 0, so the gateways find their
-    /// `after=<seq>` gone (410), pull its (empty) snapshot and drop what they served.
+    /// deleted first, so it starts empty. Its event log starts again at 0, so the gateways find
+    /// their `after=<seq>` gone (410), pull its (empty) snapshot and drop what they served.
     pub async fn restart_fresh(&mut self, name: &str) -> Result<(), BootError> {
         if self.node(name).is_none() {
             let database = self
@@ -758,8 +758,7 @@ impl RunningTopology {
     /// returns once it is ready (a gateway: its start-up sync done, awaited by signal).
     ///
     /// A control plane comes back with the state it had when killed, from its database (see
-    /// [`kill`](Self::kill)):
-    /// its event log goes on at the same `seq`, so the gateways resume their streams with
+    /// [`kill`](Self::kill)): its event log goes on at the same `seq`, so the gateways resume their streams with
     /// `after=<seq>` as soon as their reconnect backoff lets them, without re-pulling a snapshot.
     /// The Traffic Manager inside it starts with empty counters and pulls its policies again.
     /// [`restart_fresh`](Self::restart_fresh) starts it empty instead. A restarted

@@ -7,7 +7,8 @@
 //! that may change it and *before* that request is answered, as WSO2 commits before it answers.
 //! A temporary file renamed over the old one means a crash leaves the old document or the new
 //! one, never half of one. (No fsync: the faults Tollgate injects kill processes, not machines,
-//! and the page cache outlives a process.)
+//! and the page cache outlives a process.) The write is plain blocking I/O on the request's
+//! task: a few kilobytes, on control-plane calls only, never on a gateway's request path.
 //!
 //! The event log and its sequence number are kept too, so gateways resume their streams after a
 //! restart without pulling a snapshot again; so is how far each id stream was drawn, so a

@@ -216,7 +216,8 @@ pub struct NodeResources<L> {
     /// The node's runtime home (WSO2's `<APIM_HOME>`): a gateway keeps its API files under
     /// `repository/deployment/server/synapse-configs/default/` there, cleans them at start as
     /// `[apim.sync_runtime_artifacts.gateway.skip_list]` says and serves the custom API files
-    /// left ([`tollgate_gateway::runtime`]). `None`: no files, nothing kept across restarts.
+    /// left ([`tollgate_gateway::runtime`]); a control plane keeps its database there
+    /// ([`tollgate_control_plane::database`]). `None`: no files, nothing kept across restarts.
     pub home: Option<std::path::PathBuf>,
 }
 

@@ -1,4 +1,5 @@
-//! `deployment.toml` as WSO2 reads it: behaviour, errors with file/line/column/key, the shipped files.
+//! `deployment.toml` as WSO2 reads it: behaviour, errors with file/line/column/key, the shipped
+//! files.
 //!
 //! One binary for all of them: every test binary links the whole crate graph again, so one link
 //! instead of one per file keeps build time and `target/` size down (each module was a binary).
