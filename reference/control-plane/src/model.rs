@@ -122,6 +122,27 @@ impl Api {
         (url("production_endpoints"), url("sandbox_endpoints"))
     }
 
+    /// The API as REST responses show it: endpoint-security passwords blanked, as WSO2's
+    /// Publisher never returns them (`APIMappingUtil#fromAPItoDTO`). The stored API keeps
+    /// them; a `PUT` that sends a blank password back keeps the stored one
+    /// ([`keep_endpoint_passwords`]).
+    pub fn masked(&self) -> Api {
+        let mut api = self.clone();
+        if let Some(security) = api
+            .endpoint_config
+            .as_mut()
+            .and_then(|c| c.get_mut("endpoint_security"))
+            .and_then(Value::as_object_mut)
+        {
+            for entry in security.values_mut().filter_map(Value::as_object_mut) {
+                if entry.contains_key("password") {
+                    entry.insert("password".to_owned(), Value::String(String::new()));
+                }
+            }
+        }
+        api
+    }
+
     /// `APIInfo` (Publisher list entries).
     pub fn info(&self) -> Value {
         serde_json::json!({
@@ -145,6 +166,34 @@ impl Api {
             "gatewayVendor": self.gateway_vendor,
             "advertiseOnly": false,
         })
+    }
+}
+
+/// An `endpointConfig` sent on update: each `endpoint_security.<key type>` whose password is
+/// blank or absent keeps the stored password, as WSO2 does for a client that sends back the
+/// masked API it read.
+pub(crate) fn keep_endpoint_passwords(incoming: &mut Value, stored: Option<&Value>) {
+    let Some(stored) = stored.and_then(|s| s.get("endpoint_security")) else {
+        return;
+    };
+    let Some(security) = incoming
+        .get_mut("endpoint_security")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (key_type, entry) in security.iter_mut() {
+        let Some(entry) = entry.as_object_mut() else {
+            continue;
+        };
+        let blank = entry
+            .get("password")
+            .is_none_or(|p| p.as_str().is_some_and(str::is_empty) || p.is_null());
+        if let Some(old) = stored.get(key_type).and_then(|s| s.get("password"))
+            && blank
+        {
+            entry.insert("password".to_owned(), old.clone());
+        }
     }
 }
 
@@ -191,6 +240,51 @@ pub fn api_list_pagination(offset: usize, limit: usize, total: usize, query: &st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_passwords_are_blanked_in_answers_and_a_blank_sent_back_keeps_the_stored_one() {
+        let stored = serde_json::json!({"endpoint_security": {
+            "production": {"enabled": true, "type": "BASIC", "username": "u", "password": "secret"},
+            "sandbox": {"enabled": true, "type": "BASIC", "username": "v", "password": "other"},
+        }});
+        let mut incoming = stored.clone();
+        incoming["endpoint_security"]["production"]["password"] = serde_json::json!("");
+        incoming["endpoint_security"]["sandbox"]["password"] = serde_json::json!("changed");
+        keep_endpoint_passwords(&mut incoming, Some(&stored));
+        assert_eq!(
+            incoming["endpoint_security"]["production"]["password"],
+            "secret"
+        );
+        assert_eq!(
+            incoming["endpoint_security"]["sandbox"]["password"],
+            "changed"
+        );
+        let masked = |config: &Value| {
+            let mut blank = config.clone();
+            for key in ["production", "sandbox"] {
+                blank["endpoint_security"][key]["password"] = serde_json::json!("");
+            }
+            blank
+        };
+        let api: Api = serde_json::from_value(serde_json::json!({
+            "id": "a", "name": "n", "description": null, "context": "/c", "version": "1",
+            "provider": "admin", "lifeCycleStatus": "CREATED", "isDefaultVersion": false,
+            "isRevision": false, "revisionedApiId": null, "revisionId": 0, "type": "HTTP",
+            "transport": [], "tags": [], "policies": [], "apiThrottlingPolicy": null,
+            "authorizationHeader": "Authorization", "securityScheme": [], "maxTps": null,
+            "visibility": "PUBLIC", "visibleRoles": [], "endpointConfig": stored,
+            "endpointImplementationType": "ENDPOINT", "scopes": [], "operations": [],
+            "categories": [], "gatewayVendor": "wso2", "gatewayType": "wso2/synapse",
+            "createdTime": "0", "lastUpdatedTime": "0", "workflowStatus": null,
+        }))
+        .unwrap();
+        assert_eq!(api.masked().endpoint_config, Some(masked(&stored)));
+        assert_eq!(
+            api.endpoint_config,
+            Some(stored),
+            "the stored API keeps them"
+        );
+    }
 
     #[test]
     fn served_context_appends_version_unless_templated() {

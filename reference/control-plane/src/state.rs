@@ -11,7 +11,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use tollgate_config::model::Environment;
 use tollgate_protocol::artifact::{
-    ApiArtifact, ArtifactEnvironment, EndpointConfig, Endpoints, Operation,
+    ApiArtifact, ArtifactEnvironment, EndpointConfig, EndpointMember, EndpointRouting,
+    EndpointSecurity, EndpointSecurityType, Endpoints, Operation,
 };
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
@@ -131,6 +132,7 @@ pub fn artifact(
 ) -> ApiArtifact {
     let api = &revision.snapshot;
     let (production, sandbox) = api.endpoint_urls();
+    let (routing, production_more, sandbox_more) = endpoint_members(api.endpoint_config.as_ref());
     let operations = api
         .operations
         .iter()
@@ -178,6 +180,11 @@ pub fn artifact(
                 "production_endpoints",
             ),
             sandbox_config: endpoint_config(api.endpoint_config.as_ref(), "sandbox_endpoints"),
+            routing,
+            production_more,
+            sandbox_more,
+            production_security: endpoint_security(api.endpoint_config.as_ref(), "production"),
+            sandbox_security: endpoint_security(api.endpoint_config.as_ref(), "sandbox"),
         },
         operations,
         api_throttling_policy: api.api_throttling_policy.clone(),
@@ -190,12 +197,97 @@ pub fn artifact(
     }
 }
 
+/// `endpoint_type` and the members after the first of each key type: the rest of a
+/// `load_balance` list, or a `failover` endpoint's `production_failovers` / `sandbox_failovers`.
+/// Any other type (`http`, `address`, none) serves the first endpoint alone.
+fn endpoint_members(
+    config: Option<&Value>,
+) -> (EndpointRouting, Vec<EndpointMember>, Vec<EndpointMember>) {
+    let Some(config) = config else {
+        return (EndpointRouting::Address, Vec::new(), Vec::new());
+    };
+    let members = |value: Option<&Value>, skip: usize| -> Vec<EndpointMember> {
+        let list = match value {
+            Some(Value::Array(list)) => list.as_slice(),
+            Some(one @ Value::Object(_)) => std::slice::from_ref(one),
+            _ => &[],
+        };
+        list.iter()
+            .skip(skip)
+            .filter_map(|member| {
+                let url = member.get("url")?.as_str()?.trim();
+                (!url.is_empty()).then(|| EndpointMember {
+                    url: url.to_owned(),
+                    config: member_config(member),
+                })
+            })
+            .collect()
+    };
+    match config.get("endpoint_type").and_then(Value::as_str) {
+        Some("load_balance") => {
+            // The Publisher writes `failOver` as the string "True"/"False" (or a boolean).
+            let failover = match config.get("failOver") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                _ => false,
+            };
+            (
+                EndpointRouting::LoadBalance { failover },
+                members(config.get("production_endpoints"), 1),
+                members(config.get("sandbox_endpoints"), 1),
+            )
+        }
+        Some("failover") => (
+            EndpointRouting::Failover,
+            members(config.get("production_failovers"), 0),
+            members(config.get("sandbox_failovers"), 0),
+        ),
+        _ => (EndpointRouting::Address, Vec::new(), Vec::new()),
+    }
+}
+
+/// `endpointConfig.endpoint_security.<key>` (`production` / `sandbox`) when `enabled` and of a
+/// type the gateway answers (`BASIC`, `DIGEST`); other types (`OAUTH`, `APIKEY`) are not built.
+fn endpoint_security(config: Option<&Value>, key: &str) -> Option<EndpointSecurity> {
+    let security = config?.get("endpoint_security")?.get(key)?;
+    let enabled = match security.get("enabled") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    if !enabled {
+        return None;
+    }
+    let kind = match security.get("type").and_then(Value::as_str)? {
+        t if t.eq_ignore_ascii_case("BASIC") => EndpointSecurityType::Basic,
+        t if t.eq_ignore_ascii_case("DIGEST") => EndpointSecurityType::Digest,
+        _ => return None,
+    };
+    let text = |field: &str| {
+        security
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some(EndpointSecurity {
+        kind,
+        username: text("username"),
+        password: text("password"),
+    })
+}
+
 /// `endpointConfig.<key>.config` (the first endpoint when a list), as the velocity template
 /// reads it into `<suspendOnFailure>` / `<markForSuspension>`. The Publisher keeps numbers as
 /// strings or numbers alike (`"30000"`, `["101503"]`); both are read. `None` when there is no
 /// `config` object, the 4.x default (suspension off).
 fn endpoint_config(config: Option<&Value>, key: &str) -> Option<EndpointConfig> {
-    let config = first_endpoint(config?, key)?.get("config")?.as_object()?;
+    member_config(first_endpoint(config?, key)?)
+}
+
+/// One endpoint object's `config`.
+fn member_config(member: &Value) -> Option<EndpointConfig> {
+    let config = member.get("config")?.as_object()?;
     let number = |field: &str| -> Option<f64> {
         match config.get(field)? {
             Value::Number(n) => n.as_f64(),
@@ -273,5 +365,61 @@ mod tests {
             super::endpoint_config(Some(&config), "sandbox_endpoints"),
             None
         );
+    }
+
+    #[test]
+    fn load_balance_members_after_the_first_and_failovers_reach_the_artifact() {
+        let lb = serde_json::json!({
+            "endpoint_type": "load_balance", "failOver": "False",
+            "production_endpoints": [{"url": "http://a"}, {"url": "http://b", "config": {"suspendDuration": "5"}}],
+            "sandbox_endpoints": [{"url": "http://c"}],
+        });
+        let (routing, production, sandbox) = super::endpoint_members(Some(&lb));
+        assert_eq!(routing, EndpointRouting::LoadBalance { failover: false });
+        assert_eq!(production.len(), 1);
+        assert_eq!(production[0].url, "http://b");
+        assert_eq!(
+            production[0].config.as_ref().unwrap().suspend_duration_ms,
+            Some(5)
+        );
+        assert!(sandbox.is_empty());
+
+        let fo = serde_json::json!({
+            "endpoint_type": "failover",
+            "production_endpoints": {"url": "http://a"},
+            "production_failovers": [{"url": "http://b"}, {"url": ""}, {"url": "http://c"}],
+        });
+        let (routing, production, _) = super::endpoint_members(Some(&fo));
+        assert_eq!(routing, EndpointRouting::Failover);
+        let urls: Vec<_> = production.iter().map(|m| m.url.as_str()).collect();
+        assert_eq!(urls, ["http://b", "http://c"], "blank URLs are skipped");
+
+        let http = serde_json::json!({"endpoint_type": "http", "production_endpoints": [{"url": "http://a"}, {"url": "http://b"}]});
+        assert_eq!(
+            super::endpoint_members(Some(&http)),
+            (EndpointRouting::Address, vec![], vec![])
+        );
+    }
+
+    #[test]
+    fn enabled_basic_and_digest_endpoint_security_reach_the_artifact_other_types_do_not() {
+        let config = serde_json::json!({"endpoint_security": {
+            "production": {"enabled": true, "type": "BASIC", "username": "u", "password": "p"},
+            "sandbox": {"enabled": "true", "type": "digest", "username": "d", "password": "q"},
+        }});
+        let production = super::endpoint_security(Some(&config), "production").unwrap();
+        assert_eq!(production.kind, EndpointSecurityType::Basic);
+        assert_eq!(
+            (production.username.as_str(), production.password.as_str()),
+            ("u", "p")
+        );
+        let sandbox = super::endpoint_security(Some(&config), "sandbox").unwrap();
+        assert_eq!(sandbox.kind, EndpointSecurityType::Digest);
+        let off = serde_json::json!({"endpoint_security": {
+            "production": {"enabled": false, "type": "BASIC", "username": "u", "password": "p"},
+            "sandbox": {"enabled": true, "type": "OAUTH"},
+        }});
+        assert_eq!(super::endpoint_security(Some(&off), "production"), None);
+        assert_eq!(super::endpoint_security(Some(&off), "sandbox"), None);
     }
 }

@@ -35,10 +35,11 @@
 //! Redeploying a revision creates fresh (ACTIVE) endpoints, as a redeployed Synapse API does.
 
 use crate::route::{ApiRoute, RouteTable};
+use crate::url_template::{self, UrlTemplate, Variables};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
-use tollgate_protocol::artifact::{EndpointConfig, KeyType};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use tollgate_protocol::artifact::{EndpointConfig, EndpointRouting, EndpointSecurity, KeyType};
 
 /// Synapse's `DEFAULT_ENDPOINT_SUSPEND_TIME`: used when the computed duration is negative (no
 /// `suspendDuration` given).
@@ -243,7 +244,10 @@ impl Endpoint {
     }
 }
 
-/// The endpoints with a `config`, per API id: production, then sandbox.
+/// The backend side of the APIs this node serves that need more than "base URL + path": per
+/// API id and key type, an [`Upstream`]. An API whose endpoints are single addresses without
+/// a template, credentials or suspension `config` is not here ([`ApiRoute::plain`]): its
+/// requests go straight out.
 #[derive(Debug, Default)]
 pub struct EndpointTable {
     by_api: HashMap<String, ApiEndpoints>,
@@ -252,8 +256,82 @@ pub struct EndpointTable {
 #[derive(Debug)]
 struct ApiEndpoints {
     revision_id: String,
-    production: Option<Arc<Endpoint>>,
-    sandbox: Option<Arc<Endpoint>>,
+    production: Option<Arc<Upstream>>,
+    sandbox: Option<Arc<Upstream>>,
+}
+
+/// One key type's backend: its members in the Publisher's order, how they share the traffic
+/// (Synapse `<address>`, `<loadbalance>` or `<failover>`) and the credentials it is sent.
+#[derive(Debug)]
+pub struct Upstream {
+    pub routing: EndpointRouting,
+    pub members: Vec<Member>,
+    pub security: Option<EndpointSecurity>,
+    /// The group's Synapse name, for the 303000 description.
+    pub name: String,
+    /// Round robin: the member the next request starts from.
+    next: AtomicUsize,
+}
+
+/// A leaf endpoint of an [`Upstream`].
+#[derive(Debug)]
+pub struct Member {
+    /// The endpoint URL without a trailing `/`.
+    pub url: String,
+    /// Set when the URL holds `{uri.var.*}` / `{query.param.*}` expressions.
+    pub template: Option<UrlTemplate>,
+    /// The Synapse state, when the member has a suspension `config`.
+    pub endpoint: Option<Arc<Endpoint>>,
+}
+
+impl Member {
+    /// The member's URL for a request: the template expanded, then the path after the context.
+    pub fn url_for(&self, variables: Variables<'_>, rest: &str) -> String {
+        match &self.template {
+            Some(template) => url_template::append_rest(&template.expand(variables), rest),
+            None => url_template::append_rest(&self.url, rest),
+        }
+    }
+}
+
+impl Upstream {
+    /// Whether a member that fails hands the request to the next ready one: `<failover>`, and
+    /// `<loadbalance failover="true">`.
+    pub fn fails_over(&self) -> bool {
+        match self.routing {
+            EndpointRouting::Failover => self.members.len() > 1,
+            EndpointRouting::LoadBalance { failover } => failover && self.members.len() > 1,
+            EndpointRouting::Address => false,
+        }
+    }
+
+    /// The members in the order this request tries them: from the next round-robin position
+    /// for a load balance, from the first for a failover (Synapse's `dynamic` failover starts
+    /// over at the first ready child on every message).
+    pub fn attempt_order(&self) -> impl Iterator<Item = &Member> {
+        let n = self.members.len().max(1);
+        let start = match self.routing {
+            EndpointRouting::LoadBalance { .. } => self.next.fetch_add(1, Ordering::Relaxed) % n,
+            _ => 0,
+        };
+        self.members[start..]
+            .iter()
+            .chain(self.members[..start].iter())
+    }
+
+    /// Synapse's error when no member is ready to send.
+    pub fn none_ready(&self, last: Option<NotReady>) -> crate::respond::GatewayError {
+        use crate::respond::GatewayError;
+        match (self.routing, last) {
+            (EndpointRouting::Address, Some(not_ready)) => {
+                GatewayError::EndpointNotReady(not_ready)
+            }
+            (EndpointRouting::LoadBalance { .. }, _) => {
+                GatewayError::NoReadyChild(format!("Loadbalance endpoint : {}", self.name))
+            }
+            _ => GatewayError::NoReadyChild(format!("Failover endpoint : {}", self.name)),
+        }
+    }
 }
 
 impl EndpointTable {
@@ -261,7 +339,7 @@ impl EndpointTable {
     /// definition are unchanged.
     pub fn rebuild(previous: &EndpointTable, routes: &RouteTable) -> Self {
         let mut by_api = HashMap::new();
-        for api in routes.apis() {
+        for api in routes.apis().filter(|api| !api.plain) {
             let artifact = &api.artifact;
             let old = previous
                 .by_api
@@ -270,52 +348,97 @@ impl EndpointTable {
             let production = build(
                 api,
                 KeyType::Production,
-                old.and_then(|o| o.production.as_ref()),
+                old.and_then(|o| o.production.as_deref()),
             );
-            let sandbox = build(api, KeyType::Sandbox, old.and_then(|o| o.sandbox.as_ref()));
-            if production.is_some() || sandbox.is_some() {
-                by_api.insert(
-                    artifact.api_id.clone(),
-                    ApiEndpoints {
-                        revision_id: artifact.revision_id.clone(),
-                        production,
-                        sandbox,
-                    },
-                );
-            }
+            let sandbox = build(
+                api,
+                KeyType::Sandbox,
+                old.and_then(|o| o.sandbox.as_deref()),
+            );
+            by_api.insert(
+                artifact.api_id.clone(),
+                ApiEndpoints {
+                    revision_id: artifact.revision_id.clone(),
+                    production,
+                    sandbox,
+                },
+            );
         }
         Self { by_api }
     }
 
+    /// The upstream of `api` for `key_type`, when the API is not [`ApiRoute::plain`].
+    pub fn upstream(&self, api: &ApiRoute, key_type: KeyType) -> Option<&Arc<Upstream>> {
+        let endpoints = self.by_api.get(&api.artifact.api_id)?;
+        match key_type {
+            KeyType::Production => endpoints.production.as_ref(),
+            KeyType::Sandbox => endpoints.sandbox.as_ref(),
+        }
+    }
+
     /// The tracked endpoint `url` of `api`, if it has a `config`.
     pub fn find(&self, api: &ApiRoute, url: &str) -> Option<&Arc<Endpoint>> {
-        if self.by_api.is_empty() {
-            return None;
-        }
         let endpoints = self.by_api.get(&api.artifact.api_id)?;
         [&endpoints.production, &endpoints.sandbox]
             .into_iter()
             .flatten()
+            .flat_map(|u| u.members.iter())
+            .filter_map(|m| m.endpoint.as_ref())
             .find(|e| e.url == url)
     }
 }
 
-fn build(api: &ApiRoute, key_type: KeyType, old: Option<&Arc<Endpoint>>) -> Option<Arc<Endpoint>> {
+fn build(api: &ApiRoute, key_type: KeyType, old: Option<&Upstream>) -> Option<Arc<Upstream>> {
     let artifact = &api.artifact;
-    let (config, kind) = match key_type {
-        KeyType::Production => (&artifact.endpoints.production_config, "production"),
-        KeyType::Sandbox => (&artifact.endpoints.sandbox_config, "sandbox"),
+    let endpoints = &artifact.endpoints;
+    let kind = match key_type {
+        KeyType::Production => "production",
+        KeyType::Sandbox => "sandbox",
     };
-    let url = api.endpoint(key_type)?;
-    let definition = Suspension::from_config(config.as_ref()?);
-    if let Some(old) = old
-        && old.url == url
-        && old.definition == definition
-    {
-        return Some(old.clone());
-    }
-    let name = format!("{}--v{}_API{kind}Endpoint", artifact.name, artifact.version);
-    Some(Arc::new(Endpoint::new(url.to_owned(), name, definition)))
+    let first = api.endpoint(key_type)?;
+    let members = std::iter::once((first.to_owned(), endpoints.config(key_type)))
+        .chain(
+            endpoints
+                .more(key_type)
+                .iter()
+                .map(|m| (m.url.trim_end_matches('/').to_owned(), m.config.as_ref())),
+        )
+        .enumerate()
+        .map(|(index, (url, config))| {
+            let endpoint = config.map(|config| {
+                let definition = Suspension::from_config(config);
+                let kept = old
+                    .and_then(|o| o.members.get(index))
+                    .and_then(|m| m.endpoint.as_ref())
+                    .filter(|e| e.url == url && e.definition == definition);
+                match kept {
+                    Some(kept) => kept.clone(),
+                    None => {
+                        // Synapse names the leaves of a group `<group>_<n>` (UNCONFIRMED for
+                        // API-M's template); the first keeps the group's name.
+                        let mut name =
+                            format!("{}--v{}_API{kind}Endpoint", artifact.name, artifact.version);
+                        if index > 0 {
+                            name.push_str(&format!("_{index}"));
+                        }
+                        Arc::new(Endpoint::new(url.clone(), name, definition))
+                    }
+                }
+            });
+            Member {
+                template: UrlTemplate::parse(&url),
+                url,
+                endpoint,
+            }
+        })
+        .collect();
+    Some(Arc::new(Upstream {
+        routing: endpoints.routing,
+        members,
+        security: endpoints.security(key_type).cloned(),
+        name: format!("{}--v{}_API{kind}Endpoint", artifact.name, artifact.version),
+        next: AtomicUsize::new(0),
+    }))
 }
 
 #[cfg(test)]

@@ -8,6 +8,16 @@ use tollgate_protocol::artifact::{EnvironmentType, KeyType};
 
 /// The backend base URL this request goes to, or WSO2's refusal.
 pub fn choose_endpoint(api: &ApiRoute, key_type: KeyType) -> Result<&str, GatewayError> {
+    let served = choose_key_type(api, key_type)?;
+    api.endpoint(served).ok_or(match served {
+        KeyType::Production => GatewayError::NoProductionEndpoint,
+        KeyType::Sandbox => GatewayError::NoSandboxEndpoint,
+    })
+}
+
+/// Which of the API's endpoints (production or sandbox) this request goes to, or WSO2's
+/// refusal; the endpoint chosen exists.
+pub fn choose_key_type(api: &ApiRoute, key_type: KeyType) -> Result<KeyType, GatewayError> {
     use EnvironmentType::*;
     let env = api.environment();
     let has_production = api.production.is_some();
@@ -19,7 +29,7 @@ pub fn choose_endpoint(api: &ApiRoute, key_type: KeyType) -> Result<&str, Gatewa
     };
     // No filter is emitted for an API without OAuth/API-key/Basic security.
     if !api.protected || key_type == served {
-        return api.endpoint(served).ok_or(match served {
+        return api.endpoint(served).map(|_| served).ok_or(match served {
             // Production gateway, sandbox-only API, production key: the template draws a
             // production endpoint that does not exist (UNCONFIRMED what Synapse then does). We
             // answer as a hybrid gateway does for the same API and key — the documented
@@ -37,6 +47,7 @@ pub fn choose_endpoint(api: &ApiRoute, key_type: KeyType) -> Result<&str, Gatewa
         Hybrid => match key_type {
             KeyType::Sandbox => api
                 .endpoint(KeyType::Sandbox)
+                .map(|_| KeyType::Sandbox)
                 .ok_or(GatewayError::NoSandboxEndpoint),
             KeyType::Production => Err(GatewayError::NoProductionEndpoint),
         },

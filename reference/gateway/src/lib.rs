@@ -13,7 +13,7 @@
 //! | 4 | [`authorize`] | key mapping → application and key type, subscription, scopes; 900908 / 900907 / 900909 / 900910 |
 //! | 5 | [`throttle`] | deny policies, API/resource, subscription (+ local burst), application tiers on the TM's decisions, local hard limit; else one event to the TMs; 900805 / 900800 / 900802 / 900804 / 900807 / 900803 / 900801 |
 //! | 6 | [`key_type`] | key type against the environment type and endpoints (the §3.3 matrix) |
-//! | 7 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504; [`endpoint`] suspension (Synapse ACTIVE / TIMEOUT / SUSPENDED) where the Publisher configured it: 303001 |
+//! | 7 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504; [`endpoint`]: load-balance and failover groups, suspension (Synapse ACTIVE / TIMEOUT / SUSPENDED) where the Publisher configured it (303001 / 303000), Basic and Digest credentials to the backend; [`url_template`]: `{uri.var.*}` / `{query.param.*}` endpoint templates |
 //! | 8 | [`respond`] | the backend's response with CORS, and every WSO2 error body in one place |
 //!
 //! The phases run in [`pipeline`] (`Gateway::handle`, and the hyper service of the passthrough
@@ -35,7 +35,8 @@
 //! each node. [`start`] attaches both clients when `[apim.throttling]` enables them.
 //!
 //! Not implemented yet (said, not faked): the endpoint timeout settings (`actionSelect`,
-//! `actionDuration`), API keys, Basic auth, mutual
+//! `actionDuration`), endpoint security other than Basic and Digest, load-balance algorithms
+//! other than round robin, API keys, Basic auth, mutual
 //! TLS, opaque tokens, SOAP fault bodies, the backend JWT (`X-JWT-Assertion`), custom
 //! (Siddhi) throttle policies, conditional groups of advanced policies, header/query/JWT-claim
 //! based throttling, API products' subscription keys.
@@ -56,6 +57,7 @@ pub mod settings;
 pub mod store;
 pub mod sync;
 pub mod throttle;
+pub mod url_template;
 
 pub use gateway::Gateway;
 pub use pipeline::PassthroughService;

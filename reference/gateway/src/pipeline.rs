@@ -7,6 +7,7 @@ use crate::gateway::Gateway;
 use crate::respond::{self, BoxError, GatewayError, ProxyBody};
 use crate::route::Transport;
 use crate::throttle::ThrottleRequest;
+use crate::url_template::Variables;
 use crate::{authorize, key_type, proxy};
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH};
@@ -45,11 +46,10 @@ impl Gateway {
     {
         let (parts, body) = request.into_parts();
         let routes = self.routes.load_full();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        // The path is read for the whole request while `parts` moves on to the backend call;
+        // a `Uri` clone shares its bytes.
+        let uri = parts.uri.clone();
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
 
         // 1. route: context, transport, lifecycle, resource.
         let preflight_method = (self.cors.enabled() && parts.method == Method::OPTIONS)
@@ -111,21 +111,35 @@ impl Gateway {
         self.throttle.check(&request, self.clock.now_millis())?;
 
         // 6. key type → endpoint.
-        let endpoint = key_type::choose_endpoint(api, authorized.key_type)?;
+        let served = key_type::choose_key_type(api, authorized.key_type)?;
 
         // 7. proxy (8. respond is the caller's: CORS on the way out).
-        let url = proxy::backend_url(endpoint, selected.rest);
         let body = body.map_err(Into::into).boxed_unsync();
-        // Only endpoints with a suspension `config` are tracked; the others go straight out.
-        let tracked = self.endpoints.load().find(api, endpoint).cloned();
-        let Some(tracked) = tracked else {
+        // One address, nothing to expand, no credentials, no suspension: straight out.
+        let upstream = if api.plain {
+            None
+        } else {
+            self.endpoints.load().upstream(api, served).cloned()
+        };
+        let Some(upstream) = upstream else {
+            let endpoint = api.endpoint(served).unwrap_or_default();
+            let url = proxy::backend_url(endpoint, selected.rest);
             return proxy::forward(&self.client, url, parts, body).await;
         };
-        proxy::forward_tracked(
+        let path_variables = match upstream.members.iter().any(|m| m.template.is_some()) {
+            true => selected.path_variables(),
+            false => Vec::new(),
+        };
+        let variables = Variables {
+            path: &path_variables,
+            query: selected.query(),
+        };
+        proxy::forward_upstream(
             &self.client,
-            &tracked,
+            &upstream,
             self.clock.as_ref(),
-            url,
+            variables,
+            selected.rest,
             parts,
             body,
         )

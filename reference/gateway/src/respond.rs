@@ -92,6 +92,10 @@ pub enum GatewayError {
     /// The endpoint is SUSPENDED or in TIMEOUT: answered without calling it (Synapse 303001).
     #[error("endpoint {} is {}", .0.name, .0.state.as_str())]
     EndpointNotReady(crate::endpoint::NotReady),
+    /// No member of a load-balance or failover endpoint is ready: answered without calling
+    /// any (Synapse 303000). Holds `"<Loadbalance|Failover> endpoint : <name>"`.
+    #[error("{0} - no ready child endpoints")]
+    NoReadyChild(String),
     /// A deny policy matched (`ThrottleHandler`, 900805).
     #[error("blocked by a deny policy")]
     MessageBlocked,
@@ -298,6 +302,13 @@ impl GatewayError {
                         not_ready.state.as_str()
                     ),
                 ),
+            ),
+            // `LoadbalanceEndpoint#send` / `FailoverEndpoint#send`: ENDPOINT_LB_NONE_READY and
+            // ENDPOINT_FO_NONE_READY are both 303000 (wso2-synapse `SynapseConstants`).
+            NoReadyChild(group) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                JSON,
+                runtime_error("303000", &format!("{group} - no ready child endpoints")),
             ),
             // The deny-policy code wins over the docs' table (429): WSO2 answers 403 (§4.3).
             MessageBlocked => auth_failure(

@@ -55,6 +55,9 @@ pub struct ApiRoute {
     /// Backend base URLs without a trailing `/`.
     pub production: Option<String>,
     pub sandbox: Option<String>,
+    /// One address per key type, no URL template, no backend credentials and no suspension
+    /// `config`: a request goes out as base URL + path, with no [`crate::endpoint::Upstream`].
+    pub plain: bool,
 }
 
 /// A Synapse resource: one URI template and the verbs it takes.
@@ -84,6 +87,7 @@ enum Segment {
     Literal(String),
     /// `pre{name}post`: a non-empty run of non-`/` characters between two literals.
     Variable {
+        name: String,
         prefix: String,
         suffix: String,
     },
@@ -100,6 +104,37 @@ pub struct Selected<'a> {
     pub operation: Option<&'a Operation>,
     /// Path after the context, query included: appended to the endpoint URL.
     pub rest: &'a str,
+}
+
+impl Selected<'_> {
+    /// The matched resource's path variables (`{orderId}` → `("orderId", "42")`), raw as on
+    /// the wire: what an endpoint URL template's `{uri.var.*}` expressions take. Empty for
+    /// URL-mapped resources. Allocates, so only templated endpoints ask.
+    pub fn path_variables(&self) -> Vec<(&str, &str)> {
+        let Matcher::Template(segments) = &self.resource.matcher else {
+            return Vec::new();
+        };
+        let mut parts = sub_path(self.rest).trim_start_matches('/').split('/');
+        let mut variables = Vec::new();
+        for segment in segments {
+            let Some(part) = parts.next() else { break };
+            if let Segment::Variable {
+                name,
+                prefix,
+                suffix,
+            } = segment
+            {
+                let value = &part[prefix.len()..part.len() - suffix.len()];
+                variables.push((name.as_str(), value));
+            }
+        }
+        variables
+    }
+
+    /// The request's raw query string (empty when none).
+    pub fn query(&self) -> &str {
+        self.rest.split_once('?').map_or("", |(_, q)| q)
+    }
 }
 
 impl RouteTable {
@@ -256,7 +291,7 @@ fn template_matches(segments: &[Segment], path: &str) -> bool {
                     return false;
                 }
             }
-            Segment::Variable { prefix, suffix } => match parts.next() {
+            Segment::Variable { prefix, suffix, .. } => match parts.next() {
                 Some(part)
                     if part.len() > prefix.len() + suffix.len()
                         && part.starts_with(prefix.as_str())
@@ -331,6 +366,7 @@ impl ApiRoute {
             protected,
             production: base(&artifact.endpoints.production),
             sandbox: base(&artifact.endpoints.sandbox),
+            plain: is_plain(artifact),
         }
     }
 
@@ -345,6 +381,23 @@ impl ApiRoute {
             KeyType::Sandbox => self.sandbox.as_deref(),
         }
     }
+}
+
+/// Whether the artifact's endpoints are single addresses with nothing to expand, no
+/// credentials and no suspension `config`.
+fn is_plain(artifact: &ApiArtifact) -> bool {
+    let e = &artifact.endpoints;
+    let no_template = |url: &Option<String>| {
+        url.as_deref()
+            .is_none_or(|u| crate::url_template::UrlTemplate::parse(u).is_none())
+    };
+    e.routing.is_address()
+        && e.production_config.is_none()
+        && e.sandbox_config.is_none()
+        && e.production_security.is_none()
+        && e.sandbox_security.is_none()
+        && no_template(&e.production)
+        && no_template(&e.sandbox)
 }
 
 fn compile_matcher(target: &str) -> Matcher {
@@ -369,6 +422,7 @@ fn compile_matcher(target: &str) -> Matcher {
             }
             match (part.find('{'), part.rfind('}')) {
                 (Some(open), Some(close)) if open < close => Segment::Variable {
+                    name: part[open + 1..close].to_owned(),
                     prefix: part[..open].to_owned(),
                     suffix: part[close + 1..].to_owned(),
                 },

@@ -106,6 +106,100 @@ pub struct Endpoints {
     /// `endpointConfig.sandbox_endpoints.config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_config: Option<EndpointConfig>,
+    /// `endpointConfig.endpoint_type`: how the members of each key type share the traffic.
+    #[serde(default, skip_serializing_if = "EndpointRouting::is_address")]
+    pub routing: EndpointRouting,
+    /// Production members after the first (`production` above): the other load-balance
+    /// members, or the `production_failovers`, in the Publisher's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub production_more: Vec<EndpointMember>,
+    /// Sandbox members after the first (`sandbox_failovers` for failover).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sandbox_more: Vec<EndpointMember>,
+    /// `endpointConfig.endpoint_security.production`, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_security: Option<EndpointSecurity>,
+    /// `endpointConfig.endpoint_security.sandbox`, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_security: Option<EndpointSecurity>,
+}
+
+impl Endpoints {
+    /// The members after the first for a key type.
+    pub fn more(&self, key_type: KeyType) -> &[EndpointMember] {
+        match key_type {
+            KeyType::Production => &self.production_more,
+            KeyType::Sandbox => &self.sandbox_more,
+        }
+    }
+
+    /// The backend credentials for a key type.
+    pub fn security(&self, key_type: KeyType) -> Option<&EndpointSecurity> {
+        match key_type {
+            KeyType::Production => self.production_security.as_ref(),
+            KeyType::Sandbox => self.sandbox_security.as_ref(),
+        }
+    }
+
+    /// The first member's suspension `config` for a key type.
+    pub fn config(&self, key_type: KeyType) -> Option<&EndpointConfig> {
+        match key_type {
+            KeyType::Production => self.production_config.as_ref(),
+            KeyType::Sandbox => self.sandbox_config.as_ref(),
+        }
+    }
+}
+
+/// `endpoint_type` of the Publisher's `endpointConfig`, as the velocity template turns it into
+/// a Synapse `<address>`/`<http>`, `<loadbalance>` or `<failover>` endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EndpointRouting {
+    /// `http` / `address`: one endpoint per key type.
+    #[default]
+    Address,
+    /// `load_balance`: Synapse's `RoundRobin` over the members that are ready (WSO2's only
+    /// algorithm without a custom class, and session-less by default). `failover` is the
+    /// Publisher's `failOver` flag: a failed member hands the request to the next ready one.
+    LoadBalance { failover: bool },
+    /// `failover`: the first ready member in order; a member that fails hands the request to
+    /// the next one.
+    Failover,
+}
+
+impl EndpointRouting {
+    pub fn is_address(&self) -> bool {
+        *self == Self::Address
+    }
+}
+
+/// A further member of a load-balance or failover endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointMember {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<EndpointConfig>,
+}
+
+/// Credentials the gateway presents to a backend (`endpoint_security.<key type>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSecurity {
+    #[serde(rename = "type")]
+    pub kind: EndpointSecurityType,
+    pub username: String,
+    pub password: String,
+}
+
+/// `endpoint_security.<key type>.type`: the schemes the gateway can answer for a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EndpointSecurityType {
+    /// `Authorization: Basic base64(username:password)` on every request.
+    Basic,
+    /// RFC 7616 Digest: the gateway answers the backend's `401` challenge.
+    Digest,
 }
 
 /// An endpoint's failure handling, as the Publisher stores it under `config` and the velocity

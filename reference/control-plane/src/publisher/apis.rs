@@ -4,7 +4,10 @@ use super::{RestResult, json_response, parse_json};
 use crate::ControlPlane;
 use crate::access::scope::*;
 use crate::error::RestError;
-use crate::model::{AUTH_ANY, Api, ApiInput, OperationDto, api_list_pagination, served_context};
+use crate::model::{
+    AUTH_ANY, Api, ApiInput, OperationDto, api_list_pagination, keep_endpoint_passwords,
+    served_context,
+};
 use crate::rest::{JsonBody, PUBLISHER_BASE, Path, Query, with_location};
 use crate::state::{ApiRecord, State as Store, artifact};
 use axum::extract::State;
@@ -122,8 +125,9 @@ fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
     if let Some(r) = input.visible_roles {
         api.visible_roles = r;
     }
-    if input.endpoint_config.is_some() {
-        api.endpoint_config = input.endpoint_config;
+    if let Some(mut config) = input.endpoint_config {
+        keep_endpoint_passwords(&mut config, api.endpoint_config.as_ref());
+        api.endpoint_config = Some(config);
     }
     if let Some(s) = input.scopes {
         api.scopes = s;
@@ -212,7 +216,7 @@ pub async fn create(
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.
     Ok(with_location(
-        json_response(StatusCode::CREATED, &api),
+        json_response(StatusCode::CREATED, api.masked()),
         &cp.settings().mgmt_base_url(),
         &format!("{PUBLISHER_BASE}/apis/{}", api.id),
     ))
@@ -389,7 +393,7 @@ pub async fn get_one(
         .apis
         .get(&api_id)
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    Ok(json_response(StatusCode::OK, &record.api))
+    Ok(json_response(StatusCode::OK, record.api.masked()))
 }
 
 /// `PUT /apis/{id}`: name, version, context, provider and lifecycle state stay as they are;
@@ -412,7 +416,7 @@ pub async fn update(
     apply(&mut api, input)?;
     api.last_updated_time = now.to_string();
     record.api = api.clone();
-    Ok(json_response(StatusCode::OK, &api))
+    Ok(json_response(StatusCode::OK, api.masked()))
 }
 
 pub async fn delete(

@@ -570,7 +570,7 @@ pub async fn restore(
     api.life_cycle_status = record.api.life_cycle_status.clone();
     api.last_updated_time = now.to_string();
     record.api = api.clone();
-    Ok(json_response(StatusCode::CREATED, &api))
+    Ok(json_response(StatusCode::CREATED, api.masked()))
 }
 
 #[cfg(test)]

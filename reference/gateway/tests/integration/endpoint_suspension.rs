@@ -15,16 +15,16 @@ use tollgate_gateway::endpoint::State;
 use tollgate_protocol::ManualClock;
 use tollgate_protocol::artifact::{EndpointConfig, EnvironmentType};
 
-const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// Connections are closed as soon as they are accepted, requests are not answered.
-const RESET: u8 = 1;
+pub(crate) const RESET: u8 = 1;
 /// Connections are accepted and never answered.
 const HANG: u8 = 2;
 
 /// A backend whose behaviour can be switched, counting accepted connections and answered
 /// requests.
-struct Backend {
-    addr: SocketAddr,
+pub(crate) struct Backend {
+    pub(crate) addr: SocketAddr,
     mode: Arc<AtomicU8>,
     connections: Arc<AtomicUsize>,
     answered: Arc<AtomicUsize>,
@@ -32,7 +32,7 @@ struct Backend {
 }
 
 impl Backend {
-    async fn start(mode: u8) -> Self {
+    pub(crate) async fn start(mode: u8) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mode = Arc::new(AtomicU8::new(mode));
@@ -93,12 +93,12 @@ impl Backend {
         }
     }
 
-    fn set(&self, mode: u8) {
+    pub(crate) fn set(&self, mode: u8) {
         self.mode.store(mode, Ordering::SeqCst);
     }
 
     /// Connections accepted plus requests answered: anything reaching the backend.
-    fn reached(&self) -> usize {
+    pub(crate) fn reached(&self) -> usize {
         self.connections.load(Ordering::SeqCst) + self.answered.load(Ordering::SeqCst)
     }
 }

@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 mod endpoint_suspension;
+mod endpoints;
 mod request_path;
 mod runtime_home;
 mod start;
