@@ -4,10 +4,12 @@
 //! As in WSO2 (`ThrottlingApiServiceImpl`, `APIProviderImpl.addBlockCondition`): the same
 //! type and value twice is 409 `"A black list item with type: API, value: /deny/1.0 already
 //! exists"`; an API condition whose value is not the context (with version) of an existing
-//! API is 500 `"… Couldn't Save Block Condition Due to Invalid API Context …"`. APPLICATION
-//! and USER values are not checked against existing applications or users (WSO2 4.2 checks
-//! neither's existence strictly either; UNCONFIRMED). A body without `conditionStatus`
-//! creates an active condition.
+//! API is 500 `"… Couldn't Save Block Condition Due to Invalid API Context …"`, one whose
+//! `{owner}:{name}` names no application 500 `"… Invalid Application name …"`, a malformed
+//! address 500 `"… is an invalid ip address format"` (WSO2's Cucumber suite pins these 500s).
+//! A USER value is not checked against existing users — WSO2 does not either — but is stored
+//! with the tenant domain (`user@carbon.super`). A body without `conditionStatus` creates an
+//! active condition.
 
 use super::scope::*;
 use crate::ControlPlane;
@@ -21,7 +23,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tollgate_protocol::event::Event;
-use tollgate_protocol::throttle::{BlockingCondition, ConditionType, DenyPolicy};
+use tollgate_protocol::throttle::{BlockingCondition, ConditionError, ConditionType, DenyPolicy};
+
+/// The only tenant the reference serves (WSO2's super tenant).
+const TENANT_DOMAIN: &str = "carbon.super";
 
 const RESOURCE: &str = "block condition";
 
@@ -48,6 +53,21 @@ fn shown(value: &Value) -> String {
     }
 }
 
+/// WSO2's answer to a condition `ApiMgtDAO#addBlockConditions` refuses: a 500 whose
+/// description names the condition and the reason (pinned by WSO2's own Cucumber suite).
+fn not_saved(kind: ConditionType, value: &Value, reason: &str) -> RestError {
+    RestError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        500,
+        "Internal server error",
+        format!(
+            "Error while adding Blocking Condition. Condition type: {}, value: {}. {reason}",
+            kind.as_str(),
+            shown(value)
+        ),
+    )
+}
+
 fn to_json(policy: &DenyPolicy) -> Value {
     serde_json::to_value(policy).unwrap_or(Value::Null)
 }
@@ -70,9 +90,26 @@ pub async fn create(
     cp.authorize(&headers, &[ADMIN, BL_MANAGE])?;
     let input: DenyInput = parse_json(&body)?;
     let kind = input.condition_type;
-    let value = input.condition_value;
-    if let Err(error) = BlockingCondition::parse(kind, &value) {
-        return Err(RestError::bad_request(error.to_string()));
+    let mut value = input.condition_value;
+    // WSO2 stores a user condition with the tenant domain (`ApiMgtDAO#addBlockConditions`).
+    if kind == ConditionType::User
+        && let Some(user) = value.as_str()
+        && !user.contains('@')
+    {
+        value = Value::String(format!("{user}@{TENANT_DOMAIN}"));
+    }
+    match BlockingCondition::parse(kind, &value) {
+        // `ApiMgtDAO#addBlockConditions` validates addresses and raises a plain
+        // APIManagementException, which the REST layer answers with 500.
+        Err(ConditionError::BadIp(ip)) => {
+            return Err(not_saved(
+                kind,
+                &value,
+                &format!("{ip} is an invalid ip address format"),
+            ));
+        }
+        Err(error) => return Err(RestError::bad_request(error.to_string())),
+        Ok(_) => {}
     }
     let id = cp.new_id();
     let mut state = cp.lock();
@@ -95,13 +132,29 @@ pub async fn create(
             .values()
             .any(|r| r.api.served_context() == context)
         {
-            return Err(RestError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                500,
-                "Internal server error",
-                format!(
-                    "Error while adding Blocking Condition. Condition type: API, value: {context}. \
-                     Couldn't Save Block Condition Due to Invalid API Context {context}"
+            return Err(not_saved(
+                kind,
+                &value,
+                &format!("Couldn't Save Block Condition Due to Invalid API Context {context}"),
+            ));
+        }
+    }
+    // `{subscriber}:{appName}` must name an existing application.
+    if kind == ConditionType::Application {
+        let text = value.as_str().unwrap_or_default();
+        let (owner, name) = text.split_once(':').unwrap_or(("", text));
+        let owner_name = owner.split('@').next().unwrap_or(owner);
+        if !state
+            .applications
+            .values()
+            .any(|a| a.app.name == name && a.app.owner == owner_name)
+        {
+            return Err(not_saved(
+                kind,
+                &value,
+                &format!(
+                    "Couldn't Save Block Condition Due to Invalid Application name {name} from \
+                     Application Owner {owner}"
                 ),
             ));
         }

@@ -323,6 +323,19 @@ pub async fn delete(
         find(&state, level, &id).ok_or_else(|| RestError::not_found(resource(level), &id))?;
     let name = state.throttling.policies[index].name().to_owned();
     if attached(&state, level, &name) {
+        // WSO2 answers an advanced policy in use with its own code (ExceptionCodes
+        // ALREADY_ASSIGNED_ADVANCED_POLICY_DELETE_ERROR); the other levels with a plain 500.
+        if level == PolicyLevel::Advanced {
+            return Err(RestError::new(
+                StatusCode::FORBIDDEN,
+                900971,
+                "Cannot delete the advanced throttling policy",
+                format!(
+                    "Cannot delete the advanced policy with the name {name} because it is \
+                     already assigned to an API/Resource"
+                ),
+            ));
+        }
         return Err(delete_error(level, &id));
     }
     state.throttling.policies.remove(index);

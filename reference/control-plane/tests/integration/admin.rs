@@ -320,7 +320,24 @@ async fn ip_deny_policies_are_validated_and_can_be_switched_off() {
         Some(json!({"conditionType": "IP", "conditionValue": {"fixedIp": "300.1.1.1", "invert": false}})),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // WSO2 answers a malformed address with 500 and says so (its Cucumber suite pins it).
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, body) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(json!({"conditionType": "IPRANGE", "conditionValue":
+            {"startingIp": "127..0.0.1", "endingIp": "127.0.0.5", "invert": false}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let description = body["description"].as_str().unwrap();
+    assert!(description.contains("Condition type: IPRANGE"), "{body}");
+    assert!(
+        description.contains("127..0.0.1 is an invalid ip address format"),
+        "{body}"
+    );
     let (status, created) = call(
         &h,
         &token,
@@ -379,4 +396,108 @@ async fn the_internal_throttling_data_has_every_policy_as_of_one_event_sequence(
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_application_deny_policy_must_name_an_existing_application() {
+    let (h, token) = admin().await;
+    h.create_application("shop").await;
+    let deny = |value: &str| json!({"conditionType": "APPLICATION", "conditionValue": value});
+    let (status, body) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(deny("admin:noSuchApp")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains("Couldn't Save Block Condition Due to Invalid Application name"),
+        "{body}"
+    );
+    let (status, _) = call(&h, &token, "GET", "/throttling/deny-policies", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, created) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(deny("admin:shop")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, list) = call(&h, &token, "GET", "/throttling/deny-policies", None).await;
+    assert_eq!(list["count"], 1, "the refused one was not stored");
+}
+
+#[tokio::test]
+async fn a_user_deny_policy_is_stored_with_the_tenant_domain() {
+    let (h, token) = admin().await;
+    let (status, created) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(json!({"conditionType": "USER", "conditionValue": "mallory"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["conditionValue"], "mallory@carbon.super");
+    let (status, kept) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/deny-policies",
+        Some(json!({"conditionType": "USER", "conditionValue": "eve@carbon.super"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(kept["conditionValue"], "eve@carbon.super");
+}
+
+#[tokio::test]
+async fn an_advanced_policy_in_use_cannot_be_deleted_and_wso2_answers_403_900971() {
+    let (h, token) = admin().await;
+    let api = h.create_pizzashack().await;
+    let (status, _) = h
+        .call(
+            "PUT",
+            &format!("/api/am/publisher/v4/apis/{api}"),
+            Some(json!({"apiThrottlingPolicy": "10KPerMin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, advanced) = call(&h, &token, "GET", "/throttling/policies/advanced", None).await;
+    let ten_k = advanced["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policyName"] == "10KPerMin")
+        .unwrap()["policyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = call(
+        &h,
+        &token,
+        "DELETE",
+        &format!("/throttling/policies/advanced/{ten_k}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["code"], 900971);
+    assert_eq!(
+        body["message"],
+        "Cannot delete the advanced throttling policy"
+    );
+    assert_eq!(
+        body["description"],
+        "Cannot delete the advanced policy with the name 10KPerMin because it is already \
+         assigned to an API/Resource"
+    );
 }
