@@ -34,6 +34,7 @@ pub mod scope {
     pub const APP_IMPORT_EXPORT: &str = "apim:app_import_export";
     pub const SUB_MANAGE: &str = "apim:sub_manage";
     pub const STORE_SETTINGS: &str = "apim:store_settings";
+    pub const API_KEY: &str = "apim:api_key";
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -41,6 +41,19 @@ pub enum Caller {
     /// Resource auth type `None`.
     Anonymous,
     Token(Arc<VerifiedToken>),
+    /// An API key ([`crate::api_key`]).
+    ApiKey(Arc<crate::api_key::ApiKeyCaller>),
+}
+
+impl Caller {
+    /// The end user (`sub`) of a token or API key.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Self::Anonymous => None,
+            Self::Token(token) => Some(&token.subject),
+            Self::ApiKey(key) => Some(&key.subject),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,22 @@ pub fn authorize_request<'a>(
                 subscription: None,
             });
         }
+        // An API key names its application and key type; it carries no scopes
+        // (`ApiKeyAuthenticator` validates none).
+        Caller::ApiKey(key) => {
+            let application = store
+                .application(&key.application_id)
+                .ok_or(GatewayError::Forbidden)?;
+            let subscription = store
+                .subscription(&key.application_id, api_id)
+                .ok_or(GatewayError::Forbidden)?;
+            check_status(subscription, key.key_type)?;
+            return Ok(Authorized {
+                key_type: key.key_type,
+                application: Some(application),
+                subscription: Some(subscription),
+            });
+        }
         Caller::Token(token) => token,
     };
     let mapping = store
@@ -50,16 +66,7 @@ pub fn authorize_request<'a>(
     let subscription = store
         .subscription(&mapping.application_id, api_id)
         .ok_or(GatewayError::Forbidden)?;
-    match subscription.status {
-        SubscriptionStatus::Blocked => return Err(GatewayError::SubscriptionBlocked),
-        SubscriptionStatus::ProdOnlyBlocked if mapping.key_type == KeyType::Production => {
-            return Err(GatewayError::SubscriptionBlocked);
-        }
-        SubscriptionStatus::OnHold | SubscriptionStatus::Rejected => {
-            return Err(GatewayError::SubscriptionInactive);
-        }
-        _ => {}
-    }
+    check_status(subscription, mapping.key_type)?;
     if !operation.scopes.is_empty()
         && !operation
             .scopes
@@ -75,4 +82,19 @@ pub fn authorize_request<'a>(
         application: Some(application),
         subscription: Some(subscription),
     })
+}
+
+/// `JWTValidator`'s subscription status checks: BLOCKED (and PROD_ONLY_BLOCKED for a production
+/// key) → 900907, ON_HOLD / REJECTED → 900909.
+fn check_status(subscription: &Subscription, key_type: KeyType) -> Result<(), GatewayError> {
+    match subscription.status {
+        SubscriptionStatus::Blocked => Err(GatewayError::SubscriptionBlocked),
+        SubscriptionStatus::ProdOnlyBlocked if key_type == KeyType::Production => {
+            Err(GatewayError::SubscriptionBlocked)
+        }
+        SubscriptionStatus::OnHold | SubscriptionStatus::Rejected => {
+            Err(GatewayError::SubscriptionInactive)
+        }
+        _ => Ok(()),
+    }
 }

@@ -36,6 +36,7 @@ pub struct Gateway {
     pub(crate) routes: ArcSwap<RouteTable>,
     pub(crate) store: ArcSwap<Store>,
     pub(crate) verifier: JwtVerifier,
+    pub(crate) api_keys: crate::api_key::ApiKeyVerifier,
     pub(crate) tokens: TokenCache,
     pub(crate) clock: SharedClock,
     pub(crate) client: HttpClient<ProxyBody>,
@@ -80,6 +81,7 @@ impl Gateway {
         };
         Arc::new(Self {
             verifier: JwtVerifier::new(&settings.trusted_keys_pem),
+            api_keys: crate::api_key::ApiKeyVerifier::new(&settings.trusted_keys_pem),
             cors: crate::cors::CorsPolicy::new(&settings.cors),
             tokens: TokenCache::new(TokenCache::DEFAULT_CAPACITY),
             routes: ArcSwap::from_pointee(RouteTable::default()),
@@ -304,8 +306,10 @@ impl Gateway {
                 self.throttle.apply_event(event);
                 return;
             }
+            // The Traffic Manager resets the count and pushes the decision: nothing to hold here.
             Event::DeployApiInGateway { .. }
             | Event::RemoveApiFromGateway { .. }
+            | Event::ApplicationThrottleReset { .. }
             | Event::Heartbeat => return,
         }
         self.store.store(Arc::new(store));

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | 1 | [`route`] | API by context (version included), transport, lifecycle, resource (verb + URI template): 404 / 405 / 403 / 503 |
 //! | 2 | [`cors`] | CORS headers of the resource; preflights answered here |
-//! | 3 | [`authenticate`] | bearer JWT (RS256, trusted key and issuer, clock, revocation), verified-token cache; 900901 / 900902 |
+//! | 3 | [`authenticate`] | bearer JWT (RS256, trusted key and issuer, clock, revocation), verified-token cache; 900901 / 900902; [`api_key`]: WSO2 API keys (`apikey` header or query), permitted IPs and referers |
 //! | 4 | [`authorize`] | key mapping → application and key type, subscription, scopes; 900908 / 900907 / 900909 / 900910 |
 //! | 5 | [`throttle`] | deny policies, API/resource, subscription (+ local burst), application tiers on the TM's decisions, local hard limit; else one event to the TMs; 900805 / 900800 / 900802 / 900804 / 900807 / 900803 / 900801 |
 //! | 6 | [`key_type`] | key type against the environment type and endpoints (the §3.3 matrix) |
@@ -36,11 +36,12 @@
 //!
 //! Not implemented yet (said, not faked): the endpoint timeout settings (`actionSelect`,
 //! `actionDuration`), endpoint security other than Basic and Digest, load-balance algorithms
-//! other than round robin, API keys, Basic auth, mutual
+//! other than round robin, the internal key, Basic auth, mutual
 //! TLS, opaque tokens, SOAP fault bodies, the backend JWT (`X-JWT-Assertion`), custom
 //! (Siddhi) throttle policies, conditional groups of advanced policies, header/query/JWT-claim
 //! based throttling, API products' subscription keys.
 
+pub mod api_key;
 pub mod authenticate;
 pub mod authorize;
 pub mod cors;

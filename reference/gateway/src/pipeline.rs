@@ -8,7 +8,7 @@ use crate::respond::{self, BoxError, GatewayError, ProxyBody};
 use crate::route::Transport;
 use crate::throttle::ThrottleRequest;
 use crate::url_template::Variables;
-use crate::{authorize, key_type, proxy};
+use crate::{api_key, authorize, key_type, proxy};
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH};
 use http::{Method, Request, Response};
@@ -44,7 +44,7 @@ impl Gateway {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let routes = self.routes.load_full();
         // The path is read for the whole request while `parts` moves on to the backend call;
         // a `Uri` clone shares its bytes.
@@ -69,9 +69,27 @@ impl Gateway {
 
         // 3. authenticate.
         let store = self.store.load_full();
+        // Authenticators in WSO2's priority order: OAuth2 (a bearer token), then API key;
+        // the first whose credentials the request carries decides.
+        let api_key = selected
+            .api
+            .api_key
+            .then(|| api_key::credential(&parts.headers, selected.query()))
+            .flatten();
         let caller = if operation.is_unsecured() {
             Caller::Anonymous
-        } else {
+        } else if let Some(key) = api_key.filter(|_| {
+            !(selected.api.oauth2 && parts.headers.contains_key(http::header::AUTHORIZATION))
+        }) {
+            Caller::ApiKey(api_key::authenticate(
+                key,
+                &self.api_keys,
+                &store,
+                self.clock.as_ref(),
+                &parts.headers,
+                parts.extensions.get::<RemoteAddr>().map(|r| r.0.ip()),
+            )?)
+        } else if selected.api.oauth2 {
             Caller::Token(authenticate::authenticate(
                 &parts.headers,
                 &self.verifier,
@@ -79,7 +97,13 @@ impl Gateway {
                 &store,
                 self.clock.as_ref(),
             )?)
+        } else {
+            return Err(GatewayError::MissingCredentials);
         };
+        // The key is the gateway's business, not the backend's.
+        if matches!(caller, Caller::ApiKey(_)) {
+            parts.headers.remove(api_key::API_KEY_HEADER);
+        }
 
         // 4. authorize: key mapping, subscription, scopes.
         let api = selected.api;

@@ -66,6 +66,9 @@ pub enum GatewayError {
     /// No key mapping for the token's client, or no subscription to this API.
     #[error("subscription validation failed")]
     Forbidden,
+    /// An API key used from an address or referer it does not permit (`ApiKeyAuthenticator`).
+    #[error("API key not permitted here")]
+    ApiKeyForbidden,
     /// Subscription BLOCKED, or PROD_ONLY_BLOCKED with a production key.
     #[error("subscription blocked")]
     SubscriptionBlocked,
@@ -225,6 +228,12 @@ impl GatewayError {
                 "900908",
                 "Resource forbidden ",
                 SUBSCRIPTION_VALIDATION_FAILED,
+            ),
+            ApiKeyForbidden => auth_failure(
+                StatusCode::FORBIDDEN,
+                "900908",
+                "Resource forbidden ",
+                "Access forbidden for the invocations",
             ),
             // JWTValidator throws the subscription status as the code with the same message.
             SubscriptionBlocked => auth_failure(

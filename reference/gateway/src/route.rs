@@ -52,6 +52,10 @@ pub struct ApiRoute {
     /// Whether the velocity template emits the key-type filter: the API is OAuth, API-key or
     /// Basic protected (WSO2's default scheme is OAuth2).
     pub protected: bool,
+    /// Which authenticators the API enables: OAuth2 bearer tokens (the default when the API
+    /// names no scheme) and API keys (`api_key`).
+    pub oauth2: bool,
+    pub api_key: bool,
     /// Backend base URLs without a trailing `/`.
     pub production: Option<String>,
     pub sandbox: Option<String>,
@@ -367,6 +371,9 @@ impl ApiRoute {
             production: base(&artifact.endpoints.production),
             sandbox: base(&artifact.endpoints.sandbox),
             plain: is_plain(artifact),
+            oauth2: artifact.security_scheme.is_empty()
+                || artifact.security_scheme.iter().any(|s| s == "oauth2"),
+            api_key: artifact.security_scheme.iter().any(|s| s == "api_key"),
         }
     }
 

@@ -397,13 +397,13 @@ impl Throttle {
         let (app_id, app_tier, sub_tier, user, application) = match (
             r.authorized.application,
             r.authorized.subscription,
-            r.caller,
+            r.caller.subject(),
         ) {
-            (Some(app), Some(sub), Caller::Token(token)) => (
+            (Some(app), Some(sub), Some(subject)) => (
                 app.id.as_str(),
                 app.throttling_policy.as_str(),
                 sub.throttling_policy.as_str(),
-                token.subject.as_str(),
+                subject,
                 Some(app),
             ),
             _ => {

@@ -18,6 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tollgate_protocol::store::RevokedToken;
 use tollgate_protocol::{SeededRng, SharedClock};
 
+/// WSO2's alias of the API-key signing certificate (`APIUtil.getApiKeyAlias`), the `kid` of
+/// every API key.
+pub const API_KEY_ALIAS: &str = "gateway_certificate_alias";
 /// Length of generated consumer keys and secrets (WSO2's are 28 characters).
 const CLIENT_CREDENTIAL_LEN: usize = 28;
 
@@ -472,6 +475,36 @@ impl KeyManager {
             token_type: "Bearer".to_owned(),
             expires_in: validity,
         })
+    }
+
+    /// Signs an API key (`DefaultApiKeyGenerator`): `claims` as the Developer Portal builds
+    /// them, plus `iss`, `iat`, `jti` and, unless `validity_secs` is negative (WSO2's "never
+    /// expires"), `exp`. The header names WSO2's API-key alias (`gateway_certificate_alias`)
+    /// as its `kid`. Returns the key and its `jti`.
+    pub fn sign_api_key(
+        &self,
+        mut claims: serde_json::Map<String, serde_json::Value>,
+        validity_secs: i64,
+    ) -> Result<(String, String), OAuthError> {
+        let now = self.now();
+        let jti = self.rng.uuid().to_string();
+        claims.insert("iss".into(), self.settings.issuer.clone().into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("jti".into(), jti.clone().into());
+        if validity_secs >= 0 {
+            claims.insert("exp".into(), now.saturating_add(validity_secs).into());
+        }
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".to_owned());
+        header.kid = Some(API_KEY_ALIAS.to_owned());
+        let key = jsonwebtoken::encode(&header, &claims, &self.keys.encoding)
+            .map_err(|e| OAuthError::ServerError(format!("signing the API key: {e}")))?;
+        Ok((key, jti))
+    }
+
+    /// The `iss` of every token and API key this key manager signs.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
     }
 
     /// Claims of a token this key manager signed, whatever its times or revocation.

@@ -93,6 +93,14 @@ pub enum Event {
         condition: DenyPolicy,
         state: bool,
     },
+    /// The Developer Portal's `reset-throttle-policy`: the Traffic Manager starts the
+    /// application's quota for `user` (with its tenant domain: `admin@carbon.super`) over —
+    /// the key `{applicationId}:{user}` — and un-throttles it on every gateway.
+    #[serde(rename_all = "camelCase")]
+    ApplicationThrottleReset {
+        application_id: String,
+        user: String,
+    },
     /// Sent when the stream is idle so a gateway can tell a live hub from a dead one.
     Heartbeat,
 }

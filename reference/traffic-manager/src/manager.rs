@@ -199,7 +199,29 @@ impl TrafficManager {
                 policy_name,
                 ..
             } => self.remove_policy(*policy_level, policy_name),
+            Event::ApplicationThrottleReset {
+                application_id,
+                user,
+            } => {
+                // The event names the user with its tenant domain (`admin@carbon.super`).
+                self.reset(&tollgate_protocol::throttle::key::application(
+                    application_id,
+                    user,
+                    "",
+                ));
+            }
             _ => {}
+        }
+    }
+
+    /// Starts `key`'s count over; a throttled key is un-throttled on every gateway at once.
+    pub fn reset(&self, key: &str) {
+        let mut shard = lock(&self.shards[shard_of(key)]);
+        if let Some(counter) = shard.remove(key)
+            && counter.throttled
+        {
+            let end = counter.window_end();
+            self.emit(key, false, self.clock.now_millis(), Some(end));
         }
     }
 
@@ -507,6 +529,35 @@ mod tests {
         assert_eq!(decisions.len(), 1, "{decisions:?}");
         assert!(decisions[0].is_throttled);
         assert_eq!(tm.used("k"), Some(25));
+    }
+
+    #[test]
+    fn an_application_throttle_reset_starts_the_count_over_and_unthrottles_at_once() {
+        let (tm, clock) = tm();
+        let key = key::application("app-1", "admin", "carbon.super");
+        for _ in 0..10 {
+            tm.process(&app_event(&key, "10PerMin"));
+        }
+        let (active, mut rx) = tm.subscribe_with_snapshot();
+        assert_eq!(active.len(), 1);
+        clock.set_millis(NOON + 5_000);
+        tm.apply_event(&Event::ApplicationThrottleReset {
+            application_id: "app-1".into(),
+            user: "admin@carbon.super".into(),
+        });
+        assert_eq!(
+            drain(&mut rx),
+            vec![ThrottleDecision {
+                throttle_key: key.clone(),
+                is_throttled: false,
+                expiry_time_stamp: NOON + 5_000,
+            }]
+        );
+        assert!(tm.subscribe_with_snapshot().0.is_empty());
+        assert_eq!(tm.used(&key), None);
+        tm.process(&app_event(&key, "10PerMin"));
+        assert_eq!(tm.used(&key), Some(1), "counted afresh");
+        assert_eq!(tm.tick(), 0, "nothing left to release at the window's end");
     }
 
     #[test]

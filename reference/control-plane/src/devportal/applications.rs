@@ -533,3 +533,42 @@ pub async fn unsubscribe(
     // `Response.ok().build()`: no body.
     Ok(StatusCode::OK.into_response())
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct ThrottleResetRequest {
+    user_name: Option<String>,
+}
+
+/// `POST /applications/{applicationId}/reset-throttle-policy` `{userName}` (WSO2 4.7): the
+/// application's quota for that user starts over on the Traffic Manager, and every gateway is
+/// told it is no longer throttled. 200 with no body.
+pub async fn reset_throttle_policy(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    body: JsonBody,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let request: ThrottleResetRequest = parse_json(&body)?;
+    let user = request
+        .user_name
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| RestError::bad_request("userName is required"))?;
+    let mut state = cp.lock();
+    owned_application(&state, &caller, &app_id)?;
+    let user = if user.contains('@') {
+        user
+    } else {
+        format!("{user}@carbon.super")
+    };
+    cp.publish(
+        &mut state,
+        Event::ApplicationThrottleReset {
+            application_id: app_id,
+            user,
+        },
+    );
+    Ok(StatusCode::OK.into_response())
+}

@@ -1,7 +1,8 @@
 //! Developer Portal v3 (`/api/am/devportal/v3`): published APIs with their gateway URLs per
 //! environment (`endpointURLs`), `GET /settings`, applications and subscriptions
-//! ([`applications`]) and keys and tokens ([`keys`]).
+//! ([`applications`]), keys and tokens ([`keys`]) and API keys ([`api_keys`]).
 
+pub mod api_keys;
 pub mod applications;
 pub mod keys;
 
@@ -58,6 +59,18 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/applications/{app_id}/keys/{key_type}/generate-token",
             post(keys::generate_token_by_type),
+        )
+        .route(
+            "/applications/{app_id}/reset-throttle-policy",
+            post(applications::reset_throttle_policy),
+        )
+        .route(
+            "/applications/{app_id}/api-keys/{key_type}/generate",
+            post(api_keys::generate),
+        )
+        .route(
+            "/applications/{app_id}/api-keys/{key_type}/revoke",
+            post(api_keys::revoke),
         )
         .route("/applications/{app_id}/oauth-keys", get(keys::list))
         .route(

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod common;
+mod api_keys;
 mod endpoint_suspension;
 mod endpoints;
 mod request_path;
