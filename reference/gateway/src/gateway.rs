@@ -79,7 +79,7 @@ impl Gateway {
             ..SyncStatus::default()
         };
         Arc::new(Self {
-            verifier: JwtVerifier::new(&settings.trusted_keys_pem),
+            verifier: JwtVerifier::new(&settings.trusted_keys),
             cors: crate::cors::CorsPolicy::new(&settings.cors),
             tokens: TokenCache::new(TokenCache::DEFAULT_CAPACITY),
             routes: ArcSwap::from_pointee(RouteTable::default()),

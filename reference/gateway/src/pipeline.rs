@@ -5,7 +5,7 @@ use crate::authenticate::{self, Caller};
 use crate::cors::{self, CorsHeaders};
 use crate::gateway::Gateway;
 use crate::respond::{self, BoxError, GatewayError, ProxyBody};
-use crate::route::Transport;
+use crate::route::{self, Transport};
 use crate::throttle::ThrottleRequest;
 use crate::{authorize, key_type, proxy};
 use bytes::Bytes;
@@ -51,7 +51,10 @@ impl Gateway {
             .map(|p| p.as_str())
             .unwrap_or("/");
 
-        // 1. route: context, transport, lifecycle, resource.
+        // 1. route: no dot segments, then context, transport, lifecycle, resource.
+        if route::has_dot_segment(path) {
+            return Err(GatewayError::BadRequestPath);
+        }
         let preflight_method = (self.cors.enabled() && parts.method == Method::OPTIONS)
             .then(|| parts.headers.get(ACCESS_CONTROL_REQUEST_METHOD))
             .flatten()
@@ -115,7 +118,7 @@ impl Gateway {
 
         // 7. proxy (8. respond is the caller's: CORS on the way out).
         let url = proxy::backend_url(endpoint, selected.rest);
-        let body = body.map_err(Into::into).boxed_unsync();
+        let body = body.map_err(proxy::client_body_error).boxed_unsync();
         // Only endpoints with a suspension `config` are tracked; the others go straight out.
         let tracked = self.endpoints.load().find(api, endpoint).cloned();
         let Some(tracked) = tracked else {

@@ -62,6 +62,29 @@ pub fn backend_url(endpoint: &str, rest: &str) -> String {
     url
 }
 
+/// An error of the client's request body, as the body handed to [`forward`] reports it: the
+/// backend call failing because of it is the client's fault, not the endpoint's.
+#[derive(Debug, thiserror::Error)]
+#[error("request body: {0}")]
+pub struct ClientBodyError(BoxError);
+
+/// Marks an error of the client's body for [`forward`] (only called on the error path).
+pub fn client_body_error(error: impl Into<BoxError>) -> BoxError {
+    Box::new(ClientBodyError(error.into()))
+}
+
+/// Whether `error`'s causes include a [`ClientBodyError`].
+fn caused_by_client_body(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<ClientBodyError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Phase 7: forwards the request to `url` and streams the answer back.
 pub async fn forward(
     client: &HttpClient<ProxyBody>,
@@ -81,6 +104,10 @@ pub async fn forward(
     let request = Request::from_parts(parts, body);
     let response = match tokio::time::timeout(BACKEND_TIMEOUT, client.request(request)).await {
         Err(_) => return Err(GatewayError::BackendTimeout),
+        Ok(Err(error)) if caused_by_client_body(&error) => {
+            tracing::debug!(%error, %url, "client request body failed");
+            return Err(GatewayError::BadRequestBody(error.to_string()));
+        }
         Ok(Err(error)) => {
             tracing::debug!(%error, %url, "backend call failed");
             return Err(GatewayError::BackendUnreachable(error.to_string()));
