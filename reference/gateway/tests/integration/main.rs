@@ -8,6 +8,9 @@
 #[macro_use]
 mod common;
 mod endpoint_suspension;
+mod fuzz;
+mod hostile_requests;
+mod hostile_tokens;
 mod request_path;
 mod runtime_home;
 mod start;
