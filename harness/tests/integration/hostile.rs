@@ -91,3 +91,40 @@ fn fuzz_topology_toml_never_panics() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Finding 5: the control plane takes the same head limit as the gateways (431 beyond 16 KiB),
+/// and a gateway's REST API refuses a caller without the admin's Basic credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_listener_of_the_guide_refuses_a_20_kib_header_with_431() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tollgate_node::PortRole;
+    let running = boot("guide", 5).await;
+    let request = format!(
+        "GET /api/am/publisher/v4/apis HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    for (node, role) in [
+        ("control-plane", PortRole::ServletHttp),
+        ("production-gateway", PortRole::PassthruHttp),
+        ("default-gateway", PortRole::PassthruHttp),
+    ] {
+        let addr = running.node(node).unwrap().endpoint(role).unwrap().addr;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = stream.write_all(request.as_bytes()).await;
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        let _ = tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{node}: {answer}");
+    }
+    let apis = running
+        .client()
+        .get("https://localhost:9445/api/am/gateway/v2/apis")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(apis.status.as_u16(), 401, "{apis}");
+    running.shutdown().await;
+}
