@@ -62,7 +62,10 @@ fn route_lookup(c: &mut Criterion) {
 }
 
 fn jwt(c: &mut Criterion) {
-    let verifier = JwtVerifier::new(&[DEFAULT_PUBLIC_KEY_PEM.to_owned()]);
+    let verifier = JwtVerifier::new(&[tollgate_gateway::authenticate::TrustedKey::new(
+        tollgate_protocol::security::DEFAULT_KEY_ALIAS,
+        DEFAULT_PUBLIC_KEY_PEM,
+    )]);
     let clock = ManualClock::new(fixtures::NOW_MILLIS);
     let token = fixtures::token("bench-jti").unwrap();
     let mut group = c.benchmark_group("jwt");

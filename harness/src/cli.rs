@@ -9,6 +9,9 @@
 //!   Ctrl-C.
 //! - `tollgate node --config deployment.toml [--seed N] [--address IP]` runs one node of
 //!   whatever `server_role` the file names, on its own sockets (containers, manual runs).
+//! - `tollgate soak [--duration 60s] [--connections 4]` sends valid and hostile traffic through
+//!   the guide's topology (in-process, loopback) and reports RSS and open fds at start and end;
+//!   exit 1 when an answer was not the one it must be.
 //!
 //! Exit codes: 0 after a clean Ctrl-C; 2 when a configuration is wrong (every diagnostic is
 //! printed as `file:line:col: key: message`); 1 when the topology cannot start (a port is
@@ -120,6 +123,19 @@ pub enum Command {
         virtual_clock: Option<i64>,
         #[command(flatten)]
         network: NetworkArgs,
+    },
+    /// Valid and hostile traffic through the guide's topology, in-process on loopback, for a
+    /// set time; reports RSS and open file descriptors at start and end.
+    Soak {
+        /// How long the traffic runs (`90s`, `30m`).
+        #[arg(long, default_value = "60s", value_parser = tollgate_scenario::parse_duration)]
+        duration: std::time::Duration,
+        /// Concurrent clients, each one connection at a time.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Seed for every id, key and token.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Run a topology's `[[load_balancer]]` on its own sockets (containers, manual runs).
     LoadBalancer {
@@ -255,6 +271,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             address,
             network,
         } => load_balancer(&topology, &name, address, &network).await,
+        Command::Soak {
+            duration,
+            connections,
+            seed,
+        } => soak(duration, connections, seed).await,
     }
 }
 
@@ -315,6 +336,38 @@ async fn up_in_containers(topology: &str, seed: u64) -> ExitCode {
     eprintln!("tollgate: stopping (removing the containers and the network)");
     crate::driver::Target::shutdown(target).await;
     ExitCode::SUCCESS
+}
+
+async fn soak(duration: std::time::Duration, connections: usize, seed: u64) -> ExitCode {
+    let path = crate::resolve_topology("guide");
+    let topology = match Topology::load(&path) {
+        Ok(topology) => topology,
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("{error}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let options = crate::soak::SoakOptions {
+        duration,
+        connections,
+        seed,
+    };
+    match crate::soak::soak(&topology, &options).await {
+        Ok(report) => {
+            print!("{report}");
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("tollgate soak: {error}");
+            ExitCode::from(EXIT_START)
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM (`docker stop`: a container's PID 1 gets no default handler for it).

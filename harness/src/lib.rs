@@ -17,7 +17,8 @@
 //! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] (the only one built) |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
-//! | [`cli`] | `tollgate run`, `tollgate up` and `tollgate node` |
+//! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
+//! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node` and `tollgate soak` |
 //!
 //! Not built yet (later issues): the simulated, container and external drivers,
 //! `tollgate conform`, `tollgate bench`.
@@ -30,6 +31,7 @@ pub mod driver;
 pub mod inproc;
 pub mod report;
 pub mod runner;
+pub mod soak;
 pub mod topology;
 
 pub use inproc::{BootError, BootOptions, RunningTopology, boot, boot_private};

@@ -284,12 +284,19 @@ impl Topology {
             root.pop();
         }
         let file = root.join(TOPOLOGY_FILE);
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            TopologyErrors(vec![TopologyError::File {
-                file: file.clone(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
+        let text = std::fs::read(&file)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|bytes| {
+                tollgate_config::utf8_text(bytes).map_err(|(line, column)| {
+                    format!("line {line}, column {column}: the file is not UTF-8: this byte is not valid UTF-8")
+                })
+            })
+            .map_err(|message| {
+                TopologyErrors(vec![TopologyError::File {
+                    file: file.clone(),
+                    message,
+                }])
+            })?;
         let parsed: TopologyFile = toml::from_str(&text).map_err(|e| {
             TopologyErrors(vec![TopologyError::File {
                 file: file.clone(),
@@ -625,5 +632,20 @@ mod tests {
             Ok(("localhost".to_owned(), 9080))
         );
         assert!(parse_http_url("https://localhost:9080/").is_err());
+    }
+
+    #[test]
+    fn a_topology_file_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
+        let dir =
+            std::env::temp_dir().join(format!("tollgate-utf8-topology-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(TOPOLOGY_FILE), b"[topology]\nname = \"g\xc0\"\n").unwrap();
+        let errors = Topology::load(&dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let text = errors.0[0].to_string();
+        assert!(
+            text.contains("line 2, column 10: the file is not UTF-8"),
+            "{text}"
+        );
     }
 }

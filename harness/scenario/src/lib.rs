@@ -69,8 +69,15 @@ pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioErrors> {
 /// Reads and checks a scenario file against the topologies of `catalog` (none: names of the
 /// topology go unchecked).
 pub fn load_with(path: &Path, catalog: Option<&Catalog>) -> Result<Scenario, ScenarioErrors> {
-    match std::fs::read_to_string(path) {
-        Ok(source) => parse_with(&source, path, catalog),
+    match std::fs::read(path).map(utf8_text) {
+        Ok(Ok(source)) => parse_with(&source, path, catalog),
+        Ok(Err((line, column))) => Err(ScenarioErrors(vec![ScenarioError {
+            file: path.to_path_buf(),
+            line,
+            column,
+            path: String::new(),
+            message: "the file is not UTF-8: this byte is not valid UTF-8".to_owned(),
+        }])),
         Err(err) => Err(ScenarioErrors(vec![ScenarioError {
             file: path.to_path_buf(),
             line: 0,
@@ -79,6 +86,18 @@ pub fn load_with(path: &Path, catalog: Option<&Catalog>) -> Result<Scenario, Sce
             message: format!("cannot read the file: {err}"),
         }])),
     }
+}
+
+/// A file's bytes as text, or the line and column (1-based, in characters) of its first byte
+/// that is not UTF-8, so that error names a place like every other.
+pub fn utf8_text(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = std::str::from_utf8(&valid[line_start..]).map_or(0, |s| s.chars().count());
+        (line, column + 1)
+    })
 }
 
 /// Checks `source`; `file` is used in messages and kept in [`Scenario::file`]. Names of the

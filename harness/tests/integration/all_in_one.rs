@@ -90,6 +90,7 @@ async fn an_all_in_one_node_serves_both_halves_with_one_management_port() {
     served_by(&call(&client, menu, &sandbox).await, "pizzashack-sandbox");
     let deployed = client
         .get("https://localhost:9443/api/am/gateway/v2/apis")
+        .basic_auth("admin", "admin")
         .send()
         .await
         .unwrap();

@@ -13,6 +13,7 @@ mod all_in_one;
 mod cli;
 mod guide_topology;
 mod ha;
+mod hostile;
 mod run_command;
 mod runner;
 mod stable_outputs;

@@ -101,8 +101,15 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 
 /// Reads and checks a file with injected environment variables and system properties.
 pub fn load_with(path: &Path, vars: &Vars) -> Result<Loaded, ConfigErrors> {
-    match std::fs::read_to_string(path) {
-        Ok(source) => parse_with(&source, path, vars),
+    match std::fs::read(path).map(utf8_text) {
+        Ok(Ok(source)) => parse_with(&source, path, vars),
+        Ok(Err((line, column))) => Err(ConfigErrors(vec![Diagnostic {
+            file: path.to_path_buf(),
+            line,
+            column,
+            key: String::new(),
+            message: "the file is not UTF-8: this byte is not valid UTF-8".to_owned(),
+        }])),
         Err(err) => Err(ConfigErrors(vec![Diagnostic {
             file: path.to_path_buf(),
             line: 0,
@@ -111,6 +118,18 @@ pub fn load_with(path: &Path, vars: &Vars) -> Result<Loaded, ConfigErrors> {
             message: format!("cannot read the file: {err}"),
         }])),
     }
+}
+
+/// A file's bytes as text, or the line and column (1-based, in characters) of its first byte
+/// that is not UTF-8, so that error names a place like every other.
+pub fn utf8_text(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = std::str::from_utf8(&valid[line_start..]).map_or(0, |s| s.chars().count());
+        (line, column + 1)
+    })
 }
 
 /// Checks `source`; `file` is used only in messages. No environment variables or system

@@ -17,10 +17,10 @@
 //!
 //! Verified keys are cached by their string, as bearer tokens are.
 
+use crate::authenticate::JwtVerifier;
 use crate::respond::{GatewayError, InvalidToken};
 use crate::store::Store;
 use http::HeaderMap;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -110,63 +110,17 @@ struct ApplicationClaim {
     uuid: Option<String>,
 }
 
-/// Verifies API keys against the trusted keys and caches what it verified.
+/// Verifies API keys (through the gateway's [`JwtVerifier`]) and caches what it verified.
+#[derive(Debug, Default)]
 pub struct ApiKeyVerifier {
-    keys: Vec<DecodingKey>,
-    validation: Validation,
     cache: RwLock<HashMap<Box<str>, Arc<ApiKeyCaller>, foldhash::fast::RandomState>>,
 }
 
-impl std::fmt::Debug for ApiKeyVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKeyVerifier")
-            .field("keys", &self.keys.len())
-            .finish()
-    }
-}
-
 impl ApiKeyVerifier {
-    /// Keys that do not parse are left out (the JWT verifier logs them).
-    pub fn new(public_keys_pem: &[String]) -> Self {
-        let keys = public_keys_pem
-            .iter()
-            .filter_map(|pem| DecodingKey::from_rsa_pem(pem.as_bytes()).ok())
-            .collect();
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        Self {
-            keys,
-            validation,
-            cache: RwLock::new(HashMap::default()),
-        }
-    }
-
-    fn verify(&self, key: &str) -> Result<ApiKeyCaller, InvalidToken> {
-        if key.split('.').count() != 3 {
-            return Err(InvalidToken::Malformed);
-        }
+    fn verify(&self, key: &str, jwt: &JwtVerifier) -> Result<ApiKeyCaller, InvalidToken> {
         // The gateway looks the signing certificate up by `kid`; API keys are signed under
         // one alias only.
-        let header = jsonwebtoken::decode_header(key).map_err(|_| InvalidToken::Malformed)?;
-        if header.kid.as_deref() != Some(API_KEY_ALIAS) {
-            return Err(InvalidToken::BadSignature);
-        }
-        let mut last = InvalidToken::Malformed;
-        for decoding in &self.keys {
-            match jsonwebtoken::decode::<Claims>(key, decoding, &self.validation) {
-                Ok(data) => return into_caller(data.claims),
-                Err(error) => match error.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                        last = InvalidToken::BadSignature;
-                    }
-                    _ => return Err(InvalidToken::Malformed),
-                },
-            }
-        }
-        Err(last)
+        into_caller(jwt.verify_under_alias::<Claims>(key, API_KEY_ALIAS)?)
     }
 
     fn cached(&self, key: &str) -> Option<Arc<ApiKeyCaller>> {
@@ -235,6 +189,7 @@ pub fn credential<'a>(headers: &'a HeaderMap, query: &'a str) -> Option<&'a str>
 pub fn authenticate(
     key: &str,
     verifier: &ApiKeyVerifier,
+    jwt: &JwtVerifier,
     store: &Store,
     clock: &dyn Clock,
     headers: &HeaderMap,
@@ -245,7 +200,7 @@ pub fn authenticate(
         None => {
             let verified = Arc::new(
                 verifier
-                    .verify(key)
+                    .verify(key, jwt)
                     .map_err(GatewayError::InvalidCredentials)?,
             );
             verifier.remember(key, verified.clone());

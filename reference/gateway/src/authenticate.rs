@@ -5,6 +5,18 @@
 //! `Authorization: Bearer <JWT>`, an RS256 token signed by a trusted key, issued by one of the
 //! snapshot's key managers, unexpired by the injected clock and not revoked.
 //!
+//! The token's `kid` names the trusted key it was signed with, as WSO2's `JWTValidatorImpl`
+//! looks it up in the issuer's JWKS: a `kid` that names no trusted key (or no `kid`) is
+//! refused with 900901 before any signature is checked, and a token is only ever checked
+//! against the one key its `kid` names.
+//!
+//! The `Authorization` header is read as WSO2's OAuth authenticator reads it: the scheme is
+//! `Bearer`, case-sensitive, followed by one space. Any other scheme (`bearer` included) is no
+//! credential at all (900902). Two `Authorization` headers are refused with 900901: a gateway
+//! that picked one of them would let a proxy in front and the gateway disagree about who calls.
+//! A header value that is not visible ASCII (a non-ASCII byte in the token) is an invalid
+//! credential (900901), not a missing one.
+//!
 //! RS256 verification costs ~33 µs, a cache hit ~0.2 µs (DESIGN.md §7): verified tokens are
 //! cached by their exact string until their `exp`. Revocation is still checked on every
 //! request, by `jti`, against the subscription store. Only JWT access tokens are understood:
@@ -71,9 +83,27 @@ struct Claims {
     nbf: Option<i64>,
 }
 
-/// Signature checks against the trusted public keys.
+/// A public key the gateway accepts token signatures from, and the `kid` that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    /// The `kid` tokens signed with this key carry: the keystore alias (`wso2carbon`).
+    pub key_id: String,
+    /// SPKI PEM.
+    pub public_key_pem: String,
+}
+
+impl TrustedKey {
+    pub fn new(key_id: impl Into<String>, public_key_pem: impl Into<String>) -> Self {
+        Self {
+            key_id: key_id.into(),
+            public_key_pem: public_key_pem.into(),
+        }
+    }
+}
+
+/// Signature checks against the trusted public keys, each found by its `kid`.
 pub struct JwtVerifier {
-    keys: Vec<DecodingKey>,
+    keys: Vec<(String, DecodingKey)>,
     validation: Validation,
 }
 
@@ -88,11 +118,11 @@ impl std::fmt::Debug for JwtVerifier {
 impl JwtVerifier {
     /// Keys that do not parse are logged and left out: tokens they would have verified are
     /// then refused, which is what a misconfigured truststore does on WSO2 too.
-    pub fn new(public_keys_pem: &[String]) -> Self {
-        let keys = public_keys_pem
+    pub fn new(trusted: &[TrustedKey]) -> Self {
+        let keys = trusted
             .iter()
-            .filter_map(|pem| match DecodingKey::from_rsa_pem(pem.as_bytes()) {
-                Ok(key) => Some(key),
+            .filter_map(|t| match DecodingKey::from_rsa_pem(t.public_key_pem.as_bytes()) {
+                Ok(key) => Some((t.key_id.clone(), key)),
                 Err(error) => {
                     tracing::error!(%error, "ignoring a trusted key that is not an RSA public key PEM");
                     None
@@ -112,25 +142,86 @@ impl JwtVerifier {
     /// Full verification of an uncached token (signature and claims; not issuer, time or
     /// revocation, which depend on the moment and the store).
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, InvalidToken> {
-        if token.split('.').count() != 3 {
-            return Err(InvalidToken::Malformed);
+        let header = checked_header(token)?;
+        let kid = header.kid.ok_or(InvalidToken::UnknownKey)?;
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(id, _)| *id == kid)
+            .ok_or(InvalidToken::UnknownKey)?;
+        into_verified(self.decode(token, key)?)
+    }
+
+    /// The claims of a JWT whose header names `kid` and whose signature any trusted key
+    /// verifies. For API keys: their `kid` is WSO2's API-key certificate alias, under which the
+    /// gateway's truststore holds the same key as under its own id.
+    pub fn verify_under_alias<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        kid: &str,
+    ) -> Result<T, InvalidToken> {
+        let header = checked_header(token)?;
+        if header.kid.as_deref() != Some(kid) {
+            return Err(InvalidToken::UnknownKey);
         }
-        let mut last = InvalidToken::Malformed;
-        for key in &self.keys {
-            match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-                Ok(data) => return into_verified(data.claims),
-                Err(error) => {
-                    use jsonwebtoken::errors::ErrorKind;
-                    match error.kind() {
-                        // Another trusted key may have signed it.
-                        ErrorKind::InvalidSignature => last = InvalidToken::BadSignature,
-                        _ => return Err(InvalidToken::Malformed),
-                    }
-                }
+        let mut last = InvalidToken::UnknownKey;
+        for (_, key) in &self.keys {
+            match self.decode(token, key) {
+                Ok(claims) => return Ok(claims),
+                Err(InvalidToken::BadSignature) => last = InvalidToken::BadSignature,
+                Err(other) => return Err(other),
             }
         }
         Err(last)
     }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+    ) -> Result<T, InvalidToken> {
+        match jsonwebtoken::decode::<T>(token, key, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(error) => match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                    Err(InvalidToken::BadSignature)
+                }
+                _ => Err(InvalidToken::Malformed),
+            },
+        }
+    }
+}
+
+/// Three parts and a header the verifier accepts: no critical extension is understood, so a
+/// token that names one is refused (RFC 7515 §4.1.11), as Nimbus, which WSO2 verifies with,
+/// refuses it.
+fn checked_header(token: &str) -> Result<JoseHeader, InvalidToken> {
+    if token.split('.').count() != 3 {
+        return Err(InvalidToken::Malformed);
+    }
+    let header = jose_header(token)?;
+    if header.crit.is_some() {
+        return Err(InvalidToken::Malformed);
+    }
+    Ok(header)
+}
+
+/// The JOSE header fields the verifier decides on before any signature check.
+#[derive(Debug, Deserialize)]
+struct JoseHeader {
+    kid: Option<String>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// The first part of `token` as a JOSE header: base64url without padding, a JSON object with
+/// no duplicate `kid` or `crit`.
+fn jose_header(token: &str) -> Result<JoseHeader, InvalidToken> {
+    use base64::Engine;
+    let encoded = token.split('.').next().unwrap_or_default();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| InvalidToken::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| InvalidToken::Malformed)
 }
 
 fn into_verified(claims: Claims) -> Result<VerifiedToken, InvalidToken> {
@@ -206,14 +297,25 @@ impl TokenCache {
     }
 }
 
-/// The bearer token of a request, if it has one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("Bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+/// The bearer token of a request: `Ok(None)` when it offers none, `Err` when what it offers
+/// can never be a token (see the module docs).
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, InvalidToken> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(InvalidToken::Ambiguous);
+    }
+    let Some(token) = value.as_bytes().strip_prefix(b"Bearer ") else {
+        return Ok(None);
+    };
+    let token = std::str::from_utf8(token)
+        .ok()
+        .filter(|t| t.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        .ok_or(InvalidToken::Malformed)?
+        .trim();
+    Ok((!token.is_empty()).then_some(token))
 }
 
 /// Phase 3 for a secured resource: a verified, current, unrevoked token from a trusted issuer.
@@ -224,7 +326,9 @@ pub fn authenticate(
     store: &Store,
     clock: &dyn Clock,
 ) -> Result<Arc<VerifiedToken>, GatewayError> {
-    let token = bearer(headers).ok_or(GatewayError::MissingCredentials)?;
+    let token = bearer(headers)
+        .map_err(GatewayError::InvalidCredentials)?
+        .ok_or(GatewayError::MissingCredentials)?;
     let verified = verify_cached(token, verifier, cache, clock)?;
     check_current(&verified, store)?;
     Ok(verified)
@@ -278,14 +382,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+    fn bearer_scheme_is_case_sensitive_and_needs_a_token() {
         let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Ok(Some("abc")));
         h.insert(AUTHORIZATION, "bearer abc".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
+        assert_eq!(
+            bearer(&h),
+            Ok(None),
+            "WSO2 matches `Bearer` case-sensitively"
+        );
+        h.insert(AUTHORIZATION, "BEARER abc".parse().unwrap());
+        assert_eq!(bearer(&h), Ok(None));
         h.insert(AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Ok(None));
         h.insert(AUTHORIZATION, "Bearer ".parse().unwrap());
-        assert_eq!(bearer(&h), None);
+        assert_eq!(bearer(&h), Ok(None));
+    }
+
+    #[test]
+    fn two_authorization_headers_are_an_invalid_credential() {
+        let mut h = HeaderMap::new();
+        h.append(AUTHORIZATION, "Bearer abc".parse().unwrap());
+        h.append(AUTHORIZATION, "Bearer def".parse().unwrap());
+        assert_eq!(bearer(&h), Err(InvalidToken::Ambiguous));
+    }
+
+    #[test]
+    fn a_non_ascii_byte_in_the_token_is_an_invalid_credential_not_a_missing_one() {
+        let mut h = HeaderMap::new();
+        let value = http::HeaderValue::from_bytes("Bearer ey\u{e9}J.a.b".as_bytes()).unwrap();
+        h.insert(AUTHORIZATION, value);
+        assert_eq!(bearer(&h), Err(InvalidToken::Malformed));
+        h.insert(
+            AUTHORIZATION,
+            http::HeaderValue::from_bytes(b"Bearer a\tb").unwrap(),
+        );
+        assert_eq!(bearer(&h), Err(InvalidToken::Malformed));
     }
 
     #[test]

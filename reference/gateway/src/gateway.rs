@@ -80,8 +80,8 @@ impl Gateway {
             ..SyncStatus::default()
         };
         Arc::new(Self {
-            verifier: JwtVerifier::new(&settings.trusted_keys_pem),
-            api_keys: crate::api_key::ApiKeyVerifier::new(&settings.trusted_keys_pem),
+            verifier: JwtVerifier::new(&settings.trusted_keys),
+            api_keys: crate::api_key::ApiKeyVerifier::default(),
             cors: crate::cors::CorsPolicy::new(&settings.cors),
             tokens: TokenCache::new(TokenCache::DEFAULT_CAPACITY),
             routes: ArcSwap::from_pointee(RouteTable::default()),

@@ -7,13 +7,13 @@
 //!
 //! | phase | module | what it decides |
 //! |---|---|---|
-//! | 1 | [`route`] | API by context (version included), transport, lifecycle, resource (verb + URI template): 404 / 405 / 403 / 503 |
+//! | 1 | [`route`] | dot segments refused (400); API by context (version included), transport, lifecycle, resource (verb + URI template): 404 / 405 / 403 / 503 |
 //! | 2 | [`cors`] | CORS headers of the resource; preflights answered here |
-//! | 3 | [`authenticate`] | bearer JWT (RS256, trusted key and issuer, clock, revocation), verified-token cache; 900901 / 900902; [`api_key`]: WSO2 API keys (`apikey` header or query), permitted IPs and referers |
+//! | 3 | [`authenticate`] | bearer JWT (RS256, the trusted key its `kid` names, issuer, clock, revocation), verified-token cache; 900901 / 900902; [`api_key`]: WSO2 API keys (`apikey` header or query), permitted IPs and referers |
 //! | 4 | [`authorize`] | key mapping → application and key type, subscription, scopes; 900908 / 900907 / 900909 / 900910 |
 //! | 5 | [`throttle`] | deny policies, API/resource, subscription (+ local burst), application tiers on the TM's decisions, local hard limit; else one event to the TMs; 900805 / 900800 / 900802 / 900804 / 900807 / 900803 / 900801 |
 //! | 6 | [`key_type`] | key type against the environment type and endpoints (the §3.3 matrix) |
-//! | 7 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504; [`endpoint`]: load-balance and failover groups, suspension (Synapse ACTIVE / TIMEOUT / SUSPENDED) where the Publisher configured it (303001 / 303000), Basic and Digest credentials to the backend; [`url_template`]: `{uri.var.*}` / `{query.param.*}` endpoint templates |
+//! | 7 | [`proxy`] | backend call on the pooled client, streamed; 101503 / 101504; a client's broken body 400 / 101001; [`endpoint`]: load-balance and failover groups, suspension (Synapse ACTIVE / TIMEOUT / SUSPENDED) where the Publisher configured it (303001 / 303000), Basic and Digest credentials to the backend; [`url_template`]: `{uri.var.*}` / `{query.param.*}` endpoint templates |
 //! | 8 | [`respond`] | the backend's response with CORS, and every WSO2 error body in one place |
 //!
 //! The phases run in [`pipeline`] (`Gateway::handle`, and the hyper service of the passthrough
@@ -25,7 +25,7 @@
 //! | [`gateway`] | [`Gateway`]: routing table and subscription store swapped atomically, sync progress |
 //! | [`store`] | the subscription store (applications, key mappings, subscriptions, issuers, revocations) |
 //! | [`sync`] | snapshot + throttling data + event stream from the control plane, reconnect with backoff |
-//! | [`management`] | `/api/am/gateway/v2/apis`, the start-up health check, `/_tollgate/sync` |
+//! | [`management`] | `/api/am/gateway/v2/apis` (Basic auth), the start-up health check, `/_tollgate/sync` |
 //! | [`runtime`] | the node's runtime home: one file per served API, the start-up cleaning the `skip_list` governs, custom API files |
 //!
 //! Throttling follows WSO2's split: the Traffic Manager counts quotas across every gateway and

@@ -4,7 +4,12 @@
 //! what the harness reads: the deployed APIs and the start-up health check; plus Tollgate's
 //! own long-poll for convergence ([`GATEWAY_SYNC`]) and the node's clock ([`NODE_CLOCK`],
 //! movable only on a node started with a test clock). Not implemented: the rest of
-//! `/api/am/gateway/v2` (redeploy, undeploy, artifacts, local entries, ...) and its Basic auth.
+//! `/api/am/gateway/v2` (redeploy, undeploy, artifacts, local entries, ...).
+//!
+//! `/api/am/gateway/v2` takes Basic auth with the node's `[super_admin]` credentials, as WSO2
+//! protects it; a missing or wrong `Authorization` is a 401 with a Basic challenge. The start-up
+//! health check stays open: load balancers and orchestrators probe it without credentials. The
+//! `/_tollgate/*` resources are the harness's and carry no WSO2 data.
 
 use crate::gateway::Gateway;
 use axum::Json;
@@ -23,13 +28,71 @@ use tollgate_protocol::internal::{
 
 /// The management router.
 pub fn router(gateway: Arc<Gateway>) -> axum::Router {
-    axum::Router::new()
+    let protected = axum::Router::new()
         .route(GATEWAY_APIS, get(apis))
+        .route_layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            require_admin,
+        ));
+    axum::Router::new()
+        .merge(protected)
         .route(GATEWAY_HEALTH, get(health))
         .route(GATEWAY_SYNC, get(sync))
         .route(GATEWAY_THROTTLE, get(throttle))
         .merge(clock_router(gateway.clock.clone(), None))
         .with_state(gateway)
+}
+
+/// Basic auth with the node's `[super_admin]` credentials for `/api/am/gateway/v2`.
+async fn require_admin(
+    State(gateway): State<Arc<Gateway>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let settings = gateway.settings();
+    if is_admin(
+        request.headers(),
+        &settings.admin_username,
+        &settings.admin_password,
+    ) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            axum::http::header::WWW_AUTHENTICATE,
+            "Basic realm=\"WSO2 API Manager\"",
+        )],
+        Json(serde_json::json!({
+            "code": 401, "message": "Unauthenticated",
+            "description": "Authentication failed: the gateway REST API takes Basic auth with the admin credentials",
+            "moreInfo": "", "error": []
+        })),
+    )
+        .into_response()
+}
+
+/// Whether `headers` carry exactly one `Authorization: Basic` with `username:password`.
+fn is_admin(headers: &http::HeaderMap, username: &str, password: &str) -> bool {
+    use base64::Engine;
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Some(encoded) = value.as_bytes().strip_prefix(b"Basic ") else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim_ascii()) else {
+        return false;
+    };
+    let expected = format!("{username}:{password}");
+    // Constant time in the length of what was sent: no early exit on the first wrong byte.
+    decoded.len() == expected.len()
+        && decoded
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Called after the clock moved (a control-plane node rolls its Traffic Manager's windows).

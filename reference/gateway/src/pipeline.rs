@@ -5,7 +5,7 @@ use crate::authenticate::{self, Caller};
 use crate::cors::{self, CorsHeaders};
 use crate::gateway::Gateway;
 use crate::respond::{self, BoxError, GatewayError, ProxyBody};
-use crate::route::Transport;
+use crate::route::{self, Transport};
 use crate::throttle::ThrottleRequest;
 use crate::url_template::Variables;
 use crate::{api_key, authorize, key_type, proxy};
@@ -51,7 +51,10 @@ impl Gateway {
         let uri = parts.uri.clone();
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
 
-        // 1. route: context, transport, lifecycle, resource.
+        // 1. route: no dot segments, then context, transport, lifecycle, resource.
+        if route::has_dot_segment(path) {
+            return Err(GatewayError::BadRequestPath);
+        }
         let preflight_method = (self.cors.enabled() && parts.method == Method::OPTIONS)
             .then(|| parts.headers.get(ACCESS_CONTROL_REQUEST_METHOD))
             .flatten()
@@ -84,6 +87,7 @@ impl Gateway {
             Caller::ApiKey(api_key::authenticate(
                 key,
                 &self.api_keys,
+                &self.verifier,
                 &store,
                 self.clock.as_ref(),
                 &parts.headers,
@@ -138,7 +142,7 @@ impl Gateway {
         let served = key_type::choose_key_type(api, authorized.key_type)?;
 
         // 7. proxy (8. respond is the caller's: CORS on the way out).
-        let body = body.map_err(Into::into).boxed_unsync();
+        let body = body.map_err(proxy::client_body_error).boxed_unsync();
         // One address, nothing to expand, no credentials, no suspension: straight out.
         let upstream = if api.plain {
             None

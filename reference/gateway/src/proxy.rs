@@ -32,6 +32,10 @@ use tollgate_protocol::net::HttpClient;
 /// 60 s (`synapse.global_timeout_interval` is longer; the endpoint's own wins).
 pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The largest body a failover group or a Digest-secured endpoint holds in memory to send it
+/// again; a larger one is refused with 400 / 101001 (WSO2 holds the whole message, unbounded).
+const REPLAY_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// RFC 9110 §7.6.1 connection-specific fields, plus the proxy ones.
 const HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
@@ -68,6 +72,29 @@ pub fn backend_url(endpoint: &str, rest: &str) -> String {
     url
 }
 
+/// An error of the client's request body, as the body handed to [`forward`] reports it: the
+/// backend call failing because of it is the client's fault, not the endpoint's.
+#[derive(Debug, thiserror::Error)]
+#[error("request body: {0}")]
+pub struct ClientBodyError(BoxError);
+
+/// Marks an error of the client's body for [`forward`] (only called on the error path).
+pub fn client_body_error(error: impl Into<BoxError>) -> BoxError {
+    Box::new(ClientBodyError(error.into()))
+}
+
+/// Whether `error`'s causes include a [`ClientBodyError`].
+fn caused_by_client_body(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<ClientBodyError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Phase 7: forwards the request to `url` and streams the answer back.
 pub async fn forward(
     client: &HttpClient<ProxyBody>,
@@ -101,6 +128,10 @@ async fn forward_as(
     let request = Request::from_parts(parts, body);
     let response = match tokio::time::timeout(BACKEND_TIMEOUT, client.request(request)).await {
         Err(_) => return Err(GatewayError::BackendTimeout),
+        Ok(Err(error)) if caused_by_client_body(&error) => {
+            tracing::debug!(%error, %url, "client request body failed");
+            return Err(GatewayError::BadRequestBody(error.to_string()));
+        }
         Ok(Err(error)) => {
             tracing::debug!(%error, %url, "backend call failed");
             return Err(GatewayError::BackendUnreachable(error.to_string()));
@@ -164,10 +195,9 @@ pub async fn forward_upstream(
         .filter(|s| s.kind == EndpointSecurityType::Digest);
     let replayable = upstream.fails_over() || digest.is_some();
     let (mut streaming, buffered) = if replayable {
-        let collected = body.collect().await.map_err(|error| {
-            GatewayError::BackendUnreachable(format!("the request body could not be read: {error}"))
-        })?;
-        (None, Some(collected.to_bytes()))
+        // A client's broken or oversized body is the client's fault (400 / 101001), never the
+        // endpoint's: nothing has been sent yet.
+        (None, Some(read_bounded(body, REPLAY_BODY_LIMIT).await?))
     } else {
         (Some(body), None)
     };
@@ -218,6 +248,23 @@ pub async fn forward_upstream(
         }
     }
     Err(last_error.unwrap_or_else(|| upstream.none_ready(not_ready)))
+}
+
+/// The whole body, at most `limit` bytes; a broken or larger body is the client's error.
+async fn read_bounded(mut body: ProxyBody, limit: usize) -> Result<Bytes, GatewayError> {
+    let mut buffer = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| GatewayError::BadRequestBody(error.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buffer.len() + data.len() > limit {
+                return Err(GatewayError::BadRequestBody(format!(
+                    "the request body is larger than {limit} bytes"
+                )));
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(buffer.freeze())
 }
 
 /// A copy of a request head (its extensions are not needed past phase 7).

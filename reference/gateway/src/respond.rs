@@ -33,6 +33,10 @@ pub enum InvalidToken {
     /// Not three base64url parts, bad JSON, missing `exp`, an `alg` other than RS256 (`none`
     /// included).
     Malformed,
+    /// The header's `kid` names no trusted key, or there is no `kid`.
+    UnknownKey,
+    /// Two `Authorization` headers.
+    Ambiguous,
     BadSignature,
     /// `iss` is not one of the snapshot's key managers.
     UnknownIssuer,
@@ -47,6 +51,14 @@ pub enum GatewayError {
     /// No API has this context (`main.xml`).
     #[error("no API deployed at this context")]
     NoApi,
+    /// The path has a `.` or `..` segment, literal or percent-encoded, or hidden behind an
+    /// encoded `/` or `\` ([`crate::route::has_dot_segment`]): refused, never normalised.
+    #[error("dot segment in the request path")]
+    BadRequestPath,
+    /// The client's own request body broke off or is malformed (bad chunked framing): a 400,
+    /// and never a fault of the backend's endpoint (Synapse's 101001, receiving from the client).
+    #[error("malformed request body: {0}")]
+    BadRequestBody(String),
     /// The API does not accept this transport (`main.xml`).
     #[error("transport {0} not allowed")]
     UnsupportedTransport(&'static str),
@@ -179,6 +191,20 @@ impl GatewayError {
                 StatusCode::NOT_FOUND,
                 JSON,
                 status_report("404", "Not Found", "The requested resource is not available."),
+            ),
+            BadRequestPath => (
+                StatusCode::BAD_REQUEST,
+                JSON,
+                status_report(
+                    "400",
+                    "Bad Request",
+                    "The request path has a dot segment ('.' or '..', plain or encoded) and is not accepted.",
+                ),
+            ),
+            BadRequestBody(_) => (
+                StatusCode::BAD_REQUEST,
+                JSON,
+                runtime_error("101001", "Error in receiving the request body from the client"),
             ),
             UnsupportedTransport(transport) => (
                 StatusCode::FORBIDDEN,

@@ -243,6 +243,48 @@ impl RouteTable {
     }
 }
 
+/// Whether the path (up to `?`) has a `.` or `..` segment once `%2e`, `%2f` and `%5c` are
+/// decoded and `\` counts as a separator, as a backend that decodes or normalises the path
+/// would see it: `/ctx/1.0.0/../../etc/passwd`, `/ctx/%2e%2e/x`, `/ctx/..%2fx`, `/ctx/..%5cx`.
+/// Such a path is refused (400), never normalised: a request that tries to leave its API's
+/// context is hostile, and refusing it means no backend ever receives a path that points
+/// outside its endpoint's base. Clean paths are scanned once, without allocating.
+pub fn has_dot_segment(path_and_query: &str) -> bool {
+    // Dots in the current segment so far; `None` once it holds anything else.
+    let mut dots: Option<u8> = Some(0);
+    let bytes = path_and_query.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (byte, width) = match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (
+                    bytes[i + 1].to_ascii_lowercase(),
+                    bytes[i + 2].to_ascii_lowercase(),
+                ) {
+                    (b'2', b'e') => (b'.', 3),
+                    (b'2', b'f') | (b'5', b'c') => (b'/', 3),
+                    _ => (b'%', 1),
+                }
+            }
+            b'\\' => (b'/', 1),
+            other => (other, 1),
+        };
+        match byte {
+            b'?' | b'#' => break,
+            b'/' => {
+                if matches!(dots, Some(1 | 2)) {
+                    return true;
+                }
+                dots = Some(0);
+            }
+            b'.' => dots = dots.and_then(|n| n.checked_add(1)),
+            _ => dots = None,
+        }
+        i += width;
+    }
+    matches!(dots, Some(1 | 2))
+}
+
 /// The path the resources are matched against: after the context, no query, `/` when empty,
 /// one trailing `/` ignored.
 fn sub_path(rest: &str) -> &str {
@@ -565,5 +607,38 @@ mod tests {
             target(&t, Method::POST, "/pizzashack/1.0.0/drinks"),
             Err(GatewayError::NoMatchingResource)
         );
+    }
+
+    #[test]
+    fn dot_segments_are_found_plain_encoded_and_behind_encoded_separators() {
+        for hostile in [
+            "/ctx/1.0.0/../../etc/passwd",
+            "/ctx/1.0.0/./x",
+            "/ctx/1.0.0/..",
+            "/ctx/1.0.0/%2e%2e/%2e%2e/etc/passwd",
+            "/ctx/1.0.0/%2E%2E/x",
+            "/ctx/1.0.0/.%2e/x",
+            "/ctx/1.0.0/..%2fetc",
+            "/ctx/1.0.0/..%2Fetc",
+            "/ctx/1.0.0/..%5cetc",
+            "/ctx/1.0.0/..\\etc",
+            "/ctx/1.0.0/x/..?q=1",
+        ] {
+            assert!(has_dot_segment(hostile), "{hostile}");
+        }
+        for clean in [
+            "/",
+            "",
+            "/ctx/1.0.0/menu",
+            "/ctx/1.0.0/file.txt",
+            "/ctx/1.0.0/...",
+            "/ctx/1.0.0/..x",
+            "/ctx/1.0.0/a%2",
+            "/ctx/1.0.0/a%",
+            "/ctx/1.0.0/menu?path=../../x",
+            "/ctx/1.0.0/%252e%252e/x",
+        ] {
+            assert!(!has_dot_segment(clean), "{clean}");
+        }
     }
 }

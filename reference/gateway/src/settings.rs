@@ -2,7 +2,7 @@
 //! keys it trusts. Built from the checked `deployment.toml` model, or directly by tests.
 
 use tollgate_config::model::DeploymentConfig;
-use tollgate_protocol::security::DEFAULT_PUBLIC_KEY_PEM;
+use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 
 /// `[apim.cors]` as `CORSRequestHandler` uses it (wso2-behaviour.md §2.7).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,9 +57,14 @@ pub struct GatewaySettings {
     pub control_plane_url: String,
     pub event_hub_username: String,
     pub event_hub_password: String,
+    /// `[super_admin] username` / `password` (default `admin`/`admin`): the Basic credentials
+    /// the gateway REST API (`/api/am/gateway/v2`) requires, as WSO2 checks them against the
+    /// node's user store.
+    pub admin_username: String,
+    pub admin_password: String,
     pub cors: CorsSettings,
-    /// Public keys (SPKI PEM) whose signatures the gateway accepts on JWT access tokens.
-    pub trusted_keys_pem: Vec<String>,
+    /// Public keys whose signatures the gateway accepts on JWT access tokens, by `kid`.
+    pub trusted_keys: Vec<crate::authenticate::TrustedKey>,
     pub tenant_domain: String,
     /// `[apim.throttling]`: where decisions come from and events go to.
     pub throttle: ThrottleSettings,
@@ -114,6 +119,8 @@ impl GatewaySettings {
             control_plane_url: control_plane_base(&cfg.event_hub.service_url),
             event_hub_username: cfg.event_hub.username.clone(),
             event_hub_password: cfg.event_hub.password.clone(),
+            admin_username: cfg.super_admin.username.clone(),
+            admin_password: cfg.super_admin.password.clone(),
             cors: CorsSettings {
                 enable: cors.enable,
                 allow_origins: cors.allow_origins.clone(),
@@ -122,7 +129,10 @@ impl GatewaySettings {
                 allow_credentials: cors.allow_credentials,
                 expose_headers: cors.expose_headers.clone(),
             },
-            trusted_keys_pem: vec![DEFAULT_PUBLIC_KEY_PEM.to_owned()],
+            trusted_keys: vec![crate::authenticate::TrustedKey::new(
+                DEFAULT_KEY_ALIAS,
+                DEFAULT_PUBLIC_KEY_PEM,
+            )],
             tenant_domain: "carbon.super".to_owned(),
             throttle: ThrottleSettings::from_config(&cfg.throttling),
         }

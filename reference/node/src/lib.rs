@@ -470,10 +470,12 @@ fn gateway_settings(cfg: &DeploymentConfig, name: &str, signing: &tls::KeyPair) 
     let mut settings = GatewaySettings::from_config(cfg, name);
     // A node whose own keystore is not the built-in pair also trusts tokens signed with it (the
     // all-in-one case; WSO2 gateways trust the signer's certificate from their truststore).
-    if !settings.trusted_keys_pem.contains(&signing.public_key_pem) {
-        settings
-            .trusted_keys_pem
-            .push(signing.public_key_pem.clone());
+    let own = tollgate_gateway::authenticate::TrustedKey::new(
+        signing.key_id.clone(),
+        signing.public_key_pem.clone(),
+    );
+    if !settings.trusted_keys.contains(&own) {
+        settings.trusted_keys.push(own);
     }
     settings
 }

@@ -498,3 +498,19 @@ expect = { status = 200, backend = "pizzashack-prod" }
         ]
     );
 }
+
+#[test]
+fn a_scenario_file_that_is_not_utf8_is_refused_at_its_first_bad_byte() {
+    let dir = std::env::temp_dir().join(format!("tollgate-utf8-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.toml");
+    let mut bytes = HEAD.as_bytes().to_vec();
+    bytes.extend_from_slice(b"description = \"caf\xe9\"\n");
+    std::fs::write(&file, bytes).unwrap();
+    let errors = tollgate_scenario::load_with(&file, None).unwrap_err().0;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(errors.len(), 1);
+    // HEAD is 3 lines; the bad byte follows `description = "caf` on line 4.
+    assert_eq!((errors[0].line, errors[0].column), (4, 19), "{}", errors[0]);
+    assert!(errors[0].message.contains("not UTF-8"), "{}", errors[0]);
+}

@@ -1,4 +1,7 @@
 //! Whatever the input, parsing returns a scenario or errors: it never panics.
+//!
+//! A fuzz target on the stable toolchain: 512 cases per property under `cargo test`,
+//! `TOLLGATE_FUZZ_CASES=N` for a long run (docs/security.md).
 
 use proptest::prelude::*;
 use std::path::Path;
@@ -21,8 +24,16 @@ fn check(source: &str) {
     }
 }
 
+/// Cases per property: `TOLLGATE_FUZZ_CASES`, else 512.
+fn cases() -> u32 {
+    std::env::var("TOLLGATE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn arbitrary_text_never_panics(source in "\\PC*") {

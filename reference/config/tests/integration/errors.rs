@@ -375,3 +375,34 @@ fn a_file_that_cannot_be_read_is_one_file_level_diagnostic() {
             .contains("no-such-file.toml: cannot read the file")
     );
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_at_the_line_and_column_of_its_first_bad_byte() {
+    let dir = std::env::temp_dir().join(format!("tollgate-utf8-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("deployment.toml");
+    // Line 3, column 15: after `hostname = "gw`; the é on line 2 is valid UTF-8.
+    std::fs::write(
+        &file,
+        b"[server]\n# caf\xc3\xa9\nhostname = \"gw\xff.wso2.com\"\n",
+    )
+    .unwrap();
+    let errors = tollgate_config::load(&file).unwrap_err().0;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!((errors[0].line, errors[0].column), (3, 15), "{}", errors[0]);
+    assert!(errors[0].message.contains("not UTF-8"), "{}", errors[0]);
+}
+
+#[test]
+fn utf8_text_names_the_first_bad_byte_in_characters() {
+    assert_eq!(
+        tollgate_config::utf8_text(b"ok".to_vec()),
+        Ok("ok".to_owned())
+    );
+    assert_eq!(tollgate_config::utf8_text(b"\xfe".to_vec()), Err((1, 1)));
+    assert_eq!(
+        tollgate_config::utf8_text(b"a\n\xc3\xa9\xc3".to_vec()),
+        Err((2, 2))
+    );
+}

@@ -8,4 +8,5 @@
 
 mod behaviour;
 mod errors;
+mod fuzz;
 mod shipped;

@@ -40,8 +40,13 @@ pub fn settings(labels: &[&str]) -> GatewaySettings {
         control_plane_url: "https://localhost:9443".into(),
         event_hub_username: "admin".into(),
         event_hub_password: "admin".into(),
+        admin_username: "admin".into(),
+        admin_password: "admin".into(),
         cors: Default::default(),
-        trusted_keys_pem: vec![tollgate_protocol::security::DEFAULT_PUBLIC_KEY_PEM.into()],
+        trusted_keys: vec![tollgate_gateway::authenticate::TrustedKey::new(
+            DEFAULT_KEY_ALIAS,
+            tollgate_protocol::security::DEFAULT_PUBLIC_KEY_PEM,
+        )],
         tenant_domain: "carbon.super".into(),
         throttle: tollgate_gateway::ThrottleSettings {
             enable_blocking: true,

@@ -95,11 +95,20 @@ async fn a_started_node_serves_passthrough_and_management_while_the_control_plan
         let response = client.request(request).await.unwrap();
         assert_eq!(response.status(), 200, "{base}");
     }
-    let (status, body) = fetch(format!(
+    let apis = format!(
         "https://localhost:{}/api/am/gateway/v2/apis",
         mgmt_addr.port()
-    ))
-    .await;
+    );
+    let (status, _) = fetch(apis.clone()).await;
+    assert_eq!(status, 401, "the gateway REST API takes Basic auth");
+    let request = http::Request::get(apis)
+        .header("authorization", "Basic YWRtaW46YWRtaW4=")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("\"revisionId\":\"pizza-rev-1\""), "{body}");
     shutdown.cancel();

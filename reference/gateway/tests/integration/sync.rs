@@ -344,11 +344,18 @@ async fn the_management_api_lists_apis_reports_health_and_long_polls_the_sequenc
         .await
         .unwrap();
     assert_eq!(reached.status(), StatusCode::OK);
+    let with_auth = |authorization: &str| {
+        axum::http::Request::get(tollgate_protocol::internal::GATEWAY_APIS)
+            .header("authorization", authorization)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
     let apis = router
         .clone()
-        .oneshot(get(tollgate_protocol::internal::GATEWAY_APIS))
+        .oneshot(with_auth("Basic YWRtaW46YWRtaW4="))
         .await
         .unwrap();
+    assert_eq!(apis.status(), StatusCode::OK);
     let body = http_body_util::BodyExt::collect(apis.into_body())
         .await
         .unwrap()
@@ -361,4 +368,38 @@ async fn the_management_api_lists_apis_reports_health_and_long_polls_the_sequenc
             "context": "/pizzashack/1.0.0", "revisionId": "rev-1", "label": "Default"
         }]})
     );
+}
+
+#[tokio::test]
+async fn the_gateway_rest_api_refuses_callers_without_the_admin_credentials() {
+    use tower::ServiceExt;
+    let gw = gateway_with(settings(&["Default"]), &ManualClock::new(NOW_MILLIS));
+    let router = management::router(gw);
+    let call = |authorization: Option<&str>| {
+        let mut request = axum::http::Request::get(tollgate_protocol::internal::GATEWAY_APIS);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        router
+            .clone()
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+    };
+    // admin:wrong, admin: (empty password), bearer, lower-case scheme, not base64.
+    for refused in [
+        None,
+        Some("Basic YWRtaW46d3Jvbmc="),
+        Some("Basic YWRtaW46"),
+        Some("Bearer YWRtaW46YWRtaW4="),
+        Some("basic YWRtaW46YWRtaW4="),
+        Some("Basic !!!"),
+    ] {
+        let response = call(refused).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{refused:?}");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Basic realm=\"WSO2 API Manager\""
+        );
+    }
+    let ok = call(Some("Basic YWRtaW46YWRtaW4=")).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
 }
