@@ -185,6 +185,11 @@ impl ControlPlane {
             .nest("/api/am/publisher/v4", publisher::router(self.clone()))
             .nest("/api/am/devportal/v3", devportal::router(self.clone()))
             .nest("/api/am/admin/v4", admin::router(self.clone()))
+            // WSO2 4.x serves each REST API without its version segment too (its
+            // `URLValidationInterceptor` strips the major version): `/api/am/devportal/...`.
+            .nest(rest::PUBLISHER_VERSIONLESS, publisher::router(self.clone()))
+            .nest(rest::DEVPORTAL_VERSIONLESS, devportal::router(self.clone()))
+            .nest(rest::ADMIN_VERSIONLESS, admin::router(self.clone()))
             .merge(eventhub::router(self.clone()))
             .merge(admin::internal_router(self.clone()))
             .merge(self.kms.router())

@@ -10,6 +10,8 @@
 mod common;
 mod admin;
 mod control_plane;
+mod coverage;
+mod create_api_script;
 mod database;
 mod edges;
 mod openapi_shapes;
