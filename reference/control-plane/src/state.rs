@@ -74,6 +74,9 @@ pub struct State {
     pub revoked: Vec<RevokedToken>,
     /// Throttling and deny policies (Admin API), the built-ins from the start.
     pub throttling: crate::admin::ThrottlingState,
+    /// Gateway environments created through the Admin API (`deployment.toml`'s are settings).
+    #[serde(default)]
+    pub environments: Vec<crate::admin::environments::DynamicEnvironment>,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

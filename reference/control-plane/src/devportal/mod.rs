@@ -92,10 +92,9 @@ fn urls(api: &Api, base: Option<(String, String)>, context: &str) -> Value {
 /// `endpointURLs`: one entry per deployment shown on the Developer Portal whose environment
 /// still exists, in declaration order; URLs are the deployment's vhost URL plus the context
 /// (`fromAPIRevisionToEndpoints`). `ws`/`wss` stay null for REST APIs.
-pub(crate) fn endpoint_urls(cp: &ControlPlane, record: &ApiRecord) -> Vec<Value> {
+pub(crate) fn endpoint_urls(environments: &[Environment], record: &ApiRecord) -> Vec<Value> {
     let api = &record.api;
-    cp.settings()
-        .environments
+    environments
         .iter()
         .filter_map(|env| {
             let deployment = record.deployments.get(&env.name)?;
@@ -174,18 +173,18 @@ pub(crate) fn api_info(api: &Api) -> Value {
     })
 }
 
-fn api_json(cp: &ControlPlane, record: &ApiRecord) -> Value {
+fn api_json(environments: &[Environment], record: &ApiRecord) -> Value {
     let api = &record.api;
-    let endpoint_urls = endpoint_urls(cp, record);
+    let endpoint_urls = endpoint_urls(environments, record);
     // The Try-Out console offers the environments the API is shown in that are
     // `display_in_api_console`.
     let environment_list: Vec<&str> = endpoint_urls
         .iter()
         .filter_map(|e| e["environmentName"].as_str())
         .filter(|name| {
-            cp.settings()
-                .environment(name)
-                .is_some_and(|e: &Environment| e.display_in_api_console)
+            environments
+                .iter()
+                .any(|e| e.name == *name && e.display_in_api_console)
         })
         .collect();
     json!({
@@ -272,7 +271,10 @@ async fn get_api(
         .get(&api_id)
         .filter(|r| visible_in_devportal(&r.api))
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    Ok(json_response(StatusCode::OK, api_json(&cp, record)))
+    Ok(json_response(
+        StatusCode::OK,
+        api_json(&cp.environments(&state), record),
+    ))
 }
 
 /// `apiGatewayEndpoint`: the `<GatewayEndpoint>` (`https,http`) of the first environment that
@@ -319,7 +321,7 @@ async fn settings(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Re
             "scopes": DEVPORTAL_SCOPES,
             "applicationSharingEnabled": false,
             "mapExistingAuthApps": false,
-            "apiGatewayEndpoint": api_gateway_endpoint(&cp.settings().environments),
+            "apiGatewayEndpoint": api_gateway_endpoint(&cp.environments(&cp.lock())),
             "monetizationEnabled": false,
             "recommendationEnabled": false,
             "IsUnlimitedTierPaid": false,

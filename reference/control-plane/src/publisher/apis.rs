@@ -556,12 +556,12 @@ pub async fn change_lifecycle(
                 context: revision.snapshot.served_context(),
             }
         } else {
-            let Some(env) = cp.settings().environment(label) else {
+            let Some(env) = cp.environment(&state, label) else {
                 continue;
             };
             Event::DeployApiInGateway {
                 label: label.clone(),
-                artifact: Box::new(artifact(revision, target, env, deployment)),
+                artifact: Box::new(artifact(revision, target, &env, deployment)),
             }
         };
         cp.publish(&mut state, event);

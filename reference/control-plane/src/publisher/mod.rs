@@ -148,11 +148,12 @@ const PUBLISHER_SCOPES: &[&str] = &[
 async fn settings(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> RestResult {
     cp.authorize(&headers, &[API_VIEW, PUBLISHER_SETTINGS])?;
     let s = cp.settings();
+    let environments = cp.environments(&cp.lock());
     Ok(json_response(
         http::StatusCode::OK,
         json!({
             "devportalUrl": format!("{}/devportal", s.mgmt_base_url()),
-            "environment": s.environments.iter().map(environment_json).collect::<Vec<_>>(),
+            "environment": environments.iter().map(environment_json).collect::<Vec<_>>(),
             "scopes": PUBLISHER_SCOPES,
             "monetizationAttributes": [],
             "subscriberContactAttributes": {},

@@ -14,5 +14,6 @@ mod coverage;
 mod create_api_script;
 mod database;
 mod edges;
+mod environments;
 mod openapi_shapes;
 mod serve;
