@@ -34,6 +34,9 @@ pub mod scope {
     pub const APP_IMPORT_EXPORT: &str = "apim:app_import_export";
     pub const SUB_MANAGE: &str = "apim:sub_manage";
     pub const STORE_SETTINGS: &str = "apim:store_settings";
+    pub const SUBSCRIPTION_VIEW: &str = "apim:subscription_view";
+    pub const SUBSCRIPTION_BLOCK: &str = "apim:subscription_block";
+    pub const SUBSCRIPTION_MANAGE: &str = "apim:subscription_manage";
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -3,6 +3,7 @@
 
 pub mod apis;
 pub mod revisions;
+pub mod subscriptions;
 
 use crate::ControlPlane;
 use crate::access::scope::*;
@@ -24,6 +25,20 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     Router::new()
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
+        .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
+        .route(
+            "/apis/{api_id}/lifecycle-history",
+            get(apis::lifecycle_history),
+        )
+        .route("/subscriptions", get(subscriptions::list))
+        .route(
+            "/subscriptions/block-subscription",
+            post(subscriptions::block),
+        )
+        .route(
+            "/subscriptions/unblock-subscription",
+            post(subscriptions::unblock),
+        )
         .route(
             "/apis/{api_id}",
             get(apis::get_one).put(apis::update).delete(apis::delete),

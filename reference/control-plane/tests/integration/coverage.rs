@@ -169,7 +169,7 @@ async fn operations_implemented_per_wso2_spec() {
             "publisher-v4.yaml",
             "/api/am/publisher/v4",
             "/api/am/publisher",
-            16,
+            21,
         ),
         (
             "devportal-v3.yaml",

@@ -15,5 +15,6 @@ mod create_api_script;
 mod database;
 mod edges;
 mod environments;
+mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
