@@ -28,6 +28,11 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/apis/{api_id}", get(get_api))
         .route("/settings", get(settings))
         .route(
+            "/throttling-policies/{policy_level}",
+            get(crate::publisher::tiers::devportal_list),
+        )
+        .route("/key-managers", get(crate::publisher::tiers::key_managers))
+        .route(
             "/applications",
             get(applications::list).post(applications::create),
         )

@@ -4,6 +4,7 @@
 pub mod apis;
 pub mod revisions;
 pub mod subscriptions;
+pub mod tiers;
 
 use crate::ControlPlane;
 use crate::access::scope::*;
@@ -31,6 +32,14 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             get(apis::lifecycle_history),
         )
         .route("/subscriptions", get(subscriptions::list))
+        .route(
+            "/throttling-policies/{policy_level}",
+            get(tiers::publisher_list),
+        )
+        .route(
+            "/apis/{api_id}/subscription-policies",
+            get(tiers::api_subscription_policies),
+        )
         .route(
             "/subscriptions/block-subscription",
             post(subscriptions::block),

@@ -18,3 +18,4 @@ mod environments;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
+mod tiers;
