@@ -331,7 +331,9 @@ impl Topology {
             }
         }
 
-        // Every gateway's labels must name environments of a control plane of this topology.
+        // Every gateway's labels should name environments of a control plane of this topology;
+        // one that does not is a warning, not an error: it may name an environment a scenario
+        // creates through the Admin API (docs/rest-apis.md), and WSO2 starts such a gateway.
         let control_planes: Vec<&Loaded> = loaded
             .iter()
             .filter(|(_, _, l)| l.config.server.server_role.runs_control_plane())
@@ -346,10 +348,10 @@ impl Topology {
                 [] => errors.push(topology_error(format!(
                     "instance `{name}` is a gateway but no instance runs a control plane"
                 ))),
-                [cp, ..] => errors.extend(
+                [cp, ..] => warnings.extend(
                     tollgate_config::check_gateway_labels(cp, gateway)
-                        .into_iter()
-                        .map(TopologyError::Config),
+                        .iter()
+                        .map(ToString::to_string),
                 ),
             }
         }

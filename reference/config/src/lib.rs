@@ -159,8 +159,9 @@ pub fn parse_with(source: &str, file: &Path, vars: &Vars) -> Result<Loaded, Conf
     })
 }
 
-/// Each gateway label that names no environment of the control plane, as an error located in
-/// the gateway's file. WSO2 starts such a gateway, which then silently deploys nothing.
+/// Each gateway label that names no environment of the control plane's `deployment.toml`, as a
+/// diagnostic located in the gateway's file. WSO2 starts such a gateway: it deploys nothing until
+/// an environment of that name is created through the Admin API (then what is deployed there).
 pub fn check_gateway_labels(control_plane: &Loaded, gateway: &Loaded) -> Vec<Diagnostic> {
     let names: Vec<&str> = control_plane
         .config
