@@ -321,19 +321,24 @@ async fn generate_token(
         .filter(|s| !s.is_empty())
         .or(secret)
         .unwrap_or_default();
-    let token = cp
-        .key_manager()
-        .issue_token(
-            &record.mapping.consumer_key,
-            &secret,
-            TokenRequest {
-                grant: Grant::ClientCredentials,
-                scopes: request.scopes.unwrap_or_default(),
-                validity_secs: request.validity_period.filter(|v| *v > 0),
-            },
-        )
-        .map_err(token_error)?;
-    Ok(json_response(StatusCode::OK, token_json(&token)))
+    let issued = cp.key_manager().issue_token(
+        &record.mapping.consumer_key,
+        &secret,
+        TokenRequest {
+            grant: Grant::ClientCredentials,
+            scopes: request.scopes.unwrap_or_default(),
+            validity_secs: request.validity_period.filter(|v| *v > 0),
+        },
+    );
+    match issued {
+        Ok(token) => Ok(json_response(StatusCode::OK, token_json(&token))),
+        // A client's mistake (a wrong `consumerSecret`) is answered as the token endpoint
+        // answers it (401 `invalid_client`), not as a server failure.
+        Err(e) if e.status() != StatusCode::INTERNAL_SERVER_ERROR => {
+            Ok(axum::response::IntoResponse::into_response(e))
+        }
+        Err(e) => Err(token_error(e)),
+    }
 }
 
 pub async fn generate_token_by_id(
