@@ -56,9 +56,26 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/applications/{app_id}/generate-keys",
             post(keys::generate_keys),
         )
+        .route("/applications/{app_id}/keys", get(keys::list))
         .route(
             "/applications/{app_id}/keys/{key_type}",
-            get(keys::get_by_type),
+            get(keys::get_by_type).put(keys::update_by_type),
+        )
+        .route(
+            "/applications/{app_id}/keys/{key_type}/regenerate-secret",
+            post(keys::regenerate_secret_by_type),
+        )
+        .route(
+            "/applications/{app_id}/keys/{key_type}/clean-up",
+            post(keys::clean_up_by_type),
+        )
+        .route(
+            "/applications/{app_id}/oauth-keys/{key_mapping_id}/regenerate-secret",
+            post(keys::regenerate_secret_by_id),
+        )
+        .route(
+            "/applications/{app_id}/oauth-keys/{key_mapping_id}/clean-up",
+            post(keys::clean_up_by_id),
         )
         .route(
             "/applications/{app_id}/keys/{key_type}/generate-token",
@@ -67,7 +84,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/applications/{app_id}/oauth-keys", get(keys::list))
         .route(
             "/applications/{app_id}/oauth-keys/{key_mapping_id}",
-            get(keys::get_by_id),
+            get(keys::get_by_id).put(keys::update_by_id),
         )
         .route(
             "/applications/{app_id}/oauth-keys/{key_mapping_id}/generate-token",

@@ -15,6 +15,7 @@ mod create_api_script;
 mod database;
 mod edges;
 mod environments;
+mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
