@@ -26,6 +26,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     Router::new()
         .route("/apis", get(list_apis))
         .route("/apis/{api_id}", get(get_api))
+        .route(
+            "/apis/{api_id}/swagger",
+            get(crate::publisher::definitions::devportal_get),
+        )
         .route("/settings", get(settings))
         .route(
             "/throttling-policies/{policy_level}",

@@ -2,6 +2,7 @@
 //! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
 
 pub mod apis;
+pub mod definitions;
 pub mod revisions;
 pub mod subscriptions;
 pub mod tiers;
@@ -27,6 +28,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
         .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
+        .route("/apis/{api_id}/swagger", get(definitions::publisher_get))
         .route(
             "/apis/{api_id}/lifecycle-history",
             get(apis::lifecycle_history),

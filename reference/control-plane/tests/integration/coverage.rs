@@ -169,13 +169,13 @@ async fn operations_implemented_per_wso2_spec() {
             "publisher-v4.yaml",
             "/api/am/publisher/v4",
             "/api/am/publisher",
-            23,
+            24,
         ),
         (
             "devportal-v3.yaml",
             "/api/am/devportal/v3",
             "/api/am/devportal",
-            28,
+            29,
         ),
         ("admin-v4.yaml", "/api/am/admin/v4", "/api/am/admin", 24),
     ] {

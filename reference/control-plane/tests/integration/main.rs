@@ -13,6 +13,7 @@ mod control_plane;
 mod coverage;
 mod create_api_script;
 mod database;
+mod definitions;
 mod edges;
 mod environments;
 mod key_maintenance;
