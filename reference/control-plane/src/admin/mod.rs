@@ -49,6 +49,7 @@ impl Default for ThrottlingState {
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     use axum::routing::get as g;
     Router::new()
+        .route("/throttling/policies/search", g(policies::search))
         .route(
             "/throttling/policies/{level}",
             g(policies::list).post(policies::create),

@@ -130,3 +130,44 @@ async fn the_devportal_lists_the_resident_key_manager() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_admin_api_searches_policies_by_type_and_name() {
+    let h = harness().await;
+    let token = h.token_with_scopes("apim:admin").await;
+    let search = |query: &'static str| {
+        let (h, token) = (&h, token.clone());
+        async move {
+            let (status, body) = h
+                .call_as(
+                    Some(&token),
+                    "GET",
+                    &format!("/api/am/admin/v4/throttling/policies/search?query={query}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            body
+        }
+    };
+    let subs = search("type:sub").await;
+    assert!(subs["count"].as_u64().unwrap() >= 4, "{subs}");
+    assert!(
+        subs["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["type"] == "sub")
+    );
+    let gold = search("type:sub%20name:gold").await;
+    assert_eq!(gold["count"], 1, "{gold}");
+    assert_eq!(gold["list"][0]["policyName"], "Gold");
+    assert_eq!(gold["list"][0]["isDeployed"], true);
+    let apps = search("type:app%20name:10PerMin").await;
+    assert_eq!(apps["list"][0]["type"], "app");
+    let all = search("").await;
+    assert_eq!(
+        all["count"].as_u64().unwrap(),
+        h.cp.throttle_data().policies.len() as u64
+    );
+}
