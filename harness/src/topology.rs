@@ -338,7 +338,10 @@ impl Topology {
             }
         }
 
-        // Every gateway's labels must name environments of a control plane of this topology.
+        // Every gateway's labels should name environments of a control plane of this topology.
+        // A near miss of a declared one is an error (a typo); another name is a warning: it may
+        // name an environment a scenario creates through the Admin API (docs/rest-apis.md), and
+        // WSO2 starts such a gateway.
         let control_planes: Vec<&Loaded> = loaded
             .iter()
             .filter(|(_, _, l)| l.config.server.server_role.runs_control_plane())
@@ -353,11 +356,11 @@ impl Topology {
                 [] => errors.push(topology_error(format!(
                     "instance `{name}` is a gateway but no instance runs a control plane"
                 ))),
-                [cp, ..] => errors.extend(
-                    tollgate_config::check_gateway_labels(cp, gateway)
-                        .into_iter()
-                        .map(TopologyError::Config),
-                ),
+                [cp, ..] => {
+                    let (typos, others) = tollgate_config::split_gateway_labels(cp, gateway);
+                    errors.extend(typos.into_iter().map(TopologyError::Config));
+                    warnings.extend(others.iter().map(ToString::to_string));
+                }
             }
         }
 

@@ -178,9 +178,53 @@ pub fn parse_with(source: &str, file: &Path, vars: &Vars) -> Result<Loaded, Conf
     })
 }
 
-/// Each gateway label that names no environment of the control plane, as an error located in
-/// the gateway's file. WSO2 starts such a gateway, which then silently deploys nothing.
+/// Each gateway label that names no environment of the control plane's `deployment.toml`, as a
+/// diagnostic located in the gateway's file. WSO2 starts such a gateway: it deploys nothing until
+/// an environment of that name is created through the Admin API (then what is deployed there).
 pub fn check_gateway_labels(control_plane: &Loaded, gateway: &Loaded) -> Vec<Diagnostic> {
+    let (mut typos, others) = split_gateway_labels(control_plane, gateway);
+    typos.extend(others);
+    typos
+}
+
+/// [`check_gateway_labels`] in two: labels that look like a typo of a declared environment
+/// (the same name in another case, or a near miss), and the others, which may name an
+/// environment created at run time through the Admin API.
+pub fn split_gateway_labels(
+    control_plane: &Loaded,
+    gateway: &Loaded,
+) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    let names: Vec<&str> = control_plane
+        .config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let near_miss = |label: &str| {
+        names.iter().any(|n| n.eq_ignore_ascii_case(label))
+            || !did_you_mean(label, names.iter().copied()).is_empty()
+    };
+    let unknown: Vec<&String> = gateway
+        .config
+        .sync_gateway
+        .gateway_labels
+        .iter()
+        .filter(|l| !names.contains(&l.as_str()))
+        .collect();
+    let diagnostics = label_diagnostics(control_plane, gateway);
+    let mut typos = Vec::new();
+    let mut others = Vec::new();
+    for (label, diagnostic) in unknown.into_iter().zip(diagnostics) {
+        if near_miss(label) {
+            typos.push(diagnostic);
+        } else {
+            others.push(diagnostic);
+        }
+    }
+    (typos, others)
+}
+
+fn label_diagnostics(control_plane: &Loaded, gateway: &Loaded) -> Vec<Diagnostic> {
     let names: Vec<&str> = control_plane
         .config
         .environments

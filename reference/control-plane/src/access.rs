@@ -35,6 +35,9 @@ pub mod scope {
     pub const SUB_MANAGE: &str = "apim:sub_manage";
     pub const STORE_SETTINGS: &str = "apim:store_settings";
     pub const API_KEY: &str = "apim:api_key";
+    pub const SUBSCRIPTION_VIEW: &str = "apim:subscription_view";
+    pub const SUBSCRIPTION_BLOCK: &str = "apim:subscription_block";
+    pub const SUBSCRIPTION_MANAGE: &str = "apim:subscription_manage";
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

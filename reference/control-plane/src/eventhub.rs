@@ -59,7 +59,7 @@ impl ControlPlane {
                     continue;
                 }
                 let (Some(env), Some(revision)) = (
-                    self.settings().environment(label),
+                    self.environment(&state, label),
                     record
                         .revisions
                         .values()
@@ -72,7 +72,7 @@ impl ControlPlane {
                     artifact: crate::state::artifact(
                         revision,
                         &record.api.life_cycle_status,
-                        env,
+                        &env,
                         deployment,
                     ),
                 });

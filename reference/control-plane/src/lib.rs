@@ -16,9 +16,12 @@
 //! | [`model`] | Publisher/DevPortal DTOs (`API`, `APIOperations`, ...) |
 //! | [`state`] | the in-memory store, the event log, artifact generation per label |
 //! | [`database`] | the store on disk (WSO2's `WSO2AM_DB`), written before a change is answered |
-//! | [`publisher`] | `/api/am/publisher/v4`: APIs, lifecycle, revisions, deployments, settings |
-//! | [`devportal`] | `/api/am/devportal/v3`: APIs with `endpointURLs`, settings, applications, subscriptions, keys |
-//! | [`admin`] | `/api/am/admin/v4`: throttling policies and deny policies (published as events) |
+//! | [`publisher`] | `/api/am/publisher/v4`: APIs, lifecycle, revisions, deployments, subscriptions and their blocking, tiers, settings |
+//! | [`devportal`] | `/api/am/devportal/v3`: APIs with `endpointURLs`, settings, applications, subscriptions, keys, tiers, key managers |
+//! | [`admin`] | `/api/am/admin/v4`: throttling policies and deny policies (published as events), gateway environments |
+//!
+//! Each REST API is also served without its version segment (`/api/am/publisher/...`), as
+//! WSO2 4.x serves it; `docs/rest-apis.md` counts what is implemented of WSO2's specs.
 //! | [`eventhub`] | `/internal/data/v1`: the gateway snapshot and the ndjson event stream |
 //!
 //! Tollgate's wire to gateways is its own (an HTTP ndjson stream instead of JMS topics, and
@@ -185,6 +188,11 @@ impl ControlPlane {
             .nest("/api/am/publisher/v4", publisher::router(self.clone()))
             .nest("/api/am/devportal/v3", devportal::router(self.clone()))
             .nest("/api/am/admin/v4", admin::router(self.clone()))
+            // WSO2 4.x serves each REST API without its version segment too (its
+            // `URLValidationInterceptor` strips the major version): `/api/am/devportal/...`.
+            .nest(rest::PUBLISHER_VERSIONLESS, publisher::router(self.clone()))
+            .nest(rest::DEVPORTAL_VERSIONLESS, devportal::router(self.clone()))
+            .nest(rest::ADMIN_VERSIONLESS, admin::router(self.clone()))
             .merge(eventhub::router(self.clone()))
             .merge(admin::internal_router(self.clone()))
             .merge(self.kms.router())

@@ -183,6 +183,12 @@ pub async fn error_shape(request: Request, next: Next) -> Response {
 pub const PUBLISHER_BASE: &str = "/api/am/publisher/v4";
 pub const DEVPORTAL_BASE: &str = "/api/am/devportal/v3";
 
+/// The same REST APIs without their version segment, as WSO2 4.x also serves them (what
+/// WSO2's own `create-api.sh` calls to create its application).
+pub const PUBLISHER_VERSIONLESS: &str = "/api/am/publisher";
+pub const DEVPORTAL_VERSIONLESS: &str = "/api/am/devportal";
+pub const ADMIN_VERSIONLESS: &str = "/api/am/admin";
+
 /// `Location` of a created resource. WSO2's `Response.created(new URI("/apis/<id>"))` is
 /// resolved by CXF against the API's base URI into an absolute URL; ours starts with the
 /// management HTTPS URL (WSO2 takes scheme and host from the request, which for the guide's

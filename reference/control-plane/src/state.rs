@@ -27,6 +27,19 @@ pub struct ApiRecord {
     pub last_revision_number: u32,
     /// One deployment per environment name.
     pub deployments: BTreeMap<String, Deployment>,
+    /// Every lifecycle change, creation first (`AM_API_LC_EVENT`).
+    #[serde(default)]
+    pub lifecycle_history: Vec<LifecycleEvent>,
+}
+
+/// One row of an API's lifecycle history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    /// `None` for the creation.
+    pub previous_state: Option<String>,
+    pub post_state: String,
+    pub user: String,
+    pub time: i64,
 }
 
 /// A frozen copy of the API.
@@ -75,6 +88,9 @@ pub struct State {
     pub revoked: Vec<RevokedToken>,
     /// Throttling and deny policies (Admin API), the built-ins from the start.
     pub throttling: crate::admin::ThrottlingState,
+    /// Gateway environments created through the Admin API (`deployment.toml`'s are settings).
+    #[serde(default)]
+    pub environments: Vec<crate::admin::environments::DynamicEnvironment>,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

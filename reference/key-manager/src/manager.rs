@@ -282,6 +282,30 @@ impl KeyManager {
         DcrOutcome::Created(client, attributes)
     }
 
+    /// A new secret for the client (the Developer Portal's `regenerate-secret`); the old one
+    /// stops authenticating, tokens already issued stay valid. `None`: no such client.
+    pub fn regenerate_secret(&self, consumer_key: &str) -> Option<OAuthClient> {
+        let secret = self.rng.token(CLIENT_CREDENTIAL_LEN);
+        let mut state = self.state();
+        let record = state.clients.get_mut(consumer_key)?;
+        record.client.consumer_secret = secret;
+        Some(record.client.clone())
+    }
+
+    /// Changes the client's grant types and callback URL (the Developer Portal's key update).
+    pub fn update_client(
+        &self,
+        consumer_key: &str,
+        grant_types: Vec<String>,
+        callback_url: Option<String>,
+    ) -> Option<OAuthClient> {
+        let mut state = self.state();
+        let record = state.clients.get_mut(consumer_key)?;
+        record.client.grant_types = grant_types;
+        record.client.callback_url = callback_url.filter(|u| !u.trim().is_empty());
+        Some(record.client.clone())
+    }
+
     pub fn client(&self, consumer_key: &str) -> Option<OAuthClient> {
         self.state()
             .clients

@@ -507,3 +507,28 @@ fn a_gateway_label_that_names_no_environment_is_an_error_in_the_gateway_file() {
         insta::assert_snapshot!("gateway_labels", rendered);
     });
 }
+
+#[test]
+fn a_label_near_a_declared_environment_is_a_typo_and_another_may_name_a_run_time_one() {
+    let cp = named(CONTROL_PLANE, "cp/deployment.toml");
+    let gw = named(
+        "[server]\nserver_role = \"gateway-worker\"\n\n[apim.sync_runtime_artifacts.gateway]\ngateway_labels = [\"Defualt\", \"us-region\", \"production gateway\"]\n",
+        "gw/deployment.toml",
+    );
+    let (typos, others) = tollgate_config::split_gateway_labels(&cp, &gw);
+    let keys = |d: &[tollgate_config::Diagnostic]| -> Vec<String> {
+        d.iter().map(|d| d.key.clone()).collect()
+    };
+    assert_eq!(
+        keys(&typos),
+        [
+            "apim.sync_runtime_artifacts.gateway.gateway_labels[0]",
+            "apim.sync_runtime_artifacts.gateway.gateway_labels[2]"
+        ]
+    );
+    assert_eq!(
+        keys(&others),
+        ["apim.sync_runtime_artifacts.gateway.gateway_labels[1]"]
+    );
+    assert_eq!(check_gateway_labels(&cp, &gw).len(), 3);
+}

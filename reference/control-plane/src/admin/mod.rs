@@ -1,11 +1,12 @@
-//! Admin v4 (`/api/am/admin/v4`), the throttling part: policies per level ([`policies`]) and
-//! deny policies ([`deny`]), plus the internal `throttling-data` pull for gateways and TMs.
+//! Admin v4 (`/api/am/admin/v4`): throttling policies per level ([`policies`]), deny
+//! policies ([`deny`]) and gateway environments ([`environments`]), plus the internal `throttling-data` pull for gateways and TMs.
 //!
 //! Every change is published on the event hub (`POLICY_CREATE`/`POLICY_UPDATE`/
 //! `POLICY_DELETE`, `BLOCKING`), so the TM and the gateways follow it as they follow
 //! deployments. WSO2's built-in policies (§4.1) are present from the start.
 
 pub mod deny;
+pub mod environments;
 pub mod policies;
 
 use crate::ControlPlane;
@@ -48,6 +49,7 @@ impl Default for ThrottlingState {
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     use axum::routing::get as g;
     Router::new()
+        .route("/throttling/policies/search", g(policies::search))
         .route(
             "/throttling/policies/{level}",
             g(policies::list).post(policies::create),
@@ -65,6 +67,14 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/throttling/deny-policy/{condition_id}",
             g(deny::get_one).delete(deny::delete).patch(deny::patch),
+        )
+        .route(
+            "/environments",
+            g(environments::list).post(environments::create),
+        )
+        .route(
+            "/environments/{environment_id}",
+            axum::routing::put(environments::update).delete(environments::delete),
         )
         .with_state(cp)
 }

@@ -181,6 +181,59 @@ pub async fn list(
     ))
 }
 
+/// `GET /throttling/policies/search?query=type:<t> name:<n>`: policies of every level as
+/// `ThrottlePolicyDetails`, `type` as WSO2 names levels (`app`, `sub`, `api`). Each term is
+/// optional; `name` matches a part of the name, in any case. The numeric `policyId` (a database
+/// key in WSO2) is left out: policies here have only their UUID.
+pub async fn search(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    crate::rest::Query(params): crate::rest::Query<std::collections::BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(&headers, &[ADMIN, TIER_VIEW, POLICIES_IMPORT_EXPORT])?;
+    let query = params.get("query").map_or("", String::as_str);
+    let (mut kind, mut name) = (None, None);
+    for term in query.split_whitespace() {
+        match term.split_once(':') {
+            Some(("type", t)) => kind = Some(t.to_ascii_lowercase()),
+            Some(("name", n)) => name = Some(n.to_ascii_lowercase()),
+            _ => name = Some(term.to_ascii_lowercase()),
+        }
+    }
+    let short = |level: PolicyLevel| match level {
+        PolicyLevel::Application => "app",
+        PolicyLevel::Subscription => "sub",
+        PolicyLevel::Advanced => "api",
+    };
+    let state = cp.lock();
+    let list: Vec<Value> = state
+        .throttling
+        .policies
+        .iter()
+        .filter(|p| {
+            kind.as_deref()
+                .is_none_or(|k| k == "all" || k == short(p.level()))
+        })
+        .filter(|p| {
+            name.as_deref()
+                .is_none_or(|n| p.name().to_ascii_lowercase().contains(n))
+        })
+        .map(|p| {
+            let (display_name, description, deployed) = match p {
+                ThrottlePolicy::Application(x) => (&x.display_name, &x.description, x.is_deployed),
+                ThrottlePolicy::Subscription(x) => (&x.display_name, &x.description, x.is_deployed),
+                ThrottlePolicy::Advanced(x) => (&x.display_name, &x.description, x.is_deployed),
+            };
+            json!({"uuid": p.id(), "policyName": p.name(), "displayName": display_name,
+                "description": description, "isDeployed": deployed, "type": short(p.level())})
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list}),
+    ))
+}
+
 pub async fn create(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,

@@ -321,19 +321,24 @@ async fn generate_token(
         .filter(|s| !s.is_empty())
         .or(secret)
         .unwrap_or_default();
-    let token = cp
-        .key_manager()
-        .issue_token(
-            &record.mapping.consumer_key,
-            &secret,
-            TokenRequest {
-                grant: Grant::ClientCredentials,
-                scopes: request.scopes.unwrap_or_default(),
-                validity_secs: request.validity_period.filter(|v| *v > 0),
-            },
-        )
-        .map_err(token_error)?;
-    Ok(json_response(StatusCode::OK, token_json(&token)))
+    let issued = cp.key_manager().issue_token(
+        &record.mapping.consumer_key,
+        &secret,
+        TokenRequest {
+            grant: Grant::ClientCredentials,
+            scopes: request.scopes.unwrap_or_default(),
+            validity_secs: request.validity_period.filter(|v| *v > 0),
+        },
+    );
+    match issued {
+        Ok(token) => Ok(json_response(StatusCode::OK, token_json(&token))),
+        // A client's mistake (a wrong `consumerSecret`) is answered as the token endpoint
+        // answers it (401 `invalid_client`), not as a server failure.
+        Err(e) if e.status() != StatusCode::INTERNAL_SERVER_ERROR => {
+            Ok(axum::response::IntoResponse::into_response(e))
+        }
+        Err(e) => Err(token_error(e)),
+    }
 }
 
 pub async fn generate_token_by_id(
@@ -356,4 +361,161 @@ pub async fn generate_token_by_type(
         k.mapping.key_type == key_type
     })
     .await
+}
+
+// --- key maintenance -----------------------------------------------------------------------
+
+/// The key mapping of an application the caller owns, selected by `select`, under the lock.
+fn owned_key(
+    state: &crate::state::State,
+    caller: &crate::access::Caller,
+    app_id: &str,
+    select: &dyn Fn(&KeyMappingRecord) -> bool,
+) -> Result<KeyMappingRecord, RestError> {
+    owned_application(state, caller, app_id)?;
+    state
+        .key_mappings
+        .values()
+        .find(|k| k.mapping.application_id == app_id && select(k))
+        .cloned()
+        .ok_or_else(mapping_not_found)
+}
+
+fn by_type(key_type: &str) -> Result<impl Fn(&KeyMappingRecord) -> bool, RestError> {
+    let key_type = parse_key_type(key_type)?;
+    Ok(move |k: &KeyMappingRecord| k.mapping.key_type == key_type)
+}
+
+fn by_id(id: String) -> impl Fn(&KeyMappingRecord) -> bool {
+    move |k: &KeyMappingRecord| k.id == id
+}
+
+/// `regenerate-secret`: a new consumer secret; the consumer key stays.
+fn regenerate(
+    cp: &ControlPlane,
+    headers: &HeaderMap,
+    app_id: &str,
+    select: &dyn Fn(&KeyMappingRecord) -> bool,
+) -> RestResult {
+    let caller = cp.authorize(headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let record = owned_key(&cp.lock(), &caller, app_id, select)?;
+    let client = cp
+        .key_manager()
+        .regenerate_secret(&record.mapping.consumer_key)
+        .ok_or_else(mapping_not_found)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"consumerKey": client.consumer_key, "consumerSecret": client.consumer_secret}),
+    ))
+}
+
+pub async fn regenerate_secret_by_id(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((app_id, key_mapping_id)): Path<(String, String)>,
+) -> RestResult {
+    regenerate(&cp, &headers, &app_id, &by_id(key_mapping_id))
+}
+
+pub async fn regenerate_secret_by_type(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((app_id, key_type)): Path<(String, String)>,
+) -> RestResult {
+    regenerate(&cp, &headers, &app_id, &by_type(&key_type)?)
+}
+
+/// `clean-up`: the key mapping goes (WSO2 offers it for a key generation left incomplete);
+/// the gateways forget the consumer key. 200, no body.
+fn clean_up(
+    cp: &ControlPlane,
+    headers: &HeaderMap,
+    app_id: &str,
+    select: &dyn Fn(&KeyMappingRecord) -> bool,
+) -> RestResult {
+    let caller = cp.authorize(headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let mut state = cp.lock();
+    let record = owned_key(&state, &caller, app_id, select)?;
+    state.key_mappings.remove(&record.id);
+    cp.publish(
+        &mut state,
+        Event::RemoveApplicationKeymapping {
+            consumer_key: record.mapping.consumer_key,
+        },
+    );
+    Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
+}
+
+pub async fn clean_up_by_id(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((app_id, key_mapping_id)): Path<(String, String)>,
+) -> RestResult {
+    clean_up(&cp, &headers, &app_id, &by_id(key_mapping_id))
+}
+
+pub async fn clean_up_by_type(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((app_id, key_type)): Path<(String, String)>,
+) -> RestResult {
+    clean_up(&cp, &headers, &app_id, &by_type(&key_type)?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct KeyUpdateRequest {
+    supported_grant_types: Option<Vec<String>>,
+    callback_url: Option<String>,
+}
+
+/// Key update (`PUT`): the supported grant types and the callback URL of the OAuth client.
+fn update(
+    cp: &ControlPlane,
+    headers: &HeaderMap,
+    app_id: &str,
+    body: &[u8],
+    select: &dyn Fn(&KeyMappingRecord) -> bool,
+) -> RestResult {
+    let caller = cp.authorize(headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let request: KeyUpdateRequest = parse_json(body)?;
+    let mut state = cp.lock();
+    let mut record = owned_key(&state, &caller, app_id, select)?;
+    if let Some(grants) = request.supported_grant_types {
+        record.supported_grant_types = grants;
+    }
+    if request.callback_url.is_some() {
+        record.callback_url = request.callback_url.filter(|u| !u.is_empty());
+    }
+    let client = cp
+        .key_manager()
+        .update_client(
+            &record.mapping.consumer_key,
+            record.supported_grant_types.clone(),
+            record.callback_url.clone(),
+        )
+        .ok_or_else(mapping_not_found)?;
+    state.key_mappings.insert(record.id.clone(), record.clone());
+    Ok(json_response(
+        StatusCode::OK,
+        key_json(&record, Some(&client.consumer_secret), None),
+    ))
+}
+
+pub async fn update_by_id(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((app_id, key_mapping_id)): Path<(String, String)>,
+    body: JsonBody,
+) -> RestResult {
+    update(&cp, &headers, &app_id, &body, &by_id(key_mapping_id))
+}
+
+pub async fn update_by_type(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((app_id, key_type)): Path<(String, String)>,
+    body: JsonBody,
+) -> RestResult {
+    update(&cp, &headers, &app_id, &body, &by_type(&key_type)?)
 }

@@ -27,7 +27,16 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     Router::new()
         .route("/apis", get(list_apis))
         .route("/apis/{api_id}", get(get_api))
+        .route(
+            "/apis/{api_id}/swagger",
+            get(crate::publisher::definitions::devportal_get),
+        )
         .route("/settings", get(settings))
+        .route(
+            "/throttling-policies/{policy_level}",
+            get(crate::publisher::tiers::devportal_list),
+        )
+        .route("/key-managers", get(crate::publisher::tiers::key_managers))
         .route(
             "/applications",
             get(applications::list).post(applications::create),
@@ -52,9 +61,26 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/applications/{app_id}/generate-keys",
             post(keys::generate_keys),
         )
+        .route("/applications/{app_id}/keys", get(keys::list))
         .route(
             "/applications/{app_id}/keys/{key_type}",
-            get(keys::get_by_type),
+            get(keys::get_by_type).put(keys::update_by_type),
+        )
+        .route(
+            "/applications/{app_id}/keys/{key_type}/regenerate-secret",
+            post(keys::regenerate_secret_by_type),
+        )
+        .route(
+            "/applications/{app_id}/keys/{key_type}/clean-up",
+            post(keys::clean_up_by_type),
+        )
+        .route(
+            "/applications/{app_id}/oauth-keys/{key_mapping_id}/regenerate-secret",
+            post(keys::regenerate_secret_by_id),
+        )
+        .route(
+            "/applications/{app_id}/oauth-keys/{key_mapping_id}/clean-up",
+            post(keys::clean_up_by_id),
         )
         .route(
             "/applications/{app_id}/keys/{key_type}/generate-token",
@@ -75,7 +101,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/applications/{app_id}/oauth-keys", get(keys::list))
         .route(
             "/applications/{app_id}/oauth-keys/{key_mapping_id}",
-            get(keys::get_by_id),
+            get(keys::get_by_id).put(keys::update_by_id),
         )
         .route(
             "/applications/{app_id}/oauth-keys/{key_mapping_id}/generate-token",
@@ -105,10 +131,9 @@ fn urls(api: &Api, base: Option<(String, String)>, context: &str) -> Value {
 /// `endpointURLs`: one entry per deployment shown on the Developer Portal whose environment
 /// still exists, in declaration order; URLs are the deployment's vhost URL plus the context
 /// (`fromAPIRevisionToEndpoints`). `ws`/`wss` stay null for REST APIs.
-pub(crate) fn endpoint_urls(cp: &ControlPlane, record: &ApiRecord) -> Vec<Value> {
+pub(crate) fn endpoint_urls(environments: &[Environment], record: &ApiRecord) -> Vec<Value> {
     let api = &record.api;
-    cp.settings()
-        .environments
+    environments
         .iter()
         .filter_map(|env| {
             let deployment = record.deployments.get(&env.name)?;
@@ -187,18 +212,18 @@ pub(crate) fn api_info(api: &Api) -> Value {
     })
 }
 
-fn api_json(cp: &ControlPlane, record: &ApiRecord) -> Value {
+fn api_json(environments: &[Environment], record: &ApiRecord) -> Value {
     let api = &record.api;
-    let endpoint_urls = endpoint_urls(cp, record);
+    let endpoint_urls = endpoint_urls(environments, record);
     // The Try-Out console offers the environments the API is shown in that are
     // `display_in_api_console`.
     let environment_list: Vec<&str> = endpoint_urls
         .iter()
         .filter_map(|e| e["environmentName"].as_str())
         .filter(|name| {
-            cp.settings()
-                .environment(name)
-                .is_some_and(|e: &Environment| e.display_in_api_console)
+            environments
+                .iter()
+                .any(|e| e.name == *name && e.display_in_api_console)
         })
         .collect();
     json!({
@@ -285,7 +310,10 @@ async fn get_api(
         .get(&api_id)
         .filter(|r| visible_in_devportal(&r.api))
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    Ok(json_response(StatusCode::OK, api_json(&cp, record)))
+    Ok(json_response(
+        StatusCode::OK,
+        api_json(&cp.environments(&state), record),
+    ))
 }
 
 /// `apiGatewayEndpoint`: the `<GatewayEndpoint>` (`https,http`) of the first environment that
@@ -332,7 +360,7 @@ async fn settings(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> Re
             "scopes": DEVPORTAL_SCOPES,
             "applicationSharingEnabled": false,
             "mapExistingAuthApps": false,
-            "apiGatewayEndpoint": api_gateway_endpoint(&cp.settings().environments),
+            "apiGatewayEndpoint": api_gateway_endpoint(&cp.environments(&cp.lock())),
             "monetizationEnabled": false,
             "recommendationEnabled": false,
             "IsUnlimitedTierPaid": false,

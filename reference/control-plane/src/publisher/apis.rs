@@ -9,7 +9,7 @@ use crate::model::{
     served_context,
 };
 use crate::rest::{JsonBody, PUBLISHER_BASE, Path, Query, with_location};
-use crate::state::{ApiRecord, State as Store, artifact};
+use crate::state::{ApiRecord, LifecycleEvent, State as Store, artifact};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use http::{HeaderMap, StatusCode};
@@ -212,6 +212,13 @@ pub async fn create(
             revisions: BTreeMap::new(),
             last_revision_number: 0,
             deployments: BTreeMap::new(),
+            // `addAPI` records the creation as a lifecycle event from no state.
+            lifecycle_history: vec![LifecycleEvent {
+                previous_state: None,
+                post_state: "CREATED".to_owned(),
+                user: caller.username.clone(),
+                time: now,
+            }],
         },
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.
@@ -508,12 +515,61 @@ pub(crate) fn lifecycle_state_json(status: &str) -> Value {
     })
 }
 
+/// `GET /apis/{apiId}/lifecycle-state`: the state and the actions available from it.
+pub async fn lifecycle_state(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, API_PUBLISH, API_CREATE, API_MANAGE])?;
+    let state = cp.lock();
+    let record = state
+        .apis
+        .get(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    Ok(json_response(
+        StatusCode::OK,
+        lifecycle_state_json(&record.api.life_cycle_status),
+    ))
+}
+
+/// `GET /apis/{apiId}/lifecycle-history`: every change, oldest first, states as stored
+/// (`CREATED`, `PUBLISHED`, ...); the creation has no `previousState`.
+pub async fn lifecycle_history(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, API_PUBLISH, API_MANAGE])?;
+    let state = cp.lock();
+    let record = state
+        .apis
+        .get(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    let list: Vec<Value> = record
+        .lifecycle_history
+        .iter()
+        .map(|e| {
+            let mut item = json!({"postState": e.post_state, "user": e.user,
+                "updatedTime": super::rfc3339(e.time)});
+            if let Some(previous) = &e.previous_state {
+                item["previousState"] = json!(previous);
+            }
+            item
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list}),
+    ))
+}
+
 pub async fn change_lifecycle(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
-    cp.authorize(&headers, &[API_PUBLISH, API_MANAGE, API_IMPORT_EXPORT])?;
+    let caller = cp.authorize(&headers, &[API_PUBLISH, API_MANAGE, API_IMPORT_EXPORT])?;
     let (Some(api_id), Some(action)) = (params.get("apiId"), params.get("action")) else {
         return Err(RestError::new(
             StatusCode::BAD_REQUEST,
@@ -541,6 +597,12 @@ pub async fn change_lifecycle(
     };
     record.api.life_cycle_status = (*target).to_owned();
     record.api.last_updated_time = cp.now_millis().to_string();
+    record.lifecycle_history.push(LifecycleEvent {
+        previous_state: Some(current.clone()),
+        post_state: (*target).to_owned(),
+        user: caller.username.clone(),
+        time: cp.now_millis(),
+    });
     let record = record.clone();
 
     // Lifecycle is API-wide: every deployed artifact is re-sent with the new state, or
@@ -560,12 +622,12 @@ pub async fn change_lifecycle(
                 context: revision.snapshot.served_context(),
             }
         } else {
-            let Some(env) = cp.settings().environment(label) else {
+            let Some(env) = cp.environment(&state, label) else {
                 continue;
             };
             Event::DeployApiInGateway {
                 label: label.clone(),
-                artifact: Box::new(artifact(revision, target, env, deployment)),
+                artifact: Box::new(artifact(revision, target, &env, deployment)),
             }
         };
         cp.publish(&mut state, event);

@@ -2,7 +2,10 @@
 //! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
 
 pub mod apis;
+pub mod definitions;
 pub mod revisions;
+pub mod subscriptions;
+pub mod tiers;
 
 use crate::ControlPlane;
 use crate::access::scope::*;
@@ -24,6 +27,29 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     Router::new()
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
+        .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
+        .route("/apis/{api_id}/swagger", get(definitions::publisher_get))
+        .route(
+            "/apis/{api_id}/lifecycle-history",
+            get(apis::lifecycle_history),
+        )
+        .route("/subscriptions", get(subscriptions::list))
+        .route(
+            "/throttling-policies/{policy_level}",
+            get(tiers::publisher_list),
+        )
+        .route(
+            "/apis/{api_id}/subscription-policies",
+            get(tiers::api_subscription_policies),
+        )
+        .route(
+            "/subscriptions/block-subscription",
+            post(subscriptions::block),
+        )
+        .route(
+            "/subscriptions/unblock-subscription",
+            post(subscriptions::unblock),
+        )
         .route(
             "/apis/{api_id}",
             get(apis::get_one).put(apis::update).delete(apis::delete),
@@ -148,11 +174,12 @@ const PUBLISHER_SCOPES: &[&str] = &[
 async fn settings(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> RestResult {
     cp.authorize(&headers, &[API_VIEW, PUBLISHER_SETTINGS])?;
     let s = cp.settings();
+    let environments = cp.environments(&cp.lock());
     Ok(json_response(
         http::StatusCode::OK,
         json!({
             "devportalUrl": format!("{}/devportal", s.mgmt_base_url()),
-            "environment": s.environments.iter().map(environment_json).collect::<Vec<_>>(),
+            "environment": environments.iter().map(environment_json).collect::<Vec<_>>(),
             "scopes": PUBLISHER_SCOPES,
             "monetizationAttributes": [],
             "subscriberContactAttributes": {},

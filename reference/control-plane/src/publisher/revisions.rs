@@ -330,8 +330,7 @@ pub async fn deploy(
     for request in requests {
         let name = request.name.unwrap_or_default();
         let env = cp
-            .settings()
-            .environment(&name)
+            .environment(&state, &name)
             .ok_or_else(|| invalid_environment(&name))?;
         let vhost = request.vhost.unwrap_or_default();
         if vhost.is_empty() {
@@ -453,7 +452,7 @@ pub async fn undeploy(
         let mut names = Vec::new();
         for request in requests {
             let name = request.name.unwrap_or_default();
-            if cp.settings().environment(&name).is_none() {
+            if cp.environment(&state, &name).is_none() {
                 return Err(invalid_environment(&name));
             }
             names.push(name);

@@ -754,6 +754,17 @@ async fn applications_subscriptions_and_keys_per_key_type() {
         .await;
     assert_eq!(status, StatusCode::OK, "{token}");
     assert!(token["accessToken"].as_str().is_some());
+
+    // A wrong consumer secret is the client's mistake: the token endpoint's 401, not a 500.
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/applications/{app_id}/oauth-keys/{mapping}/generate-token"),
+            Some(json!({"consumerSecret": "wrong", "validityPeriod": 600, "scopes": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{error}");
+    assert_eq!(error["error"], "invalid_client");
 }
 
 #[tokio::test]

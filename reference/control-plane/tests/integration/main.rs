@@ -10,7 +10,14 @@
 mod common;
 mod admin;
 mod control_plane;
+mod coverage;
+mod create_api_script;
 mod database;
+mod definitions;
 mod edges;
+mod environments;
+mod key_maintenance;
+mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
+mod tiers;

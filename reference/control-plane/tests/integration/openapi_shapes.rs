@@ -849,3 +849,116 @@ async fn devportal_errors_answer_the_error_schema() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_conforms(spec, error, &response, "limit=-1");
 }
+
+fn admin_spec() -> &'static Spec {
+    static SPEC: OnceLock<Spec> = OnceLock::new();
+    SPEC.get_or_init(|| Spec::load("admin-v4.yaml"))
+}
+
+#[tokio::test]
+async fn lifecycle_subscriptions_tiers_key_managers_and_environments_answer_their_specs() {
+    let mut h = harness().await;
+    h.token = h
+        .token_with_scopes(&format!("{ALL_SCOPES} apim:admin"))
+        .await;
+    let api_id = h.published_pizzashack().await;
+    let app_id = h.create_application("Shapes").await;
+    h.call(
+        "POST",
+        &format!("{DEVPORTAL}/subscriptions"),
+        Some(json!({"apiId": api_id, "applicationId": app_id, "throttlingPolicy": "Gold"})),
+    )
+    .await;
+    let p = publisher();
+    for (spec_path, uri) in [
+        (
+            "/apis/{apiId}/lifecycle-state",
+            format!("{PUBLISHER}/apis/{api_id}/lifecycle-state"),
+        ),
+        (
+            "/apis/{apiId}/lifecycle-history",
+            format!("{PUBLISHER}/apis/{api_id}/lifecycle-history"),
+        ),
+        (
+            "/subscriptions",
+            format!("{PUBLISHER}/subscriptions?apiId={api_id}"),
+        ),
+        (
+            "/throttling-policies/{policyLevel}",
+            format!("{PUBLISHER}/throttling-policies/subscription"),
+        ),
+        (
+            "/throttling-policies/{policyLevel}",
+            format!("{PUBLISHER}/throttling-policies/api"),
+        ),
+    ] {
+        call_and_check(&h, p, spec_path, "GET", &uri, None, StatusCode::OK).await;
+    }
+    // WSO2's implementation answers a list of the spec's `ThrottlingPolicy`.
+    let (status, tiers) = h
+        .call(
+            "GET",
+            &format!("{PUBLISHER}/apis/{api_id}/subscription-policies"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for tier in tiers.as_array().unwrap() {
+        assert_conforms(
+            p,
+            p.schema("ThrottlingPolicy"),
+            tier,
+            "subscription-policies",
+        );
+    }
+
+    let d = devportal();
+    for (spec_path, uri) in [
+        (
+            "/throttling-policies/{policyLevel}",
+            format!("{DEVPORTAL}/throttling-policies/application"),
+        ),
+        (
+            "/throttling-policies/{policyLevel}",
+            format!("{DEVPORTAL}/throttling-policies/subscription"),
+        ),
+        ("/key-managers", format!("{DEVPORTAL}/key-managers")),
+    ] {
+        call_and_check(&h, d, spec_path, "GET", &uri, None, StatusCode::OK).await;
+    }
+
+    let a = admin_spec();
+    let created = call_and_check(
+        &h,
+        a,
+        "/environments",
+        "POST",
+        "/api/am/admin/v4/environments",
+        Some(json!({"name": "shapes", "vhosts": [{"host": "shapes.example"}]})),
+        StatusCode::CREATED,
+    )
+    .await;
+    call_and_check(
+        &h,
+        a,
+        "/environments",
+        "GET",
+        "/api/am/admin/v4/environments",
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    call_and_check(
+        &h,
+        a,
+        "/environments/{environmentId}",
+        "PUT",
+        &format!(
+            "/api/am/admin/v4/environments/{}",
+            created["id"].as_str().unwrap()
+        ),
+        Some(json!({"name": "shapes", "vhosts": [{"host": "shapes2.example"}]})),
+        StatusCode::OK,
+    )
+    .await;
+}
