@@ -7,6 +7,8 @@
 //! - `tollgate up [TOPOLOGY] [--seed N] [--address IP]` boots a topology in-process (default:
 //!   the guide's, on 127.0.0.1 with the guide's ports), prints every endpoint and waits for
 //!   Ctrl-C.
+//! - `tollgate bench [TOPOLOGY] [--mode open|closed] [--rate N | --find-max] ...` measures the
+//!   topology's gateway paths against `direct` and `nginx` (see [`crate::bench`]).
 //! - `tollgate node --config deployment.toml [--seed N] [--address IP]` runs one node of
 //!   whatever `server_role` the file names, on its own sockets (containers, manual runs).
 //!
@@ -121,6 +123,8 @@ pub enum Command {
         #[command(flatten)]
         network: NetworkArgs,
     },
+    /// Benchmark a topology's gateway against its backend reached directly and through nginx.
+    Bench(crate::bench::BenchArgs),
     /// Run a topology's `[[load_balancer]]` on its own sockets (containers, manual runs).
     LoadBalancer {
         /// The topology folder (or its topology.toml).
@@ -255,6 +259,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             address,
             network,
         } => load_balancer(&topology, &name, address, &network).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

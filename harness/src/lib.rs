@@ -24,6 +24,7 @@
 
 pub mod address;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod driver;
