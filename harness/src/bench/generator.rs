@@ -146,6 +146,9 @@ pub struct Figures {
     pub status: BTreeMap<u16, u64>,
     /// Requests without an answer, by kind (measured window).
     pub errors: BTreeMap<String, u64>,
+    /// The first transport error seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
     /// Due in the window but never sent: every connection stayed busy until the end.
     pub dropped: u64,
     /// Sent, and neither answered nor failed before the drain ended.
@@ -198,6 +201,7 @@ struct Tally {
     lag: Option<Histogram<u64>>,
     status: BTreeMap<u16, u64>,
     errors: BTreeMap<String, u64>,
+    first_error: Option<String>,
     answered_total: u64,
     sent: u64,
     late_sends: u64,
@@ -230,7 +234,10 @@ impl Tally {
                     h.saturating_record(micros(service));
                 }
             }
-            Err(kind) => *self.errors.entry(kind.clone()).or_default() += 1,
+            Err(kind) => {
+                self.first_error.get_or_insert_with(|| kind.clone());
+                *self.errors.entry(kind.clone()).or_default() += 1;
+            }
         }
     }
 }
@@ -293,6 +300,7 @@ pub async fn generate(plan: &Plan, send: SendFn, stop: CancellationToken) -> Fig
                         };
                         match acquired {
                             Some(permit) => (permit, false),
+                            None if stop.is_cancelled() => break,
                             None => {
                                 // Due times from here to the end are never sent.
                                 let left = remaining(due, end, period, measure_from);
@@ -397,6 +405,7 @@ fn finish(
         sent: tally.sent,
         status: tally.status.clone(),
         errors: tally.errors.clone(),
+        first_error: tally.first_error.clone(),
         dropped,
         late_sends: tally.late_sends,
         answered_total: tally.answered_total,

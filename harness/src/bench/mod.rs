@@ -171,8 +171,13 @@ impl Process {
     }
 }
 
+/// Whether this machine can give the generator and the system under test CPUs of their own.
+fn can_pin() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) && which("taskset").is_some()
+}
+
 fn pinned(cpus: &str, program: &Path) -> Command {
-    if which("taskset").is_some() && !cpus.is_empty() {
+    if can_pin() && !cpus.is_empty() {
         let mut command = Command::new("taskset");
         command.arg("-c").arg(cpus).arg(program);
         command
@@ -369,8 +374,8 @@ fn machine(args: &BenchArgs, nginx: Option<String>) -> Machine {
             .map(|k| k.trim().to_owned())
             .unwrap_or_default(),
         nginx,
-        generator_cpu: Some(args.generator_cpu),
-        system_cpus: Some(args.system_cpus.clone()),
+        generator_cpu: can_pin().then_some(args.generator_cpu),
+        system_cpus: can_pin().then(|| args.system_cpus.clone()),
     }
 }
 
@@ -583,7 +588,7 @@ async fn measure_path(
     let once = |mode: Mode| {
         let target = target.clone();
         let plan = args.plan(mode);
-        let cpu = Some(args.generator_cpu);
+        let cpu = can_pin().then_some(args.generator_cpu);
         async move {
             tokio::task::spawn_blocking(move || {
                 run_on_own_thread(
