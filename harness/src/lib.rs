@@ -17,10 +17,11 @@
 //! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] (the only one built) |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
-//! | [`cli`] | `tollgate run`, `tollgate up` and `tollgate node` |
+//! | [`bench`] | `tollgate bench`: the open-loop load generator, the measured paths, the report and its plot |
+//! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node` and `tollgate bench` |
 //!
 //! Not built yet (later issues): the simulated, container and external drivers,
-//! `tollgate conform`, `tollgate bench`.
+//! `tollgate conform`.
 
 pub mod address;
 pub mod backend;

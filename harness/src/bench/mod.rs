@@ -89,6 +89,10 @@ pub struct BenchArgs {
     /// every request is a cache miss).
     #[arg(long, default_value_t = 10_007)]
     pub cold_tokens: usize,
+    /// APIs deployed in all: the bench's own and `N − 1` more beside it (routing-table size;
+    /// RSS is the topology process's, control plane included).
+    #[arg(long, default_value_t = 1)]
+    pub apis: usize,
     /// Print the JSON report to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -437,6 +441,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
         seed: args.seed,
         paths: wanted.clone(),
         cold_tokens: args.cold_tokens,
+        apis: args.apis,
     };
 
     eprintln!(
@@ -501,6 +506,10 @@ async fn measure(
             0
         };
         tokens = setup.provision(layout, cold).await?;
+        if args.apis > 1 {
+            eprintln!("tollgate bench: deploying {} more APIs", args.apis - 1);
+            setup.extra_apis(layout, args.apis - 1).await?;
+        }
     }
     let mut nginx = None;
     if wanted.iter().any(|p| p == "nginx") {

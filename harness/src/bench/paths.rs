@@ -279,12 +279,44 @@ impl Setup {
             "http://localhost:{}{}",
             layout.backend_port, layout.backend_path
         );
+        let api = self
+            .deploy_api(layout, "BenchAPI", "/bench", &backend_url)
+            .await?;
+        self.call(
+            &format!("/api/am/publisher/v4/apis/change-lifecycle?apiId={api}&action=Publish"),
+            None,
+            "publish",
+        )
+        .await?;
+        let (key, secret) = self.application("bench", &api, "Unlimited").await?;
+        let unlimited = self.token(&key, &secret).await?;
+        let (ckey, csecret) = self
+            .application("bench-counted", &api, "BenchCounted")
+            .await?;
+        let counted = self.token(&ckey, &csecret).await?;
+        let cold = self.tokens(&key, &secret, cold).await?;
+        Ok(Tokens {
+            unlimited,
+            counted,
+            cold,
+        })
+    }
+
+    /// Creates an API with one resource, `GET /menu`, and deploys a revision of it to every
+    /// gateway environment; its id.
+    async fn deploy_api(
+        &self,
+        layout: &Layout,
+        name: &str,
+        context: &str,
+        backend_url: &str,
+    ) -> Result<String, String> {
         let created = self
             .call(
                 "/api/am/publisher/v4/apis",
                 Some(json!({
-                    "name": "BenchAPI",
-                    "context": "/bench",
+                    "name": name,
+                    "context": context,
                     "version": "1.0.0",
                     "policies": ["Unlimited", "BenchCounted"],
                     "transport": ["http", "https"],
@@ -317,24 +349,31 @@ impl Setup {
             "deploy",
         )
         .await?;
-        self.call(
-            &format!("/api/am/publisher/v4/apis/change-lifecycle?apiId={api}&action=Publish"),
-            None,
-            "publish",
-        )
-        .await?;
-        let (key, secret) = self.application("bench", &api, "Unlimited").await?;
-        let unlimited = self.token(&key, &secret).await?;
-        let (ckey, csecret) = self
-            .application("bench-counted", &api, "BenchCounted")
-            .await?;
-        let counted = self.token(&ckey, &csecret).await?;
-        let cold = self.tokens(&key, &secret, cold).await?;
-        Ok(Tokens {
-            unlimited,
-            counted,
-            cold,
-        })
+        Ok(api)
+    }
+
+    /// `n` more APIs (`/bench-extra-K/1.0.0`) deployed beside the bench's, 8 at a time: how
+    /// the gateway fares with many APIs in its routing table.
+    pub async fn extra_apis(&self, layout: &Layout, n: usize) -> Result<(), String> {
+        let backend_url = format!(
+            "http://localhost:{}{}",
+            layout.backend_port, layout.backend_path
+        );
+        let mut next = 0;
+        while next < n {
+            let batch = (n - next).min(8);
+            let calls = (next..next + batch).map(|k| {
+                let name = format!("BenchExtra{k}");
+                let context = format!("/bench-extra-{k}");
+                let url = backend_url.clone();
+                async move { self.deploy_api(layout, &name, &context, &url).await }
+            });
+            for deployed in futures_util::future::join_all(calls).await {
+                deployed?;
+            }
+            next += batch;
+        }
+        Ok(())
     }
 
     async fn application(

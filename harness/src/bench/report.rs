@@ -32,6 +32,8 @@ pub struct Config {
     pub seed: u64,
     pub paths: Vec<String>,
     pub cold_tokens: usize,
+    /// APIs deployed on the gateways.
+    pub apis: usize,
 }
 
 /// One path in one round.
@@ -74,6 +76,9 @@ pub struct Summary {
     /// Medians of per-round paired ratios of achieved rate.
     pub vs_direct: Option<f64>,
     pub vs_nginx: Option<f64>,
+    /// The same against the `gateway` path (how much `gateway-counted` and
+    /// `gateway-cold-jwt` cost over the cached, uncounted chain).
+    pub vs_gateway: Option<f64>,
     /// Medians of per-round paired ratios of p99 (path ÷ nginx).
     pub p99_vs_nginx: Option<f64>,
     pub flags: Vec<String>,
@@ -180,6 +185,7 @@ impl BenchReport {
                 rss_kb: runs.iter().filter_map(|r| r.rss_kb).max(),
                 vs_direct: paired(runs, "direct", &rate_in),
                 vs_nginx: paired(runs, "nginx", &rate_in),
+                vs_gateway: paired(runs, "gateway", &rate_in),
                 p99_vs_nginx: paired(runs, "nginx", &p99_in),
                 flags,
             });
@@ -211,8 +217,10 @@ impl BenchReport {
         let c = &self.config;
         let _ = writeln!(
             out,
-            "tollgate bench `{}` on {} ({} CPUs: generator on {}, system under test on {}); {} loop{}, {} connections, {} s × {} rounds after {} s warm-up",
+            "tollgate bench `{}` ({} API{} deployed) on {} ({} CPUs: generator on {}, system under test on {}); {} loop{}, {} connections, {} s × {} rounds after {} s warm-up",
             c.topology,
+            c.apis,
+            if c.apis == 1 { "" } else { "s" },
             self.machine.cpu_model,
             self.machine.cpus,
             self.machine
@@ -234,11 +242,12 @@ impl BenchReport {
         }
         let _ = writeln!(
             out,
-            "\n{:<18} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8}",
+            "\n{:<18} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8}",
             "path",
             "req/s",
             "vs_direct",
             "vs_nginx",
+            "vs_gw",
             "p50 ms",
             "p90 ms",
             "p99 ms",
@@ -254,11 +263,12 @@ impl BenchReport {
         for s in &self.summary {
             let _ = writeln!(
                 out,
-                "{:<18} {:>10.0} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8}",
+                "{:<18} {:>10.0} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8}",
                 s.path,
                 s.achieved_rate,
                 ratio(s.vs_direct),
                 ratio(s.vs_nginx),
+                ratio(s.vs_gateway),
                 ms(s.p50_us),
                 ms(s.p90_us),
                 ms(s.p99_us),
