@@ -35,7 +35,7 @@
 //! Redeploying a revision creates fresh (ACTIVE) endpoints, as a redeployed Synapse API does.
 
 use crate::route::{ApiRoute, RouteTable};
-use std::collections::HashMap;
+use crate::store::FastMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use tollgate_protocol::artifact::{EndpointConfig, KeyType};
@@ -246,7 +246,7 @@ impl Endpoint {
 /// The endpoints with a `config`, per API id: production, then sandbox.
 #[derive(Debug, Default)]
 pub struct EndpointTable {
-    by_api: HashMap<String, ApiEndpoints>,
+    by_api: FastMap<String, ApiEndpoints>,
 }
 
 #[derive(Debug)]
@@ -260,7 +260,7 @@ impl EndpointTable {
     /// The table for `routes`, keeping the state of endpoints whose revision, URL and
     /// definition are unchanged.
     pub fn rebuild(previous: &EndpointTable, routes: &RouteTable) -> Self {
-        let mut by_api = HashMap::new();
+        let mut by_api = FastMap::default();
         for api in routes.apis() {
             let artifact = &api.artifact;
             let old = previous
