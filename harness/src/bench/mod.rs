@@ -93,6 +93,10 @@ pub struct BenchArgs {
     /// RSS is the topology process's, control plane included).
     #[arg(long, default_value_t = 1)]
     pub apis: usize,
+    /// Closed loop: after each `direct` and `nginx` run, run wrk (pinned like the generator,
+    /// same connections and duration) on the same path and report its rate beside ours.
+    #[arg(long)]
+    pub wrk: bool,
     /// Print the JSON report to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -567,6 +571,12 @@ async fn measure(
                 let figures = measure_path(args, mode, target.clone()).await?;
                 let after = usage();
                 let answered = figures.answered_total.max(1) as f64;
+                let wrk_rate =
+                    if args.wrk && mode == Mode::Closed && (path == "direct" || path == "nginx") {
+                        Some(wrk(args, target).await?)
+                    } else {
+                        None
+                    };
                 report.runs.push(Run {
                     path: path.clone(),
                     round,
@@ -575,6 +585,7 @@ async fn measure(
                         after.saturating_sub(before) as f64 / ticks * 1e6 / answered,
                     ),
                     rss_kb: serving.and_then(tree_usage).map(|u| u.1),
+                    wrk_rate,
                     figures,
                 });
             }
@@ -586,6 +597,32 @@ async fn measure(
         nginx.stop().await;
     }
     result
+}
+
+/// wrk's requests a second on `target`, pinned to the generator's CPU, with the bench's
+/// connections and duration.
+async fn wrk(args: &BenchArgs, target: &http::HttpTarget) -> Result<f64, String> {
+    let wrk = which("wrk").ok_or("--wrk: wrk is not installed (Debian: apt-get install wrk)")?;
+    let output = pinned(&args.generator_cpu.to_string(), &wrk)
+        .arg("-t1")
+        .arg(format!("-c{}", args.connections.max(1)))
+        .arg(format!("-d{}s", args.duration.as_secs().max(1)))
+        .arg("-H")
+        .arg(format!("Host: {}", target.host))
+        .arg(format!("http://{}{}", target.address, target.path))
+        .output()
+        .await
+        .map_err(|e| format!("running wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    wrk_rate(&text).ok_or_else(|| format!("wrk said:\n{text}"))
+}
+
+/// The `Requests/sec:` figure of wrk's report.
+fn wrk_rate(report: &str) -> Option<f64> {
+    report
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// One path, one round: a run at the plan's mode, or for `--find-max` the highest rate found.
@@ -662,6 +699,13 @@ fn sustained(figures: &Figures, rate: f64) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn wrks_rate_is_read_from_its_report() {
+        let report = "Running 1s test @ http://127.0.0.1:9080/x\n  1 threads and 8 connections\nRequests/sec:  31234.56\nTransfer/sec:      4.02MB\n";
+        assert_eq!(wrk_rate(report), Some(31234.56));
+        assert_eq!(wrk_rate("unable to connect"), None);
+    }
 
     #[test]
     fn durations_read_as_written() {

@@ -54,8 +54,9 @@ pub struct Layout {
     pub backend_path: String,
     /// The first gateway's passthrough HTTP port.
     pub gateway_port: u16,
-    /// Every gateway environment (first label of each gateway instance).
-    pub environments: Vec<String>,
+    /// Every gateway environment (first label of each gateway instance) and the vhost the
+    /// control plane has for it (`localhost` when it names none).
+    pub environments: Vec<(String, String)>,
     /// The load balancer's HTTP port and the host it answers for.
     pub lb: Option<(u16, String)>,
 }
@@ -89,12 +90,19 @@ impl Layout {
         let gateway_port = first
             .port(PortRole::PassthruHttp)
             .ok_or("the first gateway has no HTTP port")?;
-        let mut environments = Vec::new();
+        let mut environments: Vec<(String, String)> = Vec::new();
         for g in &gateways {
             if let Some(label) = g.config.sync_gateway.gateway_labels.first()
-                && !environments.contains(label)
+                && !environments.iter().any(|(name, _)| name == label)
             {
-                environments.push(label.clone());
+                let vhost = cp
+                    .config
+                    .environments
+                    .iter()
+                    .find(|e| &e.name == label)
+                    .and_then(|e| e.vhosts.first())
+                    .map_or_else(|| "localhost".to_owned(), |v| v.host.clone());
+                environments.push((label.clone(), vhost));
             }
         }
         let lb = topology.load_balancers.first().map(|lb| {
@@ -341,7 +349,7 @@ impl Setup {
         let targets: Vec<Value> = layout
             .environments
             .iter()
-            .map(|name| json!({"name": name, "vhost": "localhost", "displayOnDevportal": true}))
+            .map(|(name, vhost)| json!({"name": name, "vhost": vhost, "displayOnDevportal": true}))
             .collect();
         self.call(
             &format!("/api/am/publisher/v4/apis/{api}/deploy-revision?revisionId={revision}"),

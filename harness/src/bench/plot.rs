@@ -184,6 +184,7 @@ mod tests {
             },
             sut_cpu_us_per_request: None,
             rss_kb: None,
+            wrk_rate: None,
         };
         let report = BenchReport {
             config: Config {

@@ -50,6 +50,8 @@ pub struct Run {
     pub sut_cpu_us_per_request: Option<f64>,
     /// Resident memory of the process serving the path after the run, kB.
     pub rss_kb: Option<u64>,
+    /// `--wrk`: wrk's rate on the same path right after, requests a second.
+    pub wrk_rate: Option<f64>,
 }
 
 /// A path that could not be measured, and why.
@@ -79,6 +81,8 @@ pub struct Summary {
     /// The same against the `gateway` path (how much `gateway-counted` and
     /// `gateway-cold-jwt` cost over the cached, uncounted chain).
     pub vs_gateway: Option<f64>,
+    /// `--wrk`: medians of per-round paired ratios of our closed-loop rate to wrk's.
+    pub vs_wrk: Option<f64>,
     /// Medians of per-round paired ratios of p99 (path ÷ nginx).
     pub p99_vs_nginx: Option<f64>,
     pub flags: Vec<String>,
@@ -186,6 +190,11 @@ impl BenchReport {
                 vs_direct: paired(runs, "direct", &rate_in),
                 vs_nginx: paired(runs, "nginx", &rate_in),
                 vs_gateway: paired(runs, "gateway", &rate_in),
+                vs_wrk: median(
+                    runs.iter()
+                        .filter_map(|r| Some(r.figures.achieved_rate / r.wrk_rate?))
+                        .collect(),
+                ),
                 p99_vs_nginx: paired(runs, "nginx", &p99_in),
                 flags,
             });
@@ -282,6 +291,14 @@ impl BenchReport {
                 ratio(s.p99_vs_nginx),
             );
         }
+        for s in self.summary.iter().filter(|s| s.vs_wrk.is_some()) {
+            let _ = writeln!(
+                out,
+                "{:<18} closed-loop rate {} of wrk's on the same path",
+                s.path,
+                ratio(s.vs_wrk)
+            );
+        }
         for m in &self.missing {
             let _ = writeln!(out, "{:<18} not measured: {}", m.path, m.reason);
         }
@@ -315,6 +332,7 @@ mod tests {
             figures,
             sut_cpu_us_per_request: None,
             rss_kb: None,
+            wrk_rate: None,
         }
     }
 
