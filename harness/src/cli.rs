@@ -7,6 +7,8 @@
 //! - `tollgate up [TOPOLOGY] [--seed N] [--address IP]` boots a topology in-process (default:
 //!   the guide's, on 127.0.0.1 with the guide's ports), prints every endpoint and waits for
 //!   Ctrl-C.
+//! - `tollgate bench [TOPOLOGY] [--mode open|closed] [--rate N | --find-max] ...` measures the
+//!   topology's gateway paths against `direct` and `nginx` (see [`crate::bench`]).
 //! - `tollgate node --config deployment.toml [--seed N] [--address IP]` runs one node of
 //!   whatever `server_role` the file names, on its own sockets (containers, manual runs).
 //! - `tollgate soak [--duration 60s] [--connections 4]` sends valid and hostile traffic through
@@ -137,6 +139,8 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Benchmark a topology's gateway against its backend reached directly and through nginx.
+    Bench(crate::bench::BenchArgs),
     /// Run a topology's `[[load_balancer]]` on its own sockets (containers, manual runs).
     LoadBalancer {
         /// The topology folder (or its topology.toml).
@@ -276,6 +280,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             connections,
             seed,
         } => soak(duration, connections, seed).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

@@ -18,13 +18,15 @@
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
 //! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
-//! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node` and `tollgate soak` |
+//! | [`bench`] | `tollgate bench`: the open-loop load generator, the measured paths, the report and its plot |
+//! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node`, `tollgate soak` and `tollgate bench` |
 //!
 //! Not built yet (later issues): the simulated, container and external drivers,
-//! `tollgate conform`, `tollgate bench`.
+//! `tollgate conform`.
 
 pub mod address;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod driver;

@@ -1,11 +1,15 @@
 //! Background load: bounded traffic that runs while later steps act, then is stopped and
 //! counted.
 //!
-//! A load sends one request every `1 s / rate` (monotonic tokio time), at most `concurrency`
-//! in flight, until it has sent `rate × duration` requests, its duration is over, or a step
-//! stops it. Every request is sent once (no retries: retrying is the load balancer's job, and
-//! its effect is what the counts show). Stopping ends the sending at once, then gives the
-//! requests still in flight [`DRAIN`] to be answered; whatever is still unanswered is **lost**.
+//! A load is the bench's open-loop generator ([`crate::bench::generator`]) at `rate`: request
+//! *i* is due at `t0 + i / rate`, at most `concurrency` are in flight, until its duration is
+//! over or a step stops it. Latency is measured from each request's **scheduled** time, so a
+//! node that stalls is charged for every request that queued behind the stall (timing from
+//! the actual send would hide it: the sender waits instead), and `p99_below` checks what users
+//! arriving at those times saw. Every request is sent once (no retries: retrying is the load
+//! balancer's job, and its effect is what the counts show). Stopping ends the sending at once,
+//! then gives the requests still in flight [`DRAIN`] to be answered; whatever is still
+//! unanswered is **lost**.
 //!
 //! | figure | what it counts |
 //! |---|---|
@@ -13,17 +17,16 @@
 //! | `status` | answers by HTTP status |
 //! | `failed` | requests that got no HTTP answer: refused, reset, timed out in the client |
 //! | `lost` | sent and neither answered nor failed before the drain ended (a hung node) |
-//! | `p50/p90/p99/max` | latency of the answered requests (nearest rank), microseconds |
+//! | `p50/p90/p99/max` | latency of the answered requests from their scheduled time (HdrHistogram), microseconds |
 
+use crate::bench::generator::{self, Mode, Plan, SendFn};
 use crate::client::Client;
 use http::Method;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 /// How long requests in flight at a stop may still take to be answered.
@@ -103,7 +106,8 @@ impl LoadFigures {
     }
 }
 
-/// Latency percentiles (nearest rank) over answered requests, microseconds; zero without any.
+/// Latency percentiles over answered requests, from their scheduled time, microseconds (3
+/// significant digits); zero without any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct Percentiles {
     pub p50: u64,
@@ -112,22 +116,13 @@ pub struct Percentiles {
     pub max: u64,
 }
 
-impl Percentiles {
-    fn of(mut samples: Vec<u64>) -> Self {
-        if samples.is_empty() {
-            return Self::default();
-        }
-        samples.sort_unstable();
-        let rank = |p: f64| {
-            let n = samples.len();
-            let index = ((p / 100.0) * n as f64).ceil() as usize;
-            samples[index.clamp(1, n) - 1]
-        };
+impl From<generator::Percentiles> for Percentiles {
+    fn from(p: generator::Percentiles) -> Self {
         Self {
-            p50: rank(50.0),
-            p90: rank(90.0),
-            p99: rank(99.0),
-            max: samples[samples.len() - 1],
+            p50: p.p50,
+            p90: p.p90,
+            p99: p.p99,
+            max: p.max,
         }
     }
 }
@@ -158,94 +153,65 @@ impl RunningLoad {
     }
 }
 
-type Outcome = (Result<u16, String>, Duration);
-
-async fn generate(plan: LoadPlan, client: Client, stop: CancellationToken) -> LoadFigures {
-    let total = plan.total();
-    let mut figures = LoadFigures {
-        name: plan.name.clone(),
-        via: plan.via.clone(),
-        request: format!(
-            "{} {}",
-            plan.method,
-            plan.url
-                .splitn(4, '/')
-                .nth(3)
-                .map_or("/".to_owned(), |p| format!("/{p}"))
-        ),
-        planned: total,
-        ..LoadFigures::default()
-    };
-    let period = Duration::from_secs_f64(1.0 / f64::from(plan.rate.max(1)));
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let deadline = Instant::now() + plan.duration;
-    let permits = Arc::new(Semaphore::new(plan.concurrency.max(1) as usize));
-    let mut inflight: JoinSet<Outcome> = JoinSet::new();
-    let mut samples = Vec::new();
-    let record =
-        |figures: &mut LoadFigures, samples: &mut Vec<u64>, outcome: Outcome| match outcome.0 {
-            Ok(status) => {
-                *figures.status.entry(status).or_default() += 1;
-                samples.push(u64::try_from(outcome.1.as_micros()).unwrap_or(u64::MAX));
-            }
-            Err(error) => {
-                figures.failed += 1;
-                figures.first_error.get_or_insert(error);
-            }
-        };
-    while figures.sent < total {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep_until(deadline) => break,
-            Some(Ok(done)) = inflight.join_next(), if !inflight.is_empty() => {
-                record(&mut figures, &mut samples, done);
-                continue;
-            }
-            _ = ticker.tick() => {}
-        }
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = tokio::time::sleep_until(deadline) => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        figures.sent += 1;
-        let mut builder = client.request(plan.method.clone(), plan.url.clone());
-        for (name, value) in &plan.headers {
+/// Sends the plan's request; a transport error is its message (the first one is reported).
+fn sender(plan: &LoadPlan, client: Client) -> SendFn {
+    let (method, url, headers) = (plan.method.clone(), plan.url.clone(), plan.headers.clone());
+    let headers = Arc::new(headers);
+    Arc::new(move |_| {
+        let mut builder = client.request(method.clone(), url.clone());
+        for (name, value) in headers.iter() {
             builder = builder.header(name, value);
         }
-        inflight.spawn(async move {
-            let started = Instant::now();
-            let result = builder.send().await;
-            drop(permit);
-            (
-                result.map(|r| r.status.as_u16()).map_err(|e| e.to_string()),
-                started.elapsed(),
-            )
-        });
+        Box::pin(async move {
+            builder
+                .send()
+                .await
+                .map(|r| r.status.as_u16())
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+async fn generate(plan: LoadPlan, client: Client, stop: CancellationToken) -> LoadFigures {
+    let request = format!(
+        "{} {}",
+        plan.method,
+        plan.url
+            .splitn(4, '/')
+            .nth(3)
+            .map_or("/".to_owned(), |p| format!("/{p}"))
+    );
+    let total = plan.total();
+    let run = Plan {
+        mode: Mode::Open {
+            rate: f64::from(plan.rate.max(1)),
+        },
+        connections: plan.concurrency.max(1) as usize,
+        // Exactly `total` due times: the last one just before the end.
+        duration: plan.duration,
+        warmup: Duration::ZERO,
+        drain: DRAIN,
+        precise: false,
+    };
+    let figures = generator::generate(&run, sender(&plan, client), stop).await;
+    let failed = figures
+        .errors
+        .iter()
+        .filter(|(kind, _)| kind.as_str() != "lost")
+        .map(|(_, n)| n)
+        .sum();
+    LoadFigures {
+        name: plan.name,
+        via: plan.via,
+        request,
+        planned: total,
+        sent: figures.sent,
+        status: figures.status,
+        failed,
+        lost: figures.lost,
+        first_error: figures.first_error,
+        latency_us: figures.latency_us.into(),
     }
-    let drained = Instant::now() + DRAIN;
-    loop {
-        tokio::select! {
-            joined = inflight.join_next() => match joined {
-                Some(Ok(done)) => record(&mut figures, &mut samples, done),
-                Some(Err(_)) => {}
-                None => break,
-            },
-            _ = tokio::time::sleep_until(drained) => break,
-        }
-    }
-    inflight.abort_all();
-    figures.lost = figures
-        .sent
-        .saturating_sub(figures.answered() + figures.failed);
-    figures.latency_us = Percentiles::of(samples);
-    figures
 }
 
 #[cfg(test)]
@@ -253,12 +219,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_are_nearest_rank() {
-        let p = Percentiles::of((1..=100).collect());
-        assert_eq!((p.p50, p.p90, p.p99, p.max), (50, 90, 99, 100));
-        let one = Percentiles::of(vec![7]);
-        assert_eq!((one.p50, one.p99, one.max), (7, 7, 7));
-        assert_eq!(Percentiles::of(Vec::new()), Percentiles::default());
+    fn percentiles_come_from_the_generator() {
+        let p = Percentiles::from(generator::Percentiles {
+            p50: 5,
+            p90: 9,
+            p99: 12,
+            p999: 13,
+            max: 14,
+        });
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (5, 9, 12, 14));
     }
 
     #[test]
@@ -274,5 +243,48 @@ mod tests {
             concurrency: 8,
         };
         assert_eq!(plan.total(), 300);
+    }
+
+    /// The stall a node causes shows in the load's p99: requests due while the backend held
+    /// both connections waited for one, and their latency runs from their scheduled time.
+    /// (Timed from the actual send, only the two requests caught in the stall were slow: under
+    /// 1 % of 600, invisible at p99.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stall_shows_in_p99_because_latency_runs_from_the_scheduled_time() {
+        use tollgate_protocol::net::{HostMap, Outbound};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let identity = crate::backend::BackendIdentity {
+            name: "slow".into(),
+            endpoint: "production".into(),
+        };
+        let stop = CancellationToken::new();
+        let backend = crate::backend::spawn(identity, listener, stop.clone()).unwrap();
+        let client = Client::new(&Outbound::new(HostMap::new(), &[]).unwrap());
+        let plan = LoadPlan {
+            name: "bg".into(),
+            via: "backend".into(),
+            method: Method::GET,
+            url: format!("http://{}/x", backend.local_addr),
+            headers: Vec::new(),
+            rate: 200,
+            duration: Duration::from_secs(3),
+            concurrency: 2,
+        };
+        let load = RunningLoad::start(plan, client);
+        // The fault's timing, not a wait for readiness: a 1 s stall from 0.5 s to 0.55 s.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        backend.control.set_latency(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        backend.control.set_latency(Duration::ZERO);
+        let figures = load.end(true).await.unwrap();
+        stop.cancel();
+        assert_eq!(figures.planned, 600);
+        assert_eq!(figures.answered(), figures.sent, "{figures:?}");
+        assert!(figures.sent >= 590, "{figures:?}");
+        assert!(
+            figures.latency_us.p99 >= 500_000,
+            "the stall is hidden: {figures:?}"
+        );
+        assert!(figures.latency_us.p50 < 100_000, "{figures:?}");
     }
 }

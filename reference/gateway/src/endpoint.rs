@@ -35,8 +35,8 @@
 //! Redeploying a revision creates fresh (ACTIVE) endpoints, as a redeployed Synapse API does.
 
 use crate::route::{ApiRoute, RouteTable};
+use crate::store::FastMap;
 use crate::url_template::{self, UrlTemplate, Variables};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use tollgate_protocol::artifact::{EndpointConfig, EndpointRouting, EndpointSecurity, KeyType};
@@ -250,7 +250,7 @@ impl Endpoint {
 /// requests go straight out.
 #[derive(Debug, Default)]
 pub struct EndpointTable {
-    by_api: HashMap<String, ApiEndpoints>,
+    by_api: FastMap<String, ApiEndpoints>,
 }
 
 #[derive(Debug)]
@@ -338,7 +338,7 @@ impl EndpointTable {
     /// The table for `routes`, keeping the state of endpoints whose revision, URL and
     /// definition are unchanged.
     pub fn rebuild(previous: &EndpointTable, routes: &RouteTable) -> Self {
-        let mut by_api = HashMap::new();
+        let mut by_api = FastMap::default();
         for api in routes.apis().filter(|api| !api.plain) {
             let artifact = &api.artifact;
             let old = previous

@@ -9,9 +9,9 @@
 //! `/*` beats `/order/{orderId}` on a path both match, as it does on WSO2.
 
 use crate::respond::GatewayError;
+use crate::store::FastMap;
 use crate::throttle::ApiThrottleKeys;
 use http::Method;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tollgate_protocol::artifact::{ApiArtifact, EnvironmentType, KeyType, Operation};
 
@@ -34,7 +34,7 @@ impl Transport {
 /// Every API this node serves, by context.
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    by_context: HashMap<String, Arc<ApiRoute>>,
+    by_context: FastMap<String, Arc<ApiRoute>>,
 }
 
 /// One deployed API, compiled for the request path.
@@ -148,7 +148,7 @@ impl RouteTable {
         artifacts: impl IntoIterator<Item = (&'a str, &'a ApiArtifact)>,
         cors_allow_methods: &[String],
     ) -> Self {
-        let mut by_context = HashMap::new();
+        let mut by_context = FastMap::default();
         for (label, artifact) in artifacts {
             let route = ApiRoute::compile(label, artifact, cors_allow_methods);
             by_context.insert(

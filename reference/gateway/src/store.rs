@@ -5,21 +5,25 @@
 //! ([`crate::Gateway`] holds it in an `ArcSwap`). Changes are rare next to reads, and the data
 //! is small; every lookup on the request path is one hash probe without a lock.
 
-use std::collections::HashMap;
 use tollgate_protocol::internal::GatewaySnapshot;
 use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
 
+/// The request path's maps: foldhash, not SipHash (SipHash was ~1.7k instructions of every
+/// request, DESIGN.md §7). Keys are inserted only from the control plane's events, so a client
+/// cannot flood a table with colliding keys; its strings are only looked up.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Clone, Default)]
 pub struct Store {
-    applications: HashMap<String, Application>,
-    key_mappings: HashMap<String, KeyMapping>,
+    applications: FastMap<String, Application>,
+    key_mappings: FastMap<String, KeyMapping>,
     /// By subscription id.
-    subscriptions: HashMap<String, Subscription>,
+    subscriptions: FastMap<String, Subscription>,
     /// Application id → API id → subscription id: two probes by `&str`, no allocation.
-    by_pair: HashMap<String, HashMap<String, String>>,
+    by_pair: FastMap<String, FastMap<String, String>>,
     issuers: Vec<String>,
     /// `jti` → `exp` (seconds).
-    revoked: HashMap<String, i64>,
+    revoked: FastMap<String, i64>,
 }
 
 impl Store {

@@ -1,0 +1,90 @@
+//! N requests, one after another on one keep-alive connection, through the gateway's HTTP
+//! passthrough listener (the whole chain: hyper server, route, cached JWT, subscription, key
+//! type, throttle on Unlimited tiers, proxy) or straight to the backend: a fixed workload for
+//! counting instructions per request with callgrind, which counts the same on a busy machine
+//! as on an idle one.
+//!
+//! ```text
+//! cargo build --release -p tollgate-benches --example request_loop
+//! valgrind --tool=callgrind --callgrind-out-file=cg.%p target/release/examples/request_loop gateway 2000
+//! ```
+//!
+//! `scripts/instructions-per-request.sh` runs it at two request counts and prints the difference
+//! per request, so start-up cost drops out.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a measuring tool
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Empty};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tollgate_benches::fixtures;
+use tollgate_gateway::{Gateway, Transport};
+use tollgate_protocol::net::{HostMap, Outbound};
+use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_protocol::{ManualClock, SharedClock};
+
+mod client {
+    use bytes::Bytes;
+    use http_body_util::Empty;
+    use hyper::client::conn::http1::SendRequest;
+    use std::net::SocketAddr;
+
+    /// One HTTP/1.1 keep-alive connection, driven on this runtime.
+    pub async fn connect(addr: SocketAddr) -> SendRequest<Empty<Bytes>> {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(connection);
+        sender
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let what = args.next().unwrap_or_else(|| "gateway".into());
+    let n: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let apis: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let stop = CancellationToken::new();
+        let backend = fixtures::spawn_backend(stop.clone()).await.unwrap();
+        let (addr, path, auth) = match what.as_str() {
+            "direct" => (backend, "/production/menu".to_owned(), None),
+            "gateway" => {
+                let outbound = Outbound::new(HostMap::new(), &[DEFAULT_CERT_PEM]).unwrap();
+                let clock: SharedClock = Arc::new(ManualClock::new(fixtures::NOW_MILLIS));
+                let gw = Gateway::new(fixtures::settings(), &outbound, clock);
+                gw.apply_snapshot(&fixtures::snapshot(apis, backend));
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                tokio::spawn(tollgate_protocol::net::serve(
+                    listener,
+                    None,
+                    gw.passthrough(Transport::Http),
+                    stop.clone(),
+                ));
+                let token = format!("Bearer {}", fixtures::token("loop-jti").unwrap());
+                (addr, "/api0/1.0.0/menu".to_owned(), Some(token))
+            }
+            other => panic!("request_loop: `{other}` is neither gateway nor direct"),
+        };
+        let mut sender = client::connect(addr).await;
+        for _ in 0..n {
+            let mut request = Request::get(path.as_str()).header(http::header::HOST, "localhost");
+            if let Some(auth) = &auth {
+                request = request.header(http::header::AUTHORIZATION, auth.as_str());
+            }
+            let request = request.body(Empty::<Bytes>::new()).unwrap();
+            sender.ready().await.unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.into_body().collect().await.unwrap();
+        }
+        stop.cancel();
+    });
+}
