@@ -14,12 +14,12 @@
 //! | [`backend`] | mock backends that say who served a request; slow / fail / reset / hang faults |
 //! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] (with its load balancers and fault plane) |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
-//! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] (the only one built) |
+//! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] and [`driver::ContainerDriver`] |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
 //! | [`cli`] | `tollgate run`, `tollgate up` and `tollgate node` |
 //!
-//! Not built yet (later issues): the simulated, container and external drivers,
+//! Not built yet (later issues): the simulated and external drivers,
 //! `tollgate conform`, `tollgate bench`.
 
 pub mod address;
