@@ -59,7 +59,7 @@ pub enum Command {
     Run {
         /// Scenario files or folders (recursively, skipping topologies/); default scenarios/.
         paths: Vec<PathBuf>,
-        /// inproc (the only driver built yet; sim, container and external are planned).
+        /// inproc or container (sim and external are planned).
         #[arg(long, default_value = "inproc")]
         driver: String,
         /// Seed for every scenario (default: TOLLGATE_SEED, else each file's own).

@@ -14,15 +14,14 @@
 //! | [`backend`] | mock backends that say who served a request; slow / fail / reset / hang faults |
 //! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] (with its load balancers and fault plane) |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
-//! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] (the only one built) |
+//! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] and [`driver::ContainerDriver`] |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
 //! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
 //! | [`bench`] | `tollgate bench`: the open-loop load generator, the measured paths, the report and its plot |
 //! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node`, `tollgate soak` and `tollgate bench` |
 //!
-//! Not built yet (later issues): the simulated, container and external drivers,
-//! `tollgate conform`.
+//! Not built yet (later issues): the simulated and external drivers, `tollgate conform`.
 
 pub mod address;
 pub mod backend;

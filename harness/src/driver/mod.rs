@@ -1,6 +1,6 @@
 //! Drivers: the ways a scenario's topology can run, each declaring what it can do.
 //!
-//! DESIGN.md §5 names four drivers (in-process, simulated, container, external). The
+//! The design has four drivers (in-process, simulated, container, external). The
 //! in-process and container ones exist; asking for another fails with
 //! [`DriverError::NotAvailable`] — absent, not stubbed. A step that needs a [`Capability`] the
 //! driver lacks is reported as *skipped* with the reason, never as passed.

@@ -308,7 +308,7 @@ impl<'t, D: Driver> Executor<'t, D> {
                     .await
                     .map(|()| StepEnd::Passed);
             }
-            Action::Request(_) => return self.request_step(step).await,
+            Action::Request(request) => return self.request_step(step, request).await,
             Action::Fault(fault) => return self.fault(fault).await,
             Action::Load(load) => return self.load(load).await.map(|()| StepEnd::Passed),
             Action::Artifact(artifact) => {
@@ -915,10 +915,13 @@ impl<'t, D: Driver> Executor<'t, D> {
         self.send(outgoing).await
     }
 
-    async fn request_step(&mut self, step: &Step) -> Result<StepEnd, Box<Failure>> {
-        let Action::Request(request) = &step.action else {
-            return Ok(StepEnd::Passed);
-        };
+    /// A `request` step: `request` is the step's own action, handed over by the dispatch so a
+    /// step of another kind cannot reach here.
+    async fn request_step(
+        &mut self,
+        step: &Step,
+        request: &tollgate_scenario::Request,
+    ) -> Result<StepEnd, Box<Failure>> {
         self.converge().await?;
         let base = self
             .target

@@ -4,7 +4,7 @@
 //! A gateway learns that a quota is used up asynchronously (its request event goes to the
 //! Traffic Manager, whose decision comes back on the decision stream), so "the next request is
 //! refused" holds only once the decision is in. These waits watch the gateway's decision
-//! holder for the key it computes (wso2-behaviour.md §4.2), by signal, never by sleeping.
+//! holder for the key it computes (docs/wso2-behaviour.md §4.2), by signal, never by sleeping.
 
 use crate::driver::Target;
 use std::time::Duration;
