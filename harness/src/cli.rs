@@ -308,8 +308,9 @@ async fn up(topology: &str, seed: u64, address: IpAddr) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
+    let stop = StopSignals::listen();
     print!("{}", describe(&topology, &running));
-    wait_for_ctrl_c().await;
+    stop.wait().await;
     eprintln!("tollgate: stopping");
     running.shutdown().await;
     ExitCode::SUCCESS
@@ -336,8 +337,9 @@ async fn up_in_containers(topology: &str, seed: u64) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
+    let stop = StopSignals::listen();
     print!("{}", target.describe());
-    wait_for_ctrl_c().await;
+    stop.wait().await;
     eprintln!("tollgate: stopping (removing the containers and the network)");
     crate::driver::Target::shutdown(target).await;
     ExitCode::SUCCESS
@@ -376,26 +378,44 @@ async fn soak(duration: std::time::Duration, connections: usize, seed: u64) -> E
 }
 
 /// Ctrl-C, or SIGTERM (`docker stop`: a container's PID 1 gets no default handler for it).
-async fn wait_for_ctrl_c() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            // No signal handler (unusual): keep serving rather than exit at once.
-            tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process to end it");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made: a caller makes it
+/// before it says it is ready, so a signal sent right after that line ends the wait instead of
+/// killing the process with the default action.
+struct StopSignals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                // No handler (unusual): keep serving rather than exit at once.
+                tracing::warn!(%error, "cannot listen for a stop signal; stop the process to end it");
+                None
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        Self {
+            interrupt: listen(SignalKind::interrupt()),
+            terminate: listen(SignalKind::terminate()),
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    }
+
+    async fn wait(mut self) {
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.interrupt) => {}
+            () = next(&mut self.terminate) => {}
+        }
     }
 }
 
@@ -694,8 +714,9 @@ async fn run_node(
         println!("  waiting for the start-up sync with the control plane…");
     }
     handle.ready().await;
+    let stop = StopSignals::listen();
     println!("Ready. Ctrl-C stops.");
-    wait_for_ctrl_c().await;
+    stop.wait().await;
     handle.shutdown().await;
     Ok(())
 }
@@ -788,11 +809,12 @@ async fn run_load_balancer(
         "Tollgate load balancer `{name}` in front of {}",
         spec.fronts.join(", ")
     );
+    let stop = StopSignals::listen();
     for line in lines {
         println!("{line}");
     }
     println!("Ready. Ctrl-C stops.");
-    wait_for_ctrl_c().await;
+    stop.wait().await;
     shutdown.cancel();
     Ok(())
 }
