@@ -5,6 +5,7 @@
 //! says "unset" where the file had a default), so the runner does not re-derive them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -199,36 +200,170 @@ pub enum Action {
     Artifact(Artifact),
 }
 
-impl Action {
+/// The kinds of step, one per action key. What a kind implies for the reader and the runner
+/// (does it answer with a response, must it succeed, does it change what gateways serve) is
+/// written here once; adding a kind makes every `match` below name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    Publish,
+    Revision,
+    Deploy,
+    Undeploy,
+    Lifecycle,
+    Application,
+    Subscribe,
+    GenerateKeys,
+    Token,
+    Revoke,
+    Request,
+    Http,
+    Advance,
+    Wait,
+    Fault,
+    Load,
+    Artifact,
+}
+
+impl StepKind {
+    /// Every kind, in the order the reference documents them.
+    pub const ALL: [Self; 17] = [
+        Self::Publish,
+        Self::Revision,
+        Self::Deploy,
+        Self::Undeploy,
+        Self::Lifecycle,
+        Self::Application,
+        Self::Subscribe,
+        Self::GenerateKeys,
+        Self::Token,
+        Self::Revoke,
+        Self::Request,
+        Self::Http,
+        Self::Advance,
+        Self::Wait,
+        Self::Fault,
+        Self::Load,
+        Self::Artifact,
+    ];
+
     /// The action key as written in files.
-    pub fn kind(&self) -> &'static str {
+    pub fn key(self) -> &'static str {
         match self {
-            Self::Publish(_) => "publish",
-            Self::Revision(_) => "revision",
-            Self::Deploy(_) => "deploy",
-            Self::Undeploy(_) => "undeploy",
-            Self::Lifecycle(_) => "lifecycle",
-            Self::Application(_) => "application",
-            Self::Subscribe(_) => "subscribe",
-            Self::GenerateKeys(_) => "generate_keys",
-            Self::Token(_) => "token",
-            Self::Revoke(_) => "revoke",
-            Self::Request(_) => "request",
-            Self::Http(_) => "http",
-            Self::Advance(_) => "advance",
-            Self::Wait(_) => "wait",
-            Self::Fault(_) => "fault",
-            Self::Load(_) => "load",
-            Self::Artifact(_) => "artifact",
+            Self::Publish => "publish",
+            Self::Revision => "revision",
+            Self::Deploy => "deploy",
+            Self::Undeploy => "undeploy",
+            Self::Lifecycle => "lifecycle",
+            Self::Application => "application",
+            Self::Subscribe => "subscribe",
+            Self::GenerateKeys => "generate_keys",
+            Self::Token => "token",
+            Self::Revoke => "revoke",
+            Self::Request => "request",
+            Self::Http => "http",
+            Self::Advance => "advance",
+            Self::Wait => "wait",
+            Self::Fault => "fault",
+            Self::Load => "load",
+            Self::Artifact => "artifact",
         }
     }
 
-    /// Whether the action makes an HTTP call whose response `expect` and `capture` read.
-    pub fn has_response(&self) -> bool {
+    /// The kind whose action key is `key`.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.key() == key)
+    }
+
+    /// Whether the step makes an HTTP call whose response `expect` and `capture` read.
+    pub fn has_response(self) -> bool {
         !matches!(
             self,
-            Self::Advance(_) | Self::Wait(_) | Self::Fault(_) | Self::Load(_) | Self::Artifact(_)
+            Self::Advance | Self::Wait | Self::Fault | Self::Load | Self::Artifact
         )
+    }
+
+    /// Whether a failure stops the run: later steps need what this one should have made. A
+    /// `request` or `http` step only observes, so the run goes on after it fails.
+    pub fn must_succeed(self) -> bool {
+        !self.is_probe()
+    }
+
+    /// A `request` or `http` step: it checks something, so without `expect`, `expect_counts`,
+    /// `capture` or `repeat` it is a mistake in the file.
+    pub fn is_probe(self) -> bool {
+        matches!(self, Self::Request | Self::Http)
+    }
+
+    /// Whether `repeat` (and `expect_counts`) apply.
+    pub fn repeats(self) -> bool {
+        self == Self::Request
+    }
+
+    /// Whether a step of this kind changes what gateways serve (APIs, subscriptions, keys,
+    /// revocations), so the runner awaits convergence before the next gateway request. An `http`
+    /// step does when its method is not GET or HEAD ([`Action::changes_gateway_state`]).
+    pub fn changes_gateway_state(self) -> bool {
+        matches!(
+            self,
+            Self::Publish
+                | Self::Revision
+                | Self::Deploy
+                | Self::Undeploy
+                | Self::Lifecycle
+                | Self::Application
+                | Self::Subscribe
+                | Self::GenerateKeys
+                | Self::Token
+                | Self::Revoke
+        )
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl Action {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Self::Publish(_) => StepKind::Publish,
+            Self::Revision(_) => StepKind::Revision,
+            Self::Deploy(_) => StepKind::Deploy,
+            Self::Undeploy(_) => StepKind::Undeploy,
+            Self::Lifecycle(_) => StepKind::Lifecycle,
+            Self::Application(_) => StepKind::Application,
+            Self::Subscribe(_) => StepKind::Subscribe,
+            Self::GenerateKeys(_) => StepKind::GenerateKeys,
+            Self::Token(_) => StepKind::Token,
+            Self::Revoke(_) => StepKind::Revoke,
+            Self::Request(_) => StepKind::Request,
+            Self::Http(_) => StepKind::Http,
+            Self::Advance(_) => StepKind::Advance,
+            Self::Wait(_) => StepKind::Wait,
+            Self::Fault(_) => StepKind::Fault,
+            Self::Load(_) => StepKind::Load,
+            Self::Artifact(_) => StepKind::Artifact,
+        }
+    }
+
+    /// See [`StepKind::has_response`].
+    pub fn has_response(&self) -> bool {
+        self.kind().has_response()
+    }
+
+    /// See [`StepKind::must_succeed`].
+    pub fn must_succeed(&self) -> bool {
+        self.kind().must_succeed()
+    }
+
+    /// See [`StepKind::changes_gateway_state`]; an `http` step does unless it is a GET or HEAD.
+    pub fn changes_gateway_state(&self) -> bool {
+        match self {
+            Self::Http(http) => !matches!(http.method.as_str(), "GET" | "HEAD"),
+            other => other.kind().changes_gateway_state(),
+        }
     }
 }
 

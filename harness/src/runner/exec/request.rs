@@ -1,0 +1,98 @@
+//! `request`: a call through a gateway, once or repeated, after the gateways converged.
+
+use super::*;
+
+impl<D: Driver> Executor<'_, D> {
+    /// A `request` step: `request` is the step's own action, handed over by the dispatch so a
+    /// step of another kind cannot reach here.
+    pub(super) async fn request_step(
+        &mut self,
+        step: &Step,
+        request: &tollgate_scenario::Request,
+    ) -> Result<StepEnd, Box<Failure>> {
+        self.converge().await?;
+        let base = self
+            .target
+            .gateway_url(&request.via, request.scheme == Scheme::Https)
+            .ok_or_else(|| {
+                failure(format!(
+                    "instance `{}` has no {} gateway port running",
+                    request.via,
+                    if request.scheme == Scheme::Https {
+                        "HTTPS"
+                    } else {
+                        "HTTP"
+                    }
+                ))
+            })?;
+        let lookup_fn = |v: &Var| self.lookup(v);
+        let path = render(&request.path, &lookup_fn).map_err(failure)?;
+        let mut outgoing = Outgoing::new(method(&request.method)?, format!("{base}{path}"));
+        if let Some(token) = &request.token {
+            let mut token = render(token, &lookup_fn).map_err(failure)?;
+            if let Some(variant) = request.token_variant {
+                token = variant.apply(&token).map_err(|e| failure(e.to_string()))?;
+            }
+            outgoing = outgoing.bearer(&token);
+        }
+        outgoing = self.headers(outgoing, &request.headers)?;
+        if let Some(body) = &request.body {
+            outgoing = self.body(outgoing, body)?;
+        }
+        let Some(repeat) = &step.repeat else {
+            let exchange = self.send(outgoing).await?;
+            self.expect_and_capture(step, &exchange)?;
+            return Ok(StepEnd::Passed);
+        };
+        let n = repeat.times as usize;
+        let mut responses = Vec::with_capacity(n);
+        let mut first_bad: Option<(Exchange, Vec<Mismatch>)> = None;
+        let mut bad = 0;
+        for i in 0..n {
+            let exchange = self.send(outgoing.clone()).await?;
+            if let Some(expect) = &step.expect {
+                let mut mismatches = self.check(expect, &exchange.response).map_err(failure)?;
+                if !mismatches.is_empty() {
+                    bad += 1;
+                    for m in &mut mismatches {
+                        m.what = format!("response {} of {n}: {}", i + 1, m.what);
+                    }
+                    if first_bad.is_none() {
+                        first_bad = Some((
+                            Exchange {
+                                sent: exchange.sent.clone(),
+                                response: exchange.response.clone(),
+                            },
+                            mismatches,
+                        ));
+                    }
+                }
+            }
+            responses.push(exchange);
+        }
+        if let Some((exchange, mismatches)) = first_bad {
+            return Err(exchange.failure(
+                format!("{bad} of {n} responses did not match `expect` (the first is shown)"),
+                mismatches,
+            ));
+        }
+        let plain: Vec<ClientResponse> = responses.iter().map(|e| e.response.clone()).collect();
+        if let Some(counts) = &repeat.counts {
+            let lookup_fn = |v: &Var| self.lookup(v);
+            let mismatches = check_counts(counts, &plain, &lookup_fn).map_err(failure)?;
+            if !mismatches.is_empty() {
+                let mut f = failure(format!(
+                    "the {n} responses do not add up to `expect_counts`"
+                ));
+                f.request = Some(outgoing.sent());
+                f.mismatches = mismatches;
+                return Err(f);
+            }
+        }
+        if let Some(last) = responses.last() {
+            self.capture(step, &last.response)
+                .map_err(|message| last.failure(message, Vec::new()))?;
+        }
+        Ok(StepEnd::Passed)
+    }
+}

@@ -1,0 +1,115 @@
+//! `wait`: a condition awaited with a timeout.
+
+use super::*;
+
+impl<D: Driver> Executor<'_, D> {
+    pub(super) async fn wait_step(
+        &mut self,
+        wait: &tollgate_scenario::Wait,
+    ) -> Result<StepEnd, Box<Failure>> {
+        if matches!(wait.condition, Condition::Throttle { .. })
+            && !self.driver.has(Capability::DecisionView)
+        {
+            return Ok(StepEnd::Skipped(format!(
+                "driver `{}` has no {}",
+                self.driver.kind().name(),
+                Capability::DecisionView
+            )));
+        }
+        return self
+            .wait(&wait.condition, wait.timeout)
+            .await
+            .map(|()| StepEnd::Passed);
+    }
+
+    pub(super) async fn wait(
+        &mut self,
+        condition: &Condition,
+        timeout: Duration,
+    ) -> Result<(), Box<Failure>> {
+        let timed_out = |what: String, last: String| {
+            failure(format!("{what} within {timeout:?}; last seen: {last}"))
+        };
+        match condition {
+            Condition::GatewaySynced { gateways } => {
+                let names = if gateways.is_empty() {
+                    self.target.gateway_names()
+                } else {
+                    gateways.clone()
+                };
+                let seq = self.target.event_seq().await;
+                for gateway in names {
+                    self.target
+                        .wait_for_seq(&gateway, seq, timeout)
+                        .await
+                        .map_err(|e| {
+                            timed_out(
+                                format!("`{gateway}` did not apply event {seq}"),
+                                e.last_seen,
+                            )
+                        })?;
+                }
+                self.unconverged = false;
+            }
+            Condition::RevisionServed {
+                api,
+                environment,
+                revision,
+            } => {
+                let api_id = self.api_id(api)?;
+                let revision_id = self.revision_id(api, *revision)?;
+                let gateways = self.target.gateways_of(environment);
+                if gateways.is_empty() {
+                    return Err(failure(format!(
+                        "no gateway of the topology serves environment `{environment}`"
+                    )));
+                }
+                for gateway in gateways {
+                    self.target
+                        .wait_for_revision(&gateway, &api_id, &revision_id, timeout)
+                        .await
+                        .map_err(|e| {
+                            timed_out(
+                                format!("`{gateway}` did not serve revision {revision} of `{api}`"),
+                                e.last_seen,
+                            )
+                        })?;
+                }
+            }
+            Condition::RevocationReached { token, gateway } => {
+                let seq = *self.revoked_at.get(token).ok_or_else(|| {
+                    failure(format!(
+                        "token `{token}` was not revoked by an earlier step"
+                    ))
+                })?;
+                self.target
+                    .wait_for_seq(gateway, seq, timeout)
+                    .await
+                    .map_err(|e| {
+                        timed_out(
+                            format!("the revocation of `{token}` did not reach `{gateway}` (event {seq})"),
+                            e.last_seen,
+                        )
+                    })?;
+            }
+            Condition::Throttle {
+                gateway,
+                key,
+                throttled,
+            } => {
+                let app_id = key.app().map(|app| self.app_id(app)).transpose()?;
+                crate::runner::throttle::wait(
+                    self.target,
+                    gateway,
+                    key,
+                    app_id.as_deref(),
+                    *throttled,
+                    timeout,
+                )
+                .await
+                .map_err(failure)?;
+            }
+        }
+        Ok(())
+    }
+}
