@@ -15,7 +15,7 @@
 //! balancer is a member under its `[[load_balancer]]` name; mock backends' addresses are
 //! registered under theirs (so a gateway ↔ backend partition refuses new connections; backends
 //! cannot be paused); a control plane's Traffic Manager ports answer as `traffic-manager`
-//! ([`crate::topology::traffic_managers`]), so a gateway can be cut from it alone.
+//! ([`crate::topology::Topology::members`]), so a gateway can be cut from it alone.
 //! [`RunningTopology`] kills and restarts members (a restart rebinds the same ports and awaits
 //! readiness by signal; a control plane comes back with its state, as WSO2's does over its
 //! database), pauses and resumes them, and partitions and heals pairs. A gateway's passthrough
@@ -32,7 +32,7 @@
 use crate::address::private_address;
 use crate::backend::{self, BackendIdentity, RunningBackend};
 use crate::client::Client;
-use crate::topology::{Instance, LoadBalancerSpec, Topology};
+use crate::topology::{Instance, LoadBalancerSpec, MemberKind, Topology};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -202,17 +202,6 @@ struct RunningLoadBalancer {
     handle: Option<LoadBalancerHandle>,
 }
 
-/// A member of the topology a fault can hit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Member {
-    Instance,
-    LoadBalancer,
-    Backend,
-    /// The Traffic Manager inside this control-plane instance: partitioned, paused, stopped
-    /// and restarted on its own (killing the instance stops it too).
-    TrafficManager(String),
-}
-
 /// The runtime homes of a boot's instances, `<root>/<instance>`; the root is removed on drop.
 struct RuntimeHomes {
     root: PathBuf,
@@ -254,8 +243,8 @@ pub struct RunningTopology {
     pub nodes: Vec<RunningNode>,
     pub backends: Vec<RunningBackend>,
     held: Vec<HeldInstance>,
-    /// Every instance of the topology, in start order (restarts need their configuration).
-    instances: Vec<Instance>,
+    /// The topology as loaded: its members, and each instance's configuration for restarts.
+    topology: Topology,
     /// Killed instances: the endpoints a restart binds again.
     down: BTreeMap<String, Vec<Endpoint>>,
     /// Stopped Traffic Managers: the members each was cut from, to heal on its restart.
@@ -341,7 +330,7 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         nodes: Vec::new(),
         backends: Vec::new(),
         held: Vec::new(),
-        instances: topology.instances.clone(),
+        topology: topology.clone(),
         down: BTreeMap::new(),
         tm_cut: BTreeMap::new(),
         load_balancers: Vec::new(),
@@ -580,7 +569,7 @@ impl RunningTopology {
             handle,
         });
         // Topology order, whatever the order of (re)starts.
-        let position = |name: &str| self.instances.iter().position(|i| i.name == name);
+        let position = |name: &str| self.topology.instances.iter().position(|i| i.name == name);
         let order: BTreeMap<String, Option<usize>> = self
             .nodes
             .iter()
@@ -601,7 +590,8 @@ impl RunningTopology {
             instance: lb.spec.name.clone(),
             message,
         };
-        let nodes = crate::topology::gateway_nodes(&self.instances, &lb.spec).map_err(error)?;
+        let nodes =
+            crate::topology::gateway_nodes(&self.topology.instances, &lb.spec).map_err(error)?;
         let config = LoadBalancerConfig::gateway_cluster(&nodes);
         let outbound = self
             .outbound
@@ -625,10 +615,7 @@ impl RunningTopology {
 
     /// The fault-plane name of the Traffic Manager inside control-plane instance `instance`.
     fn traffic_manager_of(&self, instance: &str) -> Option<String> {
-        crate::topology::traffic_managers(&self.instances)
-            .into_iter()
-            .find(|(_, cp)| cp == instance)
-            .map(|(tm, _)| tm)
+        self.topology.traffic_manager_of(instance)
     }
 
     /// Heals the cuts a stop of Traffic Manager `tm` made.
@@ -648,21 +635,11 @@ impl RunningTopology {
             .ok_or_else(|| BootError::NotRunning(instance.to_owned()))
     }
 
-    fn member(&self, name: &str) -> Result<Member, BootError> {
-        if self.instances.iter().any(|i| i.name == name) {
-            Ok(Member::Instance)
-        } else if let Some((_, cp)) = crate::topology::traffic_managers(&self.instances)
-            .into_iter()
-            .find(|(tm, _)| tm == name)
-        {
-            Ok(Member::TrafficManager(cp))
-        } else if self.load_balancers.iter().any(|l| l.spec.name == name) {
-            Ok(Member::LoadBalancer)
-        } else if self.backends.iter().any(|b| b.identity.name == name) {
-            Ok(Member::Backend)
-        } else {
-            Err(BootError::UnknownInstance(name.to_owned()))
-        }
+    fn member(&self, name: &str) -> Result<MemberKind, BootError> {
+        self.topology
+            .member(name)
+            .map(|m| m.kind)
+            .ok_or_else(|| BootError::UnknownInstance(name.to_owned()))
     }
 
     /// The fault plane every member's connections go through.
@@ -684,7 +661,7 @@ impl RunningTopology {
     /// bound) so new connections are refused, as a dead process's are; its counters are kept.
     pub async fn kill(&mut self, name: &str) -> Result<(), BootError> {
         match self.member(name)? {
-            Member::Instance => {
+            MemberKind::Instance => {
                 let position = self
                     .nodes
                     .iter()
@@ -694,7 +671,7 @@ impl RunningTopology {
                 self.down.insert(node.name.clone(), node.endpoints.clone());
                 node.handle.shutdown().await;
             }
-            Member::LoadBalancer => {
+            MemberKind::LoadBalancer => {
                 let lb = self
                     .load_balancers
                     .iter_mut()
@@ -703,8 +680,8 @@ impl RunningTopology {
                     .ok_or_else(|| BootError::NotRunning(name.to_owned()))?;
                 lb.shutdown().await;
             }
-            Member::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
-            Member::TrafficManager(cp) => {
+            MemberKind::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
+            MemberKind::TrafficManager { control_plane: cp } => {
                 let tm = self.traffic_manager_in(&cp)?;
                 if !tm.is_running() {
                     return Err(BootError::NotRunning(name.to_owned()));
@@ -714,6 +691,7 @@ impl RunningTopology {
                 // — a gateway's decision follower then backs off as WSO2's does (10 s first).
                 // Pairs a scenario already cut stay its own to heal.
                 let peers: Vec<String> = self
+                    .topology
                     .instances
                     .iter()
                     .map(|i| i.name.clone())
@@ -766,7 +744,7 @@ impl RunningTopology {
     /// reconnect on their own backoff (WSO2's: 10 s first).
     pub async fn restart(&mut self, name: &str) -> Result<(), BootError> {
         match self.member(name)? {
-            Member::Instance => {
+            MemberKind::Instance => {
                 let endpoints = self.down.remove(name).ok_or_else(|| {
                     if self.node(name).is_some() {
                         BootError::AlreadyRunning(name.to_owned())
@@ -775,6 +753,7 @@ impl RunningTopology {
                     }
                 })?;
                 let instance = self
+                    .topology
                     .instances
                     .iter()
                     .find(|i| i.name == name)
@@ -806,7 +785,7 @@ impl RunningTopology {
                     self.reconnect_traffic_manager(&tm);
                 }
             }
-            Member::LoadBalancer => {
+            MemberKind::LoadBalancer => {
                 let position = self
                     .load_balancers
                     .iter()
@@ -827,8 +806,8 @@ impl RunningTopology {
                 self.load_balancers.insert(position, lb);
                 started?;
             }
-            Member::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
-            Member::TrafficManager(cp) => {
+            MemberKind::Backend => return Err(BootError::UnknownInstance(name.to_owned())),
+            MemberKind::TrafficManager { control_plane: cp } => {
                 let tm = self.traffic_manager_in(&cp)?;
                 if tm.is_running() {
                     return Err(BootError::AlreadyRunning(name.to_owned()));
@@ -860,11 +839,13 @@ impl RunningTopology {
     /// The fault-plane names a pause of `name` freezes.
     fn pausable(&self, name: &str) -> Result<Vec<String>, BootError> {
         match self.member(name)? {
-            Member::Backend => Err(BootError::UnknownInstance(name.to_owned())),
-            Member::Instance => Ok(std::iter::once(name.to_owned())
+            MemberKind::Backend => Err(BootError::UnknownInstance(name.to_owned())),
+            MemberKind::Instance => Ok(std::iter::once(name.to_owned())
                 .chain(self.traffic_manager_of(name))
                 .collect()),
-            Member::LoadBalancer | Member::TrafficManager(_) => Ok(vec![name.to_owned()]),
+            MemberKind::LoadBalancer | MemberKind::TrafficManager { .. } => {
+                Ok(vec![name.to_owned()])
+            }
         }
     }
 
@@ -890,7 +871,7 @@ impl RunningTopology {
     fn cut_pairs(&self, a: &str, b: &str) -> Result<Vec<(String, String)>, BootError> {
         let side = |name: &str| -> Result<Vec<String>, BootError> {
             Ok(match self.member(name)? {
-                Member::Instance => std::iter::once(name.to_owned())
+                MemberKind::Instance => std::iter::once(name.to_owned())
                     .chain(self.traffic_manager_of(name))
                     .collect(),
                 _ => vec![name.to_owned()],
@@ -907,7 +888,7 @@ impl RunningTopology {
     /// Whether instance, load balancer or Traffic Manager `name` is running (not killed, not
     /// held).
     pub fn is_running(&self, name: &str) -> bool {
-        if let Ok(Member::TrafficManager(cp)) = self.member(name) {
+        if let Ok(MemberKind::TrafficManager { control_plane: cp }) = self.member(name) {
             return self
                 .traffic_manager_in(&cp)
                 .is_ok_and(tollgate_node::TrafficManagerHandle::is_running);
@@ -957,7 +938,8 @@ impl RunningTopology {
     /// Instance `name`'s runtime home (WSO2's `<APIM_HOME>`), running or killed; it exists
     /// once the instance first starts, and lasts until the topology is dropped.
     pub fn home(&self, name: &str) -> Option<PathBuf> {
-        self.instances
+        self.topology
+            .instances
             .iter()
             .any(|i| i.name == name)
             .then(|| self.homes.of(name))

@@ -520,37 +520,80 @@ impl Topology {
         self.load_balancers.iter().find(|l| l.name == name)
     }
 
-    /// Whether `name` is something a fault can hit: an instance, a load balancer or the
-    /// Traffic Manager inside a control plane ([`traffic_managers`]).
-    pub fn has_member(&self, name: &str) -> bool {
-        self.instance(name).is_some()
-            || self.load_balancer(name).is_some()
-            || traffic_managers(&self.instances)
-                .iter()
-                .any(|(tm, _)| tm == name)
+    /// Every member of the topology, as scenarios and faults name them: the instances (start
+    /// order), the Traffic Manager inside each control plane, the load balancers, the mock
+    /// backends. The one place these names are made; both drivers ask here.
+    pub fn members(&self) -> Vec<Member> {
+        let instances = self.instances.iter().map(|i| Member {
+            name: i.name.clone(),
+            kind: MemberKind::Instance,
+        });
+        let control_planes: Vec<&Instance> = self.control_planes().collect();
+        let single = control_planes.len() == 1;
+        let traffic_managers = control_planes.into_iter().map(|i| Member {
+            name: if single {
+                TRAFFIC_MANAGER.to_owned()
+            } else {
+                format!("{}-{TRAFFIC_MANAGER}", i.name)
+            },
+            kind: MemberKind::TrafficManager {
+                control_plane: i.name.clone(),
+            },
+        });
+        let load_balancers = self.load_balancers.iter().map(|l| Member {
+            name: l.name.clone(),
+            kind: MemberKind::LoadBalancer,
+        });
+        let backends = self.backends.iter().map(|b| Member {
+            name: b.name.clone(),
+            kind: MemberKind::Backend,
+        });
+        instances
+            .chain(traffic_managers)
+            .chain(load_balancers)
+            .chain(backends)
+            .collect()
+    }
+
+    /// The member named `name`.
+    pub fn member(&self, name: &str) -> Option<Member> {
+        self.members().into_iter().find(|m| m.name == name)
+    }
+
+    /// The name of the Traffic Manager inside control-plane instance `instance`.
+    pub fn traffic_manager_of(&self, instance: &str) -> Option<String> {
+        self.members().into_iter().find_map(|m| match m.kind {
+            MemberKind::TrafficManager { control_plane } if control_plane == instance => {
+                Some(m.name)
+            }
+            _ => None,
+        })
     }
 }
 
-/// The Traffic Manager of each control-plane instance, as the fault plane names it: its
-/// listeners (binary receiver, decisions) answer as `traffic-manager` when one instance runs a
-/// control plane, `{instance}-traffic-manager` when several do. Pairs (member, instance).
-pub fn traffic_managers(instances: &[Instance]) -> Vec<(String, String)> {
-    let control_planes: Vec<&Instance> = instances
-        .iter()
-        .filter(|i| i.role().runs_control_plane())
-        .collect();
-    let single = control_planes.len() == 1;
-    control_planes
-        .into_iter()
-        .map(|i| {
-            let member = if single {
-                "traffic-manager".to_owned()
-            } else {
-                format!("{}-traffic-manager", i.name)
-            };
-            (member, i.name.clone())
-        })
-        .collect()
+/// The Traffic Manager's member name when one instance runs a control plane;
+/// `{instance}-traffic-manager` when several do.
+pub const TRAFFIC_MANAGER: &str = "traffic-manager";
+
+/// Something of a topology that scenarios name and faults hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub kind: MemberKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberKind {
+    /// A node with its own `deployment.toml`.
+    Instance,
+    /// The Traffic Manager inside control-plane instance `control_plane`: its listeners (binary
+    /// receiver, decisions) answer under the member's own name, so it can be cut, paused or
+    /// stopped on its own where the driver can.
+    TrafficManager { control_plane: String },
+    /// A `[[load_balancer]]` fronting gateway instances.
+    LoadBalancer,
+    /// A mock backend API endpoints point at.
+    Backend,
 }
 
 /// `http://host:port/path` → (host, port). Mock backends speak plain HTTP only.
@@ -635,6 +678,44 @@ mod tests {
             Ok(("localhost".to_owned(), 9080))
         );
         assert!(parse_http_url("https://localhost:9080/").is_err());
+    }
+
+    /// The scenario crate names members from the files on its own (it does not depend on the
+    /// harness); its names must be the ones the drivers use, for every shipped topology.
+    #[test]
+    fn the_scenario_readers_member_names_are_the_topologys() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/topologies");
+        let catalog = tollgate_scenario::Catalog { dir: dir.clone() };
+        let names = catalog.names();
+        assert!(names.len() >= 3, "{names:?}");
+        for name in names {
+            let topology = Topology::load(&dir.join(&name)).unwrap();
+            let facts = catalog.facts(&name).unwrap();
+            let of = |want: fn(&MemberKind) -> bool| -> std::collections::BTreeSet<String> {
+                topology
+                    .members()
+                    .into_iter()
+                    .filter(|m| want(&m.kind))
+                    .map(|m| m.name)
+                    .collect()
+            };
+            assert_eq!(
+                facts.instances,
+                of(|k| *k == MemberKind::Instance),
+                "{name}"
+            );
+            assert_eq!(facts.backends, of(|k| *k == MemberKind::Backend), "{name}");
+            assert_eq!(
+                facts.load_balancers,
+                of(|k| *k == MemberKind::LoadBalancer),
+                "{name}"
+            );
+            assert_eq!(
+                facts.traffic_managers,
+                of(|k| matches!(k, MemberKind::TrafficManager { .. })),
+                "{name}"
+            );
+        }
     }
 
     #[test]

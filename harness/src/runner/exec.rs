@@ -265,7 +265,7 @@ impl<'t, D: Driver> Executor<'t, D> {
                     (Outcome::Skipped, Some(reason), None)
                 }
                 StepEnd::Failed(failure) => {
-                    if !matches!(step.action, Action::Request(_) | Action::Http(_)) {
+                    if step.action.must_succeed() {
                         stopped = Some(format!(
                             "not run: {} failed and later steps depend on it",
                             step.label()
@@ -348,9 +348,7 @@ impl<'t, D: Driver> Executor<'t, D> {
     fn expect_and_capture(&mut self, step: &Step, exchange: &Exchange) -> Result<(), Box<Failure>> {
         let mismatches = match &step.expect {
             Some(expect) => self.check(expect, &exchange.response).map_err(failure)?,
-            None if !matches!(step.action, Action::Request(_) | Action::Http(_))
-                && !exchange.response.status.is_success() =>
-            {
+            None if step.action.must_succeed() && !exchange.response.status.is_success() => {
                 vec![Mismatch {
                     what: "status".into(),
                     expected: "2xx (a control-plane step must succeed)".into(),

@@ -61,7 +61,7 @@ fn the_ha_topology_declares_its_load_balancer_in_front_of_both_gateways() {
     assert_eq!(lb.fronts, ["gateway-1", "gateway-2"]);
     assert_eq!((lb.http, lb.https), (8080, 8443));
     assert_eq!(lb.hosts, ["gw.wso2.com"]);
-    assert!(ha.has_member("load-balancer") && ha.has_member("gateway-2"));
+    assert!(ha.member("load-balancer").is_some() && ha.member("gateway-2").is_some());
 }
 
 #[test]

@@ -47,7 +47,7 @@ use super::{Capability, Driver, DriverError, NotReached, Target};
 use crate::backend::{self, BackendIdentity, RunningBackend};
 use crate::cli::VIRTUAL_CLOCK_FILE;
 use crate::client::Client;
-use crate::topology::{HostTarget, Topology};
+use crate::topology::{HostTarget, MemberKind, Topology};
 use engine::ContainerSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -570,10 +570,12 @@ impl ContainerTarget {
         if let Some((_, c)) = self.containers.iter().find(|(m, _)| m == member) {
             return Ok(c);
         }
-        if member == "traffic-manager" {
-            return Err("the Traffic Manager runs inside the control plane's container: fault `control-plane` instead".into());
+        match self.topology.member(member).map(|m| m.kind) {
+            Some(MemberKind::TrafficManager { control_plane }) => Err(format!(
+                "the Traffic Manager runs inside the control plane's container: fault `{control_plane}` instead"
+            )),
+            _ => Err(format!("the topology has no member `{member}`")),
         }
-        Err(format!("the topology has no member `{member}`"))
     }
 
     fn url(&self, instance: &str, role: PortRole) -> Option<String> {
@@ -899,8 +901,13 @@ impl Target for ContainerTarget {
 
     fn cannot(&self, fault: &tollgate_scenario::Fault) -> Option<String> {
         use tollgate_scenario::Fault;
+        let is_traffic_manager = |name: &str| {
+            self.topology
+                .member(name)
+                .is_some_and(|m| matches!(m.kind, MemberKind::TrafficManager { .. }))
+        };
         if let Fault::Partition(a, b) | Fault::Heal(a, b) = fault
-            && (a == "traffic-manager" || b == "traffic-manager")
+            && (is_traffic_manager(a) || is_traffic_manager(b))
         {
             return Some("the Traffic Manager shares the control plane's container: it cannot be cut off on its own".into());
         }
@@ -916,7 +923,7 @@ impl Target for ContainerTarget {
         // A control plane's kill and restart work: its database is a file in the container's
         // home, which outlives the process as WSO2's `WSO2AM_DB` does.
         match fault {
-            Fault::Kill(name) | Fault::Restart(name) if name == "traffic-manager" => Some(
+            Fault::Kill(name) | Fault::Restart(name) if is_traffic_manager(name) => Some(
                 "the Traffic Manager runs inside the control plane's process: it cannot be killed on its own".into(),
             ),
             _ => None,
