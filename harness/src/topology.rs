@@ -689,7 +689,7 @@ mod tests {
         let names = catalog.names();
         assert!(names.len() >= 3, "{names:?}");
         for name in names {
-            let topology = Topology::load(&dir.join(&name)).unwrap();
+            let topology = Topology::load(dir.join(&name)).unwrap();
             let facts = catalog.facts(&name).unwrap();
             let of = |want: fn(&MemberKind) -> bool| -> std::collections::BTreeSet<String> {
                 topology
