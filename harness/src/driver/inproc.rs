@@ -1,7 +1,9 @@
 //! The in-process driver: [`crate::inproc`] on a private loopback address per scenario, with a
 //! [`ManualClock`] that starts at a fixed instant so tokens, ids and reports are reproducible.
 
-use super::{Capability, Driver, DriverError, NotReached, Target};
+use super::{
+    DecisionView, Disk, Driver, DriverError, Faults, NotReached, Target, TargetError, VirtualClock,
+};
 use crate::client::Client;
 use crate::inproc::RunningTopology;
 use crate::topology::Topology;
@@ -32,17 +34,6 @@ impl Driver for InprocDriver {
 
     fn kind(&self) -> DriverKind {
         DriverKind::Inproc
-    }
-
-    /// Crash / restart and partitions (pauses too) go through the topology's fault plane;
-    /// replay gives the same results, not the same interleavings.
-    fn capabilities(&self) -> &'static [Capability] {
-        &[
-            Capability::VirtualTime,
-            Capability::CrashRestart,
-            Capability::Partition,
-            Capability::DecisionView,
-        ]
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<InprocTarget, DriverError> {
@@ -187,11 +178,123 @@ impl Target for InprocTarget {
         self.clock.now_millis()
     }
 
-    async fn set_clock(&mut self, millis: i64) -> Result<(), String> {
+    async fn wait_for_traffic_managers(
+        &self,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        for node in &self.running.nodes {
+            let Some(tm) = node.handle().traffic_manager() else {
+                continue;
+            };
+            if !tm.is_running() {
+                // A stopped TM applies nothing; requests fail open meanwhile.
+                continue;
+            }
+            if tokio::time::timeout(timeout, tm.wait_for_seq(seq))
+                .await
+                .is_err()
+            {
+                return Err(NotReached {
+                    last_seen: format!(
+                        "the Traffic Manager of `{}` applied event {} of {seq}",
+                        node.name,
+                        tm.applied_seq()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        self.running.address.to_string()
+    }
+
+    async fn shutdown(self) {
+        self.running.shutdown().await;
+    }
+    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
+        Some(self)
+    }
+
+    /// Kills, restarts, pauses and partitions go through the topology's fault plane.
+    fn faults(&mut self) -> Option<&mut impl Faults> {
+        Some(self)
+    }
+
+    fn disk(&mut self) -> Option<&mut impl Disk> {
+        Some(self)
+    }
+
+    fn decisions(&self) -> Option<&impl DecisionView> {
+        Some(self)
+    }
+}
+
+impl VirtualClock for InprocTarget {
+    async fn move_to(&mut self, millis: i64) -> Result<(), TargetError> {
         self.clock.move_to(millis);
         Ok(())
     }
 
+    fn roll_traffic_managers(&self) {
+        for node in &self.running.nodes {
+            if let Some(tm) = node.handle().traffic_manager() {
+                tm.tick();
+            }
+        }
+    }
+}
+
+impl Faults for InprocTarget {
+    async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), TargetError> {
+        use tollgate_scenario::Fault;
+        let running = &mut self.running;
+        let done = match fault {
+            Fault::Kill(name) => running.kill(name).await,
+            Fault::Restart(name) => running.restart(name).await,
+            Fault::Pause(name) => running.pause(name),
+            Fault::Resume(name) => running.resume(name),
+            Fault::Partition(a, b) => running.partition(a, b),
+            Fault::Heal(a, b) => running.heal(a, b),
+            Fault::Backend { backend, change } => {
+                return running
+                    .backend(backend)
+                    .ok_or_else(|| TargetError::UnknownMember(backend.clone()))?
+                    .control
+                    .apply(change)
+                    .map_err(TargetError::Failed);
+            }
+        };
+        done.map_err(TargetError::from)
+    }
+}
+
+impl Disk for InprocTarget {
+    async fn place_file(
+        &mut self,
+        instance: &str,
+        relative_path: &str,
+        content: Vec<u8>,
+    ) -> Result<(), TargetError> {
+        self.running
+            .place_file(instance, relative_path, &content)
+            .map_err(TargetError::Failed)
+    }
+
+    async fn read_file(
+        &self,
+        instance: &str,
+        relative_path: &str,
+    ) -> Result<Option<Vec<u8>>, TargetError> {
+        self.running
+            .read_file(instance, relative_path)
+            .map_err(TargetError::Failed)
+    }
+}
+
+impl DecisionView for InprocTarget {
     async fn wait_for_throttle(
         &self,
         gateway: &str,
@@ -241,87 +344,16 @@ impl Target for InprocTarget {
             }
         }
     }
+}
 
-    async fn wait_for_traffic_managers(
-        &self,
-        seq: u64,
-        timeout: Duration,
-    ) -> Result<(), NotReached> {
-        for node in &self.running.nodes {
-            let Some(tm) = node.handle().traffic_manager() else {
-                continue;
-            };
-            if !tm.is_running() {
-                // A stopped TM applies nothing; requests fail open meanwhile.
-                continue;
-            }
-            if tokio::time::timeout(timeout, tm.wait_for_seq(seq))
-                .await
-                .is_err()
-            {
-                return Err(NotReached {
-                    last_seen: format!(
-                        "the Traffic Manager of `{}` applied event {} of {seq}",
-                        node.name,
-                        tm.applied_seq()
-                    ),
-                });
-            }
+/// What a fault's failure means to the runner.
+impl From<crate::inproc::BootError> for TargetError {
+    fn from(error: crate::inproc::BootError) -> Self {
+        use crate::inproc::BootError;
+        match error {
+            BootError::UnknownInstance(name) => Self::UnknownMember(name),
+            BootError::NotRunning(name) => Self::NotRunning(name),
+            other => Self::Failed(other.to_string()),
         }
-        Ok(())
-    }
-
-    fn tick_traffic_managers(&self) {
-        for node in &self.running.nodes {
-            if let Some(tm) = node.handle().traffic_manager() {
-                tm.tick();
-            }
-        }
-    }
-
-    fn location(&self) -> String {
-        self.running.address.to_string()
-    }
-
-    async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), String> {
-        use tollgate_scenario::Fault;
-        let running = &mut self.running;
-        let done = match fault {
-            Fault::Kill(name) => running.kill(name).await,
-            Fault::Restart(name) => running.restart(name).await,
-            Fault::Pause(name) => running.pause(name),
-            Fault::Resume(name) => running.resume(name),
-            Fault::Partition(a, b) => running.partition(a, b),
-            Fault::Heal(a, b) => running.heal(a, b),
-            Fault::Backend { backend, change } => {
-                return running
-                    .backend(backend)
-                    .ok_or_else(|| format!("the topology has no mock backend `{backend}`"))?
-                    .control
-                    .apply(change);
-            }
-        };
-        done.map_err(|e| e.to_string())
-    }
-
-    async fn place_file(
-        &mut self,
-        instance: &str,
-        relative_path: &str,
-        content: Vec<u8>,
-    ) -> Result<(), String> {
-        self.running.place_file(instance, relative_path, &content)
-    }
-
-    async fn read_file(
-        &self,
-        instance: &str,
-        relative_path: &str,
-    ) -> Result<Option<Vec<u8>>, String> {
-        self.running.read_file(instance, relative_path)
-    }
-
-    async fn shutdown(self) {
-        self.running.shutdown().await;
     }
 }

@@ -18,31 +18,39 @@ pub use inproc::{InprocDriver, InprocTarget, START_MILLIS};
 
 use crate::client::Client;
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 use tollgate_scenario::Driver as DriverKind;
 
-/// Something a step may need from a driver beyond sending HTTP requests.
+/// Something a step may need from a target beyond HTTP and convergence signals. A target has
+/// one when it implements the capability's trait (its accessor on [`Target`] answers `Some`):
+/// this enum names them for skip reasons and listings, it is not a second list to keep in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
-    /// Moving the topology's wall clock (`advance`).
+    /// Moving the topology's wall clock (`advance`): [`VirtualClock`].
     VirtualTime,
-    /// Killing and restarting a node.
-    CrashRestart,
-    /// Cutting the network between nodes.
-    Partition,
-    /// The same seed gives the same transcript byte for byte (interleavings included).
-    ExactReplay,
-    /// Seeing which Traffic Manager decisions a gateway holds (`wait = { throttled … }`).
+    /// Killing, restarting, pausing and partitioning members, breaking backends: [`Faults`].
+    Faults,
+    /// Putting files on a node's disk and reading them: [`Disk`].
+    Disk,
+    /// Seeing which Traffic Manager decisions a gateway holds (`wait = { throttled … }`):
+    /// [`DecisionView`].
     DecisionView,
 }
 
 impl Capability {
+    pub const ALL: [Self; 4] = [
+        Self::VirtualTime,
+        Self::Faults,
+        Self::Disk,
+        Self::DecisionView,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::VirtualTime => "virtual time",
-            Self::CrashRestart => "crash / restart",
-            Self::Partition => "network partition",
-            Self::ExactReplay => "seed-exact replay",
+            Self::Faults => "fault injection (kill, restart, pause, partition)",
+            Self::Disk => "access to nodes' disks",
             Self::DecisionView => "view of gateways' throttle decisions",
         }
     }
@@ -112,19 +120,12 @@ pub trait Driver {
 
     fn kind(&self) -> DriverKind;
 
-    /// What this driver can do beyond HTTP.
-    fn capabilities(&self) -> &'static [Capability];
-
-    fn has(&self, capability: Capability) -> bool {
-        self.capabilities().contains(&capability)
-    }
-
     /// Boots the topology at `topology_dir` with `seed`, the topology's edits applied.
     fn boot(
         &self,
         topology_dir: &std::path::Path,
         seed: u64,
-    ) -> impl std::future::Future<Output = Result<Self::Target, DriverError>>;
+    ) -> impl Future<Output = Result<Self::Target, DriverError>>;
 }
 
 /// Why a gateway did not reach a state in time.
@@ -134,7 +135,26 @@ pub struct NotReached {
     pub last_seen: String,
 }
 
-/// A booted topology as the runner sees it: URLs, a client, signals, the clock.
+/// Why a target could not do what a step asked.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("the topology has no member `{0}`")]
+    UnknownMember(String),
+    #[error("`{0}` is not running")]
+    NotRunning(String),
+    /// A path under a node's home that leaves it (`..`, absolute).
+    #[error("`{0}` is not a path inside the node's home")]
+    OutsideHome(String),
+    /// The member or its runtime (the container engine, a listener, a file) failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A booted topology as every driver gives it: URLs, a client, convergence signals, the clock's
+/// reading. What a driver can do beyond that is a capability trait ([`VirtualClock`],
+/// [`Faults`], [`Disk`], [`DecisionView`]) that its target implements and hands out through the
+/// accessor of the same name; the defaults answer `None`, and a step that needs a capability the
+/// target lacks is skipped with the reason.
 pub trait Target {
     /// A client that resolves the topology's hostnames and trusts its certificates.
     fn client(&self) -> Client;
@@ -159,7 +179,7 @@ pub trait Target {
     fn gateways_of(&self, environment: &str) -> Vec<String>;
 
     /// The sequence number of the last event the control plane published.
-    fn event_seq(&self) -> impl std::future::Future<Output = u64>;
+    fn event_seq(&self) -> impl Future<Output = u64>;
 
     /// Waits until `gateway` has applied event `seq`.
     fn wait_for_seq(
@@ -167,7 +187,7 @@ pub trait Target {
         gateway: &str,
         seq: u64,
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+    ) -> impl Future<Output = Result<(), NotReached>>;
 
     /// Waits until `gateway` serves revision `revision_id` of API `api_id`.
     fn wait_for_revision(
@@ -176,24 +196,7 @@ pub trait Target {
         api_id: &str,
         revision_id: &str,
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
-
-    /// The wall clock, Unix milliseconds.
-    fn now_millis(&self) -> i64;
-
-    /// Moves the virtual clock to `millis` (never backwards) on every member; `Err` says why
-    /// it could not (no virtual time, a member that did not take it).
-    fn set_clock(&mut self, millis: i64) -> impl std::future::Future<Output = Result<(), String>>;
-
-    /// Waits until `gateway` holds (`throttled`), or no longer holds, a Traffic Manager
-    /// decision throttling `key` at the topology's clock.
-    fn wait_for_throttle(
-        &self,
-        gateway: &str,
-        key: &str,
-        throttled: bool,
-        timeout: Duration,
-    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+    ) -> impl Future<Output = Result<(), NotReached>>;
 
     /// Waits until every Traffic Manager of the topology has applied control-plane event
     /// `seq` (its policies), so the next request is counted against them.
@@ -201,54 +204,156 @@ pub trait Target {
         &self,
         seq: u64,
         timeout: Duration,
-    ) -> impl std::future::Future<Output = Result<(), NotReached>>;
+    ) -> impl Future<Output = Result<(), NotReached>>;
 
-    /// Rolls every Traffic Manager's windows by the clock at once (after the clock moved),
-    /// instead of at the TM's next periodic tick.
-    fn tick_traffic_managers(&self);
+    /// The wall clock, Unix milliseconds.
+    fn now_millis(&self) -> i64;
 
     /// Where the topology listens (an address, a URL), for humans; volatile.
     fn location(&self) -> String;
 
-    /// Why this target cannot inject `fault`, beyond its driver's capabilities (a member the
-    /// driver cannot fault on its own, a kill that would lose state the scenario relies on):
+    fn shutdown(self) -> impl Future<Output = ()>;
+
+    /// The topology's clock, when the driver can move it.
+    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
+        None::<&mut Unsupported>
+    }
+
+    /// Fault injection, when the driver can.
+    fn faults(&mut self) -> Option<&mut impl Faults> {
+        None::<&mut Unsupported>
+    }
+
+    /// The nodes' disks, when the driver can reach them.
+    fn disk(&mut self) -> Option<&mut impl Disk> {
+        None::<&mut Unsupported>
+    }
+
+    /// The gateways' throttle decisions, when the driver can see them.
+    fn decisions(&self) -> Option<&impl DecisionView> {
+        None::<&Unsupported>
+    }
+
+    /// What this target can do, as its accessors answer.
+    fn capabilities(&mut self) -> Vec<Capability> {
+        Capability::ALL
+            .into_iter()
+            .filter(|capability| match capability {
+                Capability::VirtualTime => self.clock().is_some(),
+                Capability::Faults => self.faults().is_some(),
+                Capability::Disk => self.disk().is_some(),
+                Capability::DecisionView => self.decisions().is_some(),
+            })
+            .collect()
+    }
+}
+
+/// A topology clock the harness moves ([`Capability::VirtualTime`]).
+pub trait VirtualClock {
+    /// Moves the clock to `millis` (never backwards) on every member.
+    fn move_to(&mut self, millis: i64) -> impl Future<Output = Result<(), TargetError>>;
+
+    /// After the clock moved: the Traffic Managers roll their windows now rather than at their
+    /// next periodic tick.
+    fn roll_traffic_managers(&self);
+}
+
+/// Faults injected into a running topology ([`Capability::Faults`]).
+pub trait Faults {
+    /// Why this target cannot inject `fault` (a member the driver cannot fault on its own):
     /// the step is then skipped with this reason. `None`: it can.
     fn cannot(&self, _fault: &tollgate_scenario::Fault) -> Option<String> {
         None
     }
 
-    /// Injects a fault step's fault; a restart returns once the member is ready. The error says
-    /// why it could not (a member that is not running, a driver that cannot).
+    /// Injects `fault`; a restart returns once the member is ready.
     fn inject(
         &mut self,
         fault: &tollgate_scenario::Fault,
-    ) -> impl std::future::Future<Output = Result<(), String>>;
+    ) -> impl Future<Output = Result<(), TargetError>>;
+}
 
-    /// Writes `content` to `relative_path` (no `..`) under `instance`'s runtime home (WSO2's
-    /// `<APIM_HOME>`, e.g. `repository/deployment/server/synapse-configs/default/api/X.json`),
-    /// creating folders, whether the instance runs or not: a file put on the node's disk, read
-    /// by a gateway at its next start. The error says why it could not; a driver that cannot
-    /// reach its nodes' disks keeps this refusal.
+/// The nodes' runtime homes (WSO2's `<APIM_HOME>`), whether a node runs or not
+/// ([`Capability::Disk`]).
+pub trait Disk {
+    /// Writes `content` to `relative_path` (no `..`) under `instance`'s home, creating folders:
+    /// a file put on the node's disk, read by a gateway at its next start.
     fn place_file(
+        &mut self,
+        instance: &str,
+        relative_path: &str,
+        content: Vec<u8>,
+    ) -> impl Future<Output = Result<(), TargetError>>;
+
+    /// The content of `relative_path` under `instance`'s home; `Ok(None)` when there is no such
+    /// file.
+    fn read_file(
+        &self,
+        instance: &str,
+        relative_path: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, TargetError>>;
+}
+
+/// The Traffic Manager decisions gateways hold ([`Capability::DecisionView`]).
+pub trait DecisionView {
+    /// Waits until `gateway` holds (`throttled`), or no longer holds, a decision throttling
+    /// `key` at the topology's clock.
+    fn wait_for_throttle(
+        &self,
+        gateway: &str,
+        key: &str,
+        throttled: bool,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), NotReached>>;
+}
+
+/// The type a [`Target`] accessor's default `None` names: no value of it exists.
+#[derive(Debug)]
+pub enum Unsupported {}
+
+impl VirtualClock for Unsupported {
+    async fn move_to(&mut self, _millis: i64) -> Result<(), TargetError> {
+        match *self {}
+    }
+
+    fn roll_traffic_managers(&self) {
+        match *self {}
+    }
+}
+
+impl Faults for Unsupported {
+    async fn inject(&mut self, _fault: &tollgate_scenario::Fault) -> Result<(), TargetError> {
+        match *self {}
+    }
+}
+
+impl Disk for Unsupported {
+    async fn place_file(
         &mut self,
         _instance: &str,
         _relative_path: &str,
         _content: Vec<u8>,
-    ) -> impl std::future::Future<Output = Result<(), String>> {
-        std::future::ready(Err(
-            "this driver cannot put files on a node's disk".to_owned()
-        ))
+    ) -> Result<(), TargetError> {
+        match *self {}
     }
 
-    /// The content of `relative_path` under `instance`'s runtime home; `Ok(None)` when there is
-    /// no such file.
-    fn read_file(
+    async fn read_file(
         &self,
         _instance: &str,
         _relative_path: &str,
-    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, String>> {
-        std::future::ready(Err("this driver cannot read a node's disk".to_owned()))
+    ) -> Result<Option<Vec<u8>>, TargetError> {
+        match *self {}
     }
+}
 
-    fn shutdown(self) -> impl std::future::Future<Output = ()>;
+impl DecisionView for Unsupported {
+    async fn wait_for_throttle(
+        &self,
+        _gateway: &str,
+        _key: &str,
+        _throttled: bool,
+        _timeout: Duration,
+    ) -> Result<(), NotReached> {
+        match *self {}
+    }
 }

@@ -37,7 +37,7 @@ mod wait;
 use super::check::{self, Lookup, as_text, body_json, check, check_counts, render, render_json};
 use super::load::{LoadFigures, LoadPlan, RunningLoad};
 use crate::client::{Client, ClientResponse};
-use crate::driver::{Capability, Driver, Target};
+use crate::driver::{Capability, Disk, Driver, Faults, Target, VirtualClock};
 use crate::report::{
     BODY_EXCERPT, Failure, HEADER_EXCERPT, Mismatch, Outcome, ReceivedResponse, SentRequest,
     StepReport, excerpt,
@@ -288,6 +288,14 @@ impl<'t, D: Driver> Executor<'t, D> {
         reports
     }
 
+    /// A step skipped because the target lacks `capability`.
+    fn lacks(&self, capability: Capability) -> StepEnd {
+        StepEnd::Skipped(format!(
+            "driver `{}` has no {capability}",
+            self.driver.kind().name()
+        ))
+    }
+
     fn lookup(&self, var: &Var) -> Option<String> {
         match var {
             Var::Capture(name) => self.captures.get(name).cloned(),
@@ -332,9 +340,7 @@ impl<'t, D: Driver> Executor<'t, D> {
             Action::Wait(wait) => return self.wait_step(wait).await,
             Action::Fault(fault) => return self.fault(fault).await,
             Action::Load(load) => return self.load(load).await.map(|()| StepEnd::Passed),
-            Action::Artifact(artifact) => {
-                return self.artifact(artifact).await.map(|()| StepEnd::Passed);
-            }
+            Action::Artifact(artifact) => return self.artifact(artifact).await,
         };
         if step.action.changes_gateway_state() {
             self.unconverged = true;

@@ -6,15 +6,15 @@
 //! refused" holds only once the decision is in. These waits watch the gateway's decision
 //! holder for the key it computes (docs/wso2-behaviour.md §4.2), by signal, never by sleeping.
 
-use crate::driver::Target;
+use crate::driver::{DecisionView, Target};
 use std::time::Duration;
 use tollgate_scenario::ThrottleKey;
 
 /// Waits until `gateway` holds (`throttled`), or no longer holds, a decision throttling `key`.
 /// `app_id` is the id the Developer Portal gave the key's application (subscription and
 /// application levels). The error is the report's sentence.
-pub(super) async fn wait<T: Target>(
-    target: &T,
+pub(super) async fn wait(
+    decisions: &impl DecisionView,
     gateway: &str,
     key: &ThrottleKey,
     app_id: Option<&str>,
@@ -22,7 +22,7 @@ pub(super) async fn wait<T: Target>(
     timeout: Duration,
 ) -> Result<(), String> {
     let rendered = key.render(app_id.unwrap_or_default());
-    target
+    decisions
         .wait_for_throttle(gateway, &rendered, throttled, timeout)
         .await
         .map_err(|e| {
@@ -37,12 +37,6 @@ pub(super) async fn wait<T: Target>(
                 e.last_seen
             )
         })
-}
-
-/// After the clock moved: the Traffic Managers roll their windows at once (instead of at their
-/// next periodic tick), so the decisions releasing ended windows are on their way.
-pub(super) fn clock_moved<T: Target>(target: &T) {
-    target.tick_traffic_managers();
 }
 
 /// Before a request after control-plane changes: the Traffic Managers know the policies, so the

@@ -4,7 +4,11 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use tollgate_harness::driver::{Capability, Driver, DriverError, InprocDriver, InprocTarget};
+use std::time::Duration;
+use tollgate_harness::client::Client;
+use tollgate_harness::driver::{
+    Capability, Driver, DriverError, InprocDriver, InprocTarget, NotReached, Target,
+};
 use tollgate_harness::report::{self, Outcome, RunReport, terminal};
 use tollgate_harness::runner;
 use tollgate_scenario::Scenario;
@@ -165,22 +169,83 @@ async fn junit_xml_parses_with_one_case_per_scenario_and_the_failure_message() {
     assert!(skip.message.contains("not `inproc`"), "{}", skip.message);
 }
 
-/// The in-process driver without its virtual clock: what a driver that cannot move time does.
-struct WithoutClock(InprocDriver);
+/// The in-process driver with none of its capabilities: what a driver that can only send HTTP
+/// and await convergence does. Its target keeps the trait's defaults (`None`) for all of them.
+struct Bare(InprocDriver);
 
-impl Driver for WithoutClock {
-    type Target = InprocTarget;
+struct BareTarget(InprocTarget);
+
+impl Driver for Bare {
+    type Target = BareTarget;
 
     fn kind(&self) -> tollgate_scenario::Driver {
         self.0.kind()
     }
 
-    fn capabilities(&self) -> &'static [Capability] {
-        &[]
+    async fn boot(&self, topology: &Path, seed: u64) -> Result<BareTarget, DriverError> {
+        self.0.boot(topology, seed).await.map(BareTarget)
     }
+}
 
-    async fn boot(&self, topology: &Path, seed: u64) -> Result<InprocTarget, DriverError> {
-        self.0.boot(topology, seed).await
+impl Target for BareTarget {
+    fn client(&self) -> Client {
+        self.0.client()
+    }
+    fn control_plane_url(&self) -> Option<String> {
+        self.0.control_plane_url()
+    }
+    fn management_url(&self, instance: &str) -> Option<String> {
+        self.0.management_url(instance)
+    }
+    fn gateway_url(&self, instance: &str, https: bool) -> Option<String> {
+        self.0.gateway_url(instance, https)
+    }
+    fn backend_url(&self, backend: &str) -> Option<String> {
+        self.0.backend_url(backend)
+    }
+    fn gateway_names(&self) -> Vec<String> {
+        self.0.gateway_names()
+    }
+    fn gateways_of(&self, environment: &str) -> Vec<String> {
+        self.0.gateways_of(environment)
+    }
+    async fn event_seq(&self) -> u64 {
+        self.0.event_seq().await
+    }
+    async fn wait_for_seq(
+        &self,
+        gateway: &str,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        self.0.wait_for_seq(gateway, seq, timeout).await
+    }
+    async fn wait_for_revision(
+        &self,
+        gateway: &str,
+        api_id: &str,
+        revision_id: &str,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        self.0
+            .wait_for_revision(gateway, api_id, revision_id, timeout)
+            .await
+    }
+    async fn wait_for_traffic_managers(
+        &self,
+        seq: u64,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        self.0.wait_for_traffic_managers(seq, timeout).await
+    }
+    fn now_millis(&self) -> i64 {
+        self.0.now_millis()
+    }
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    async fn shutdown(self) {
+        self.0.shutdown().await
     }
 }
 
@@ -201,7 +266,7 @@ http = { method = "GET", path = "/api/am/publisher/v4/apis" }
 expect.status = 200
 "#,
     );
-    let driver = WithoutClock(InprocDriver::new());
+    let driver = Bare(InprocDriver::new());
     let report = runner::run_scenario(&driver, &load(&file), 1).await;
     assert_eq!(report.outcome, Outcome::Skipped, "{report:#?}");
     assert_eq!(report.steps[0].outcome, Outcome::Skipped);
@@ -211,6 +276,14 @@ expect.status = 200
     );
     assert_eq!(report.steps[1].outcome, Outcome::Skipped);
     assert!(report.reason.unwrap().contains("virtual time"));
+    // What a target can do follows from what it implements: no second list.
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/topologies/guide");
+    let mut bare = driver.boot(&guide, 1).await.unwrap();
+    assert_eq!(bare.capabilities(), []);
+    bare.shutdown().await;
+    let mut full = InprocDriver::new().boot(&guide, 1).await.unwrap();
+    assert_eq!(full.capabilities(), Capability::ALL);
+    full.shutdown().await;
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
 }
 
@@ -270,12 +343,12 @@ request = { via = "gateway-1", path = "/nosuch/1.0.0/x" }
 expect.status = 404
 "#,
     );
-    let driver = WithoutClock(InprocDriver::new());
+    let driver = Bare(InprocDriver::new());
     let report = runner::run_scenario(&driver, &load(&file), 1).await;
     assert_eq!(report.outcome, Outcome::Skipped, "{report:#?}");
     assert_eq!(
         report.steps[0].reason.as_deref(),
-        Some("driver `inproc` has no crash / restart")
+        Some("driver `inproc` has no fault injection (kill, restart, pause, partition)")
     );
     assert_eq!(report.steps[1].outcome, Outcome::Skipped);
     std::fs::remove_dir_all(file.parent().unwrap()).unwrap();

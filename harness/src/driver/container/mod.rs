@@ -43,7 +43,9 @@ pub use engine::Engine;
 pub use image::IMAGE_REPOSITORY;
 
 use super::START_MILLIS;
-use super::{Capability, Driver, DriverError, NotReached, Target};
+use super::{
+    DecisionView, Disk, Driver, DriverError, Faults, NotReached, Target, TargetError, VirtualClock,
+};
 use crate::backend::{self, BackendIdentity, RunningBackend};
 use crate::cli::VIRTUAL_CLOCK_FILE;
 use crate::client::Client;
@@ -122,23 +124,6 @@ impl Driver for ContainerDriver {
 
     fn kind(&self) -> DriverKind {
         DriverKind::Container
-    }
-
-    fn capabilities(&self) -> &'static [Capability] {
-        if self.virtual_time {
-            &[
-                Capability::VirtualTime,
-                Capability::CrashRestart,
-                Capability::Partition,
-                Capability::DecisionView,
-            ]
-        } else {
-            &[
-                Capability::CrashRestart,
-                Capability::Partition,
-                Capability::DecisionView,
-            ]
-        }
     }
 
     async fn boot(&self, topology_dir: &Path, seed: u64) -> Result<ContainerTarget, DriverError> {
@@ -814,73 +799,6 @@ impl Target for ContainerTarget {
         }
     }
 
-    async fn set_clock(&mut self, millis: i64) -> Result<(), String> {
-        let Some(clock) = &self.clock else {
-            return Err("the nodes run on the system clock".into());
-        };
-        clock.move_to(millis);
-        let nodes: Vec<String> = self
-            .topology
-            .instances
-            .iter()
-            .map(|i| i.name.clone())
-            .filter(|name| !self.down.contains(name) && !self.paused.contains(name))
-            .collect();
-        for node in nodes {
-            self.tell_time(&node).await?;
-        }
-        Ok(())
-    }
-
-    async fn wait_for_throttle(
-        &self,
-        gateway: &str,
-        key: &str,
-        throttled: bool,
-        timeout: Duration,
-    ) -> Result<(), NotReached> {
-        let Some(base) = self.management_url(gateway) else {
-            return Err(NotReached {
-                last_seen: format!("no gateway named `{gateway}`"),
-            });
-        };
-        let query = serde_urlencoded::to_string([
-            ("key", key.to_owned()),
-            ("throttled", throttled.to_string()),
-            ("timeoutMs", timeout.as_millis().to_string()),
-        ])
-        .map_err(|e| NotReached {
-            last_seen: e.to_string(),
-        })?;
-        let url = format!("{base}{GATEWAY_THROTTLE}?{query}");
-        let response = self.client.get(&url).send().await.map_err(|e| NotReached {
-            last_seen: format!("`{gateway}` does not answer: {e}"),
-        })?;
-        if response.status.is_success() {
-            return Ok(());
-        }
-        let view: Option<ThrottleView> = response.json().ok();
-        Err(NotReached {
-            last_seen: match view {
-                Some(v) => format!(
-                    "`{gateway}` {} `{key}` ({} decisions applied, {})",
-                    if throttled {
-                        "holds no decision throttling"
-                    } else {
-                        "still holds a decision throttling"
-                    },
-                    v.decisions,
-                    if v.connected {
-                        "connected to its Traffic Manager"
-                    } else {
-                        "not connected to a Traffic Manager"
-                    }
-                ),
-                None => format!("`{gateway}` follows no Traffic Manager"),
-            },
-        })
-    }
-
     async fn wait_for_traffic_managers(
         &self,
         seq: u64,
@@ -892,13 +810,59 @@ impl Target for ContainerTarget {
             .map_err(|last_seen| NotReached { last_seen })
     }
 
-    /// The Traffic Managers roll their windows by their own clocks.
-    fn tick_traffic_managers(&self) {}
-
     fn location(&self) -> String {
         format!("Docker network {} ({}/24)", self.network, self.subnet)
     }
 
+    async fn shutdown(mut self) {
+        self.clean_up().await;
+    }
+    /// Only with virtual time (`with_system_clocks` leaves the nodes on theirs: no `advance`).
+    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
+        self.clock.is_some().then_some(self)
+    }
+
+    /// Kills, restarts, pauses and partitions go through the engine.
+    fn faults(&mut self) -> Option<&mut impl Faults> {
+        Some(self)
+    }
+
+    fn disk(&mut self) -> Option<&mut impl Disk> {
+        Some(self)
+    }
+
+    fn decisions(&self) -> Option<&impl DecisionView> {
+        Some(self)
+    }
+}
+
+impl VirtualClock for ContainerTarget {
+    async fn move_to(&mut self, millis: i64) -> Result<(), TargetError> {
+        let Some(clock) = &self.clock else {
+            // `clock()` hands this out only with virtual time.
+            return Err(TargetError::Failed(
+                "the nodes run on the system clock".into(),
+            ));
+        };
+        clock.move_to(millis);
+        let nodes: Vec<String> = self
+            .topology
+            .instances
+            .iter()
+            .map(|i| i.name.clone())
+            .filter(|name| !self.down.contains(name) && !self.paused.contains(name))
+            .collect();
+        for node in nodes {
+            self.tell_time(&node).await.map_err(TargetError::Failed)?;
+        }
+        Ok(())
+    }
+
+    /// The Traffic Managers roll their windows by their own clocks.
+    fn roll_traffic_managers(&self) {}
+}
+
+impl Faults for ContainerTarget {
     fn cannot(&self, fault: &tollgate_scenario::Fault) -> Option<String> {
         use tollgate_scenario::Fault;
         let is_traffic_manager = |name: &str| {
@@ -930,30 +894,14 @@ impl Target for ContainerTarget {
         }
     }
 
-    async fn place_file(
-        &mut self,
-        instance: &str,
-        relative_path: &str,
-        content: Vec<u8>,
-    ) -> Result<(), String> {
-        let container = self.container(instance)?.to_owned();
-        self.engine
-            .put_file(&container, HOME, relative_path, &content)
-            .await
+    async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), TargetError> {
+        self.inject_fault(fault).await.map_err(TargetError::Failed)
     }
+}
 
-    async fn read_file(
-        &self,
-        instance: &str,
-        relative_path: &str,
-    ) -> Result<Option<Vec<u8>>, String> {
-        let container = self.container(instance)?;
-        self.engine
-            .get_file(container, &format!("{HOME}/{relative_path}"))
-            .await
-    }
-
-    async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), String> {
+impl ContainerTarget {
+    /// The fault, its errors as the engine words them.
+    async fn inject_fault(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), String> {
         use tollgate_scenario::Fault;
         match fault {
             Fault::Kill(name) => {
@@ -1026,8 +974,85 @@ impl Target for ContainerTarget {
                 .apply(change),
         }
     }
+}
 
-    async fn shutdown(mut self) {
-        self.clean_up().await;
+impl Disk for ContainerTarget {
+    async fn place_file(
+        &mut self,
+        instance: &str,
+        relative_path: &str,
+        content: Vec<u8>,
+    ) -> Result<(), TargetError> {
+        let container = self
+            .container(instance)
+            .map_err(TargetError::Failed)?
+            .to_owned();
+        self.engine
+            .put_file(&container, HOME, relative_path, &content)
+            .await
+            .map_err(TargetError::Failed)
+    }
+
+    async fn read_file(
+        &self,
+        instance: &str,
+        relative_path: &str,
+    ) -> Result<Option<Vec<u8>>, TargetError> {
+        let container = self.container(instance).map_err(TargetError::Failed)?;
+        self.engine
+            .get_file(container, &format!("{HOME}/{relative_path}"))
+            .await
+            .map_err(TargetError::Failed)
+    }
+}
+
+impl DecisionView for ContainerTarget {
+    async fn wait_for_throttle(
+        &self,
+        gateway: &str,
+        key: &str,
+        throttled: bool,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
+        let Some(base) = self.management_url(gateway) else {
+            return Err(NotReached {
+                last_seen: format!("no gateway named `{gateway}`"),
+            });
+        };
+        let query = serde_urlencoded::to_string([
+            ("key", key.to_owned()),
+            ("throttled", throttled.to_string()),
+            ("timeoutMs", timeout.as_millis().to_string()),
+        ])
+        .map_err(|e| NotReached {
+            last_seen: e.to_string(),
+        })?;
+        let url = format!("{base}{GATEWAY_THROTTLE}?{query}");
+        let response = self.client.get(&url).send().await.map_err(|e| NotReached {
+            last_seen: format!("`{gateway}` does not answer: {e}"),
+        })?;
+        if response.status.is_success() {
+            return Ok(());
+        }
+        let view: Option<ThrottleView> = response.json().ok();
+        Err(NotReached {
+            last_seen: match view {
+                Some(v) => format!(
+                    "`{gateway}` {} `{key}` ({} decisions applied, {})",
+                    if throttled {
+                        "holds no decision throttling"
+                    } else {
+                        "still holds a decision throttling"
+                    },
+                    v.decisions,
+                    if v.connected {
+                        "connected to its Traffic Manager"
+                    } else {
+                        "not connected to a Traffic Manager"
+                    }
+                ),
+                None => format!("`{gateway}` follows no Traffic Manager"),
+            },
+        })
     }
 }

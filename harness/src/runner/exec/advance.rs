@@ -4,12 +4,8 @@ use super::*;
 
 impl<D: Driver> Executor<'_, D> {
     pub(super) async fn advance(&mut self, advance: Advance) -> StepEnd {
-        if !self.driver.has(Capability::VirtualTime) {
-            return StepEnd::Skipped(format!(
-                "driver `{}` has no {}",
-                self.driver.kind().name(),
-                Capability::VirtualTime
-            ));
+        if self.target.clock().is_none() {
+            return self.lacks(Capability::VirtualTime);
         }
         let now = self.target.now_millis();
         let to = match advance {
@@ -18,9 +14,14 @@ impl<D: Driver> Executor<'_, D> {
             }
             Advance::To(mark) => mark.after(now),
         };
-        match self.target.set_clock(to).await {
+        let Some(clock) = self.target.clock() else {
+            return self.lacks(Capability::VirtualTime);
+        };
+        match clock.move_to(to).await {
             Ok(()) => {
-                crate::runner::throttle::clock_moved(self.target);
+                // The Traffic Managers roll their windows now, so the decisions releasing ended
+                // windows are on their way.
+                clock.roll_traffic_managers();
                 StepEnd::Passed
             }
             Err(reason) => StepEnd::Failed(failure(format!(

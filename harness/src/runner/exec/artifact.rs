@@ -5,7 +5,16 @@ use super::*;
 impl<D: Driver> Executor<'_, D> {
     /// An `artifact` step: a file put on a node's disk, or checked there. A placed file changes
     /// nothing until the node's next start, so nothing is waited for.
-    pub(super) async fn artifact(&mut self, artifact: &Artifact) -> Result<(), Box<Failure>> {
+    pub(super) async fn artifact(&mut self, artifact: &Artifact) -> Result<StepEnd, Box<Failure>> {
+        if self.target.disk().is_none() {
+            return Ok(self.lacks(Capability::Disk));
+        }
+        self.artifact_on_disk(artifact)
+            .await
+            .map(|()| StepEnd::Passed)
+    }
+
+    async fn artifact_on_disk(&mut self, artifact: &Artifact) -> Result<(), Box<Failure>> {
         let path = artifact.relative_path();
         let lookup_fn = |v: &Var| self.lookup(v);
         match &artifact.check {
@@ -20,6 +29,8 @@ impl<D: Driver> Executor<'_, D> {
                     Body::Form(_) => return Err(failure("a file's content is `json` or `body`")),
                 };
                 self.target
+                    .disk()
+                    .ok_or_else(|| failure("no disk"))?
                     .place_file(&artifact.on, &path, content)
                     .await
                     .map_err(|e| failure(format!("{path} not placed on `{}`: {e}", artifact.on)))
@@ -61,11 +72,13 @@ impl<D: Driver> Executor<'_, D> {
     }
 
     pub(super) async fn read_artifact(
-        &self,
+        &mut self,
         on: &str,
         path: &str,
     ) -> Result<Option<Vec<u8>>, Box<Failure>> {
         self.target
+            .disk()
+            .ok_or_else(|| failure("no disk"))?
             .read_file(on, path)
             .await
             .map_err(|e| failure(format!("{path} on `{on}` not read: {e}")))

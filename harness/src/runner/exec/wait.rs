@@ -7,19 +7,13 @@ impl<D: Driver> Executor<'_, D> {
         &mut self,
         wait: &tollgate_scenario::Wait,
     ) -> Result<StepEnd, Box<Failure>> {
-        if matches!(wait.condition, Condition::Throttle { .. })
-            && !self.driver.has(Capability::DecisionView)
+        if matches!(wait.condition, Condition::Throttle { .. }) && self.target.decisions().is_none()
         {
-            return Ok(StepEnd::Skipped(format!(
-                "driver `{}` has no {}",
-                self.driver.kind().name(),
-                Capability::DecisionView
-            )));
+            return Ok(self.lacks(Capability::DecisionView));
         }
-        return self
-            .wait(&wait.condition, wait.timeout)
+        self.wait(&wait.condition, wait.timeout)
             .await
-            .map(|()| StepEnd::Passed);
+            .map(|()| StepEnd::Passed)
     }
 
     pub(super) async fn wait(
@@ -98,8 +92,12 @@ impl<D: Driver> Executor<'_, D> {
                 throttled,
             } => {
                 let app_id = key.app().map(|app| self.app_id(app)).transpose()?;
+                let decisions = self
+                    .target
+                    .decisions()
+                    .ok_or_else(|| failure("no view of throttle decisions"))?;
                 crate::runner::throttle::wait(
-                    self.target,
+                    decisions,
                     gateway,
                     key,
                     app_id.as_deref(),
