@@ -1,4 +1,4 @@
-//! The gateway's hot path (DESIGN.md §7), phase by phase and whole, with a direct-to-backend
+//! The gateway's hot path (README.md, "Benchmarks"), phase by phase and whole, with a direct-to-backend
 //! baseline measured in the same run.
 //!
 //! Runtime: a current-thread tokio runtime drives the client side, the gateway and the

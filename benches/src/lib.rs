@@ -28,7 +28,7 @@ pub mod fixtures {
     pub const CONSUMER_KEY: &str = "benchConsumerKey";
     pub const NOW_MILLIS: i64 = 1_700_000_000_000;
 
-    /// A 100-byte JSON answer, like DESIGN.md §7's reference backend.
+    /// A 100-byte JSON answer, like the benchmark's reference backend (README.md, "Benchmarks").
     pub const BACKEND_BODY: &str = r#"{"served":"production","items":["margherita","marinara","diavola"],"padding":"0123456789abcdefghijk"}"#;
 
     pub fn settings() -> GatewaySettings {

@@ -19,7 +19,7 @@
 //! printed as `file:line:col: key: message`); 1 when the topology cannot start (a port is
 //! taken, a node fails).
 
-use crate::driver::Selected;
+use crate::driver::{DriverArg, Selected};
 use crate::inproc::{BootOptions, RunningTopology};
 use crate::topology::Topology;
 use clap::{Parser, Subcommand};
@@ -34,6 +34,7 @@ use tollgate_node::{NodeListeners, NodeResources, PortRole};
 use tollgate_protocol::internal::NODE_CLOCK;
 use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::{ManualClock, SharedClock, SystemClock};
+use tollgate_scenario::Driver as DriverKind;
 
 /// Exit code for a configuration that does not load.
 pub const EXIT_CONFIG: u8 = 2;
@@ -59,9 +60,8 @@ pub enum Command {
     Run {
         /// Scenario files or folders (recursively, skipping topologies/); default scenarios/.
         paths: Vec<PathBuf>,
-        /// inproc or container (sim and external are planned).
-        #[arg(long, default_value = "inproc")]
-        driver: String,
+        #[arg(long, value_enum, default_value = "inproc")]
+        driver: DriverArg,
         /// Seed for every scenario (default: TOLLGATE_SEED, else each file's own).
         #[arg(long)]
         seed: Option<u64>,
@@ -84,9 +84,8 @@ pub enum Command {
         /// A topology folder, or a name under scenarios/topologies/.
         #[arg(default_value = "guide")]
         topology: String,
-        /// inproc (every node in this process) or container (each in its own container).
-        #[arg(long, default_value = "inproc")]
-        driver: String,
+        #[arg(long, value_enum, default_value = "inproc")]
+        driver: DriverArg,
         /// Seed for every id, key and token.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -225,7 +224,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => {
             let options = RunCommand {
                 paths,
-                driver,
+                driver: driver.0,
                 seed,
                 tags,
                 json,
@@ -239,14 +238,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             driver,
             seed,
             address,
-        } => match driver.as_str() {
-            "inproc" => up(&topology, seed, address).await,
-            "container" => up_in_containers(&topology, seed).await,
+        } => match driver.0 {
+            DriverKind::Inproc => up(&topology, seed, address).await,
+            DriverKind::Container => up_in_containers(&topology, seed).await,
             other => {
-                let error = crate::driver::parse_kind(other).err().map_or_else(
-                    || format!("`tollgate up` runs on inproc or container, not `{other}`"),
-                    |e| e.to_string(),
-                );
+                let error = crate::driver::DriverError::NotAvailable(other.name().to_owned());
                 eprintln!("tollgate up: {error}");
                 ExitCode::from(EXIT_CONFIG)
             }
@@ -820,10 +816,10 @@ async fn run_load_balancer(
 }
 
 /// `tollgate run`'s arguments.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunCommand {
     pub paths: Vec<PathBuf>,
-    pub driver: String,
+    pub driver: DriverKind,
     pub seed: Option<u64>,
     pub tags: Option<String>,
     pub json: Option<PathBuf>,
@@ -838,10 +834,7 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         eprintln!("tollgate run: {message}");
         ExitCode::from(EXIT_CONFIG)
     };
-    let kind = match crate::driver::parse_kind(&options.driver) {
-        Ok(kind) => kind,
-        Err(error) => return usage(error.to_string()),
-    };
+    let kind = options.driver;
     let seed = match options
         .seed
         .map_or_else(runner::seed_from_env, |s| Ok(Some(s)))

@@ -72,8 +72,6 @@ pub enum DriverError {
     /// The driver is built but cannot run here (no Docker engine answers, no image).
     #[error("{0}")]
     Unusable(String),
-    #[error("unknown driver `{0}` (drivers: inproc, sim, container, external)")]
-    Unknown(String),
     #[error("topology {path} does not load:\n{errors}")]
     Topology { path: String, errors: String },
     #[error("topology `{topology}` does not boot: {message}")]
@@ -90,12 +88,31 @@ pub(crate) fn load_topology(
     })
 }
 
-/// `inproc`, `sim`, … as written on the command line.
-pub fn parse_kind(name: &str) -> Result<DriverKind, DriverError> {
-    DriverKind::ALL
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or_else(|| DriverError::Unknown(name.to_owned()))
+/// `--driver`'s values: the scenario crate's driver kinds, under the names it gives them, so
+/// clap lists them in `--help` and refuses any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverArg(pub DriverKind);
+
+impl clap::ValueEnum for DriverArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [DriverArg; 4] = [
+            DriverArg(DriverKind::Inproc),
+            DriverArg(DriverKind::Sim),
+            DriverArg(DriverKind::Container),
+            DriverArg(DriverKind::External),
+        ];
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            DriverKind::Inproc => "every node in this process (built)",
+            DriverKind::Container => "every node in its own Docker container (built)",
+            DriverKind::Sim => "a deterministic network simulator (planned)",
+            DriverKind::External => "a deployment someone else runs (planned)",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
 }
 
 /// A built driver, chosen at run time.

@@ -9,7 +9,7 @@ use tollgate_protocol::internal::GatewaySnapshot;
 use tollgate_protocol::store::{Application, KeyMapping, RevokedToken, Subscription};
 
 /// The request path's maps: foldhash, not SipHash (SipHash was ~1.7k instructions of every
-/// request, DESIGN.md §7). Keys are inserted only from the control plane's events, so a client
+/// request; README.md, "Benchmarks"). Keys are inserted only from the control plane's events, so a client
 /// cannot flood a table with colliding keys; its strings are only looked up.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
