@@ -774,6 +774,10 @@ pub enum Condition {
         key: crate::throttle::ThrottleKey,
         throttled: bool,
     },
+    /// `load_sent = { load = "reads", at_least = 100 }`: the running background load has sent
+    /// that many requests, so what the next step does happens with traffic under way, however
+    /// slowly the machine runs.
+    LoadSent { load: String, at_least: u64 },
 }
 
 /// `fault = { kill = "gateway-1" }`, `{ partition = ["gateway-1", "control-plane"] }`,

@@ -26,6 +26,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -131,14 +132,30 @@ impl From<generator::Percentiles> for Percentiles {
 pub(crate) struct RunningLoad {
     stop: CancellationToken,
     task: JoinSet<LoadFigures>,
+    /// Requests sent so far; the sender side closes when the generator ends.
+    sent: watch::Receiver<u64>,
 }
 
 impl RunningLoad {
     pub fn start(plan: LoadPlan, client: Client) -> Self {
         let stop = CancellationToken::new();
         let mut task = JoinSet::new();
-        task.spawn(generate(plan, client, stop.clone()));
-        Self { stop, task }
+        let (sent_tx, sent) = watch::channel(0);
+        task.spawn(generate(plan, client, sent_tx, stop.clone()));
+        Self { stop, task, sent }
+    }
+
+    /// Waits until the load has sent `at_least` requests. `Err` holds how many it had sent when
+    /// it ended without reaching that.
+    pub async fn sent_at_least(&self, at_least: u64) -> Result<(), u64> {
+        let mut sent = self.sent.clone();
+        let reached = sent.wait_for(|n| *n >= at_least).await.is_ok();
+        if reached { Ok(()) } else { Err(*sent.borrow()) }
+    }
+
+    /// Requests sent so far.
+    pub fn sent(&self) -> u64 {
+        *self.sent.borrow()
     }
 
     /// Stops sending now (or, with `finish`, once everything planned is sent), drains, counts.
@@ -154,10 +171,12 @@ impl RunningLoad {
 }
 
 /// Sends the plan's request; a transport error is its message (the first one is reported).
-fn sender(plan: &LoadPlan, client: Client) -> SendFn {
+/// Every send bumps `sent`, which `wait = { load_sent … }` watches.
+fn sender(plan: &LoadPlan, client: Client, sent: watch::Sender<u64>) -> SendFn {
     let (method, url, headers) = (plan.method.clone(), plan.url.clone(), plan.headers.clone());
     let headers = Arc::new(headers);
     Arc::new(move |_| {
+        sent.send_modify(|n| *n += 1);
         let mut builder = client.request(method.clone(), url.clone());
         for (name, value) in headers.iter() {
             builder = builder.header(name, value);
@@ -172,7 +191,12 @@ fn sender(plan: &LoadPlan, client: Client) -> SendFn {
     })
 }
 
-async fn generate(plan: LoadPlan, client: Client, stop: CancellationToken) -> LoadFigures {
+async fn generate(
+    plan: LoadPlan,
+    client: Client,
+    sent: watch::Sender<u64>,
+    stop: CancellationToken,
+) -> LoadFigures {
     let request = format!(
         "{} {}",
         plan.method,
@@ -193,7 +217,7 @@ async fn generate(plan: LoadPlan, client: Client, stop: CancellationToken) -> Lo
         drain: DRAIN,
         precise: false,
     };
-    let figures = generator::generate(&run, sender(&plan, client), stop).await;
+    let figures = generator::generate(&run, sender(&plan, client, sent), stop).await;
     let failed = figures
         .errors
         .iter()

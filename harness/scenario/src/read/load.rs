@@ -5,6 +5,8 @@ use super::*;
 /// Background load: the most requests a second, and the longest run.
 const MAX_RATE: i64 = 10_000;
 const MAX_LOAD_DURATION: Duration = Duration::from_secs(600);
+/// The most requests a load can send: its largest rate for its longest run.
+pub(super) const MAX_LOAD_REQUESTS: i64 = MAX_RATE * MAX_LOAD_DURATION.as_secs() as i64;
 const DEFAULT_CONCURRENCY: u32 = 16;
 
 impl Reader<'_> {

@@ -1,17 +1,19 @@
 //! `wait`: a condition awaited with a timeout (convergence, revisions, throttle decisions).
 
+use super::load::MAX_LOAD_REQUESTS;
 use super::*;
 
 const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 impl Reader<'_> {
     pub(super) fn wait(&mut self, node: &Node, path: &str) -> Option<Wait> {
-        const CONDITIONS: [&str; 5] = [
+        const CONDITIONS: [&str; 6] = [
             "revision_served",
             "revocation_reached",
             "gateway_synced",
             "throttled",
             "unthrottled",
+            "load_sent",
         ];
         let t = self.table(
             node,
@@ -22,6 +24,7 @@ impl Reader<'_> {
                 "gateway_synced",
                 "throttled",
                 "unthrottled",
+                "load_sent",
                 "timeout",
             ],
         )?;
@@ -71,6 +74,7 @@ impl Reader<'_> {
                 }
             }
             "throttled" => self.throttle_condition(&entry.value, &p, true)?,
+            "load_sent" => self.load_sent(&entry.value, &p)?,
             "unthrottled" => self.throttle_condition(&entry.value, &p, false)?,
             "revocation_reached" => {
                 let c = self.table(&entry.value, &p, &["token", "gateway"])?;
@@ -117,5 +121,41 @@ impl Reader<'_> {
             }
         };
         Some(Wait { condition, timeout })
+    }
+
+    /// `load_sent = { load = "reads", at_least = 100 }`: a load started earlier and still
+    /// running.
+    fn load_sent(&mut self, node: &Node, path: &str) -> Option<Condition> {
+        let c = self.table(node, path, &["load", "at_least"])?;
+        let load = self.req(&c, "load", Self::name);
+        let at_least = self.req(&c, "at_least", |r, n, p| {
+            r.integer(n, p, "request count", 1..=MAX_LOAD_REQUESTS)
+        });
+        let load = load?;
+        let at = c
+            .get("load")
+            .map_or(node.span.start, |e| e.value.span.start);
+        match self.scope.loads.get(&load) {
+            Some((_, false)) => {}
+            Some((started, true)) => {
+                let message =
+                    format!("the load `{load}` started by step[{started}] is already stopped");
+                self.error(at, &c.sub("load"), message);
+                return None;
+            }
+            None => {
+                let known: Vec<&str> = self.scope.loads.keys().map(String::as_str).collect();
+                let message = format!(
+                    "no load named `{load}` is started by an earlier step{}",
+                    hint(&load, &known)
+                );
+                self.error(at, &c.sub("load"), message);
+                return None;
+            }
+        }
+        Some(Condition::LoadSent {
+            load,
+            at_least: u64::try_from(at_least?).ok()?,
+        })
     }
 }

@@ -315,6 +315,32 @@ fn a_malformed_json_path_is_an_error_at_its_key() {
 }
 
 #[test]
+fn waiting_on_a_load_that_is_not_running_is_an_error_at_its_name() {
+    let (path, line, column, message) = only(&setup_with(
+        "[[step]]\nwait = { load_sent = { load = \"reads\", at_least = 10 } }\n",
+    ));
+    assert_eq!(path, "step[5].wait.load_sent.load");
+    assert_eq!((line, column), (22, 31));
+    assert_eq!(
+        message,
+        "no load named `reads` is started by an earlier step"
+    );
+    let stopped = setup_with(concat!(
+        "[[step]]\nload = { start = \"reads\", via = \"default-gateway\", path = \"/x\", rate = 10, duration = \"1s\" }\n\n",
+        "[[step]]\nload = { stop = \"reads\" }\n\n",
+        "[[step]]\nwait = { load_sent = { load = \"reads\", at_least = 0 } }\n",
+    ));
+    let errors = errors(&stopped);
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(
+        messages[0],
+        "the load `reads` started by step[5] is already stopped"
+    );
+    assert!(messages[1].contains("request count"), "{messages:?}");
+}
+
+#[test]
 fn a_request_that_checks_nothing_is_an_error() {
     let (path, line, column, message) = only(&setup_with(
         "[[step]]\nrequest = { via = \"default-gateway\", path = \"/x\" }\n",

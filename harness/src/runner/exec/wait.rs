@@ -25,6 +25,26 @@ impl<D: Driver> Executor<'_, D> {
             failure(format!("{what} within {timeout:?}; last seen: {last}"))
         };
         match condition {
+            Condition::LoadSent { load, at_least } => {
+                let running = self
+                    .loads
+                    .get(load)
+                    .ok_or_else(|| failure(format!("no load named `{load}` is running")))?;
+                match tokio::time::timeout(timeout, running.sent_at_least(*at_least)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(sent)) => {
+                        return Err(failure(format!(
+                            "load `{load}` ended having sent {sent} requests, not {at_least}"
+                        )));
+                    }
+                    Err(_) => {
+                        return Err(timed_out(
+                            format!("load `{load}` did not send {at_least} requests"),
+                            format!("{} sent", running.sent()),
+                        ));
+                    }
+                }
+            }
             Condition::GatewaySynced { gateways } => {
                 let names = if gateways.is_empty() {
                     self.target.gateway_names()
