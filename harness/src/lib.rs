@@ -9,12 +9,12 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`topology`] | `topology.toml` + `deployment.toml`s → a checked [`Topology`] |
+//! | [`topology`] | `topology.toml` + `deployment.toml`s → a checked [`Topology`], and its members' names |
 //! | [`address`] | one private loopback address per booted topology |
 //! | [`backend`] | mock backends that say who served a request; slow / fail / reset / hang faults |
 //! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] (with its load balancers and fault plane) |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
-//! | [`driver`] | the driver trait and its capabilities; [`driver::InprocDriver`] and [`driver::ContainerDriver`] |
+//! | [`driver`] | `Driver` and `Target`, the capability traits a target implements (clock, faults, disk, decisions); [`driver::InprocDriver`] and [`driver::ContainerDriver`] |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
 //! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
