@@ -2,7 +2,8 @@
 //! [`ManualClock`] that starts at a fixed instant so tokens, ids and reports are reproducible.
 
 use super::{
-    DecisionView, Disk, Driver, DriverError, Faults, NotReached, Target, TargetError, VirtualClock,
+    DecisionView, Disk, Driver, DriverError, Faults, NotReached, Signals, Target, TargetError,
+    VirtualClock,
 };
 use crate::client::Client;
 use crate::inproc::RunningTopology;
@@ -117,6 +118,40 @@ impl Target for InprocTarget {
         self.topology.gateways_of(environment)
     }
 
+    fn now_millis(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn location(&self) -> String {
+        self.running.address.to_string()
+    }
+
+    async fn shutdown(self) {
+        self.running.shutdown().await;
+    }
+    fn signals(&self) -> Option<&impl Signals> {
+        Some(self)
+    }
+
+    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
+        Some(self)
+    }
+
+    /// Kills, restarts, pauses and partitions go through the topology's fault plane.
+    fn faults(&mut self) -> Option<&mut impl Faults> {
+        Some(self)
+    }
+
+    fn disk(&mut self) -> Option<&mut impl Disk> {
+        Some(self)
+    }
+
+    fn decisions(&self) -> Option<&impl DecisionView> {
+        Some(self)
+    }
+}
+
+impl Signals for InprocTarget {
     async fn event_seq(&self) -> u64 {
         self.running.control_plane().map_or(0, |cp| cp.event_seq())
     }
@@ -174,10 +209,6 @@ impl Target for InprocTarget {
         }
     }
 
-    fn now_millis(&self) -> i64 {
-        self.clock.now_millis()
-    }
-
     async fn wait_for_traffic_managers(
         &self,
         seq: u64,
@@ -205,30 +236,6 @@ impl Target for InprocTarget {
             }
         }
         Ok(())
-    }
-
-    fn location(&self) -> String {
-        self.running.address.to_string()
-    }
-
-    async fn shutdown(self) {
-        self.running.shutdown().await;
-    }
-    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
-        Some(self)
-    }
-
-    /// Kills, restarts, pauses and partitions go through the topology's fault plane.
-    fn faults(&mut self) -> Option<&mut impl Faults> {
-        Some(self)
-    }
-
-    fn disk(&mut self) -> Option<&mut impl Disk> {
-        Some(self)
-    }
-
-    fn decisions(&self) -> Option<&impl DecisionView> {
-        Some(self)
     }
 }
 

@@ -27,6 +27,8 @@ use tollgate_scenario::Driver as DriverKind;
 /// this enum names them for skip reasons and listings, it is not a second list to keep in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Capability {
+    /// Knowing when gateways and Traffic Managers have applied a change: [`Signals`].
+    Signals,
     /// Moving the topology's wall clock (`advance`): [`VirtualClock`].
     VirtualTime,
     /// Killing, restarting, pausing and partitioning members, breaking backends: [`Faults`].
@@ -39,7 +41,8 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
+        Self::Signals,
         Self::VirtualTime,
         Self::Faults,
         Self::Disk,
@@ -48,6 +51,7 @@ impl Capability {
 
     pub fn name(self) -> &'static str {
         match self {
+            Self::Signals => "convergence signals",
             Self::VirtualTime => "virtual time",
             Self::Faults => "fault injection (kill, restart, pause, partition)",
             Self::Disk => "access to nodes' disks",
@@ -152,6 +156,9 @@ pub struct NotReached {
     pub last_seen: String,
 }
 
+/// The black-box propagation bound when a target does not say otherwise.
+pub const DEFAULT_PROPAGATION: Duration = Duration::from_secs(60);
+
 /// Why a target could not do what a step asked.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -167,10 +174,10 @@ pub enum TargetError {
     Failed(String),
 }
 
-/// A booted topology as every driver gives it: URLs, a client, convergence signals, the clock's
-/// reading. What a driver can do beyond that is a capability trait ([`VirtualClock`],
-/// [`Faults`], [`Disk`], [`DecisionView`]) that its target implements and hands out through the
-/// accessor of the same name; the defaults answer `None`, and a step that needs a capability the
+/// A booted topology as every driver gives it: URLs, a client, the clock's reading. What a
+/// driver can do beyond that is a capability trait ([`Signals`], [`VirtualClock`], [`Faults`],
+/// [`Disk`], [`DecisionView`]) that its target implements and hands out through the accessor of
+/// the same name; the defaults answer `None`, and a step that needs a capability the
 /// target lacks is skipped with the reason.
 pub trait Target {
     /// A client that resolves the topology's hostnames and trusts its certificates.
@@ -195,6 +202,65 @@ pub trait Target {
     /// The gateways whose labels include `environment`.
     fn gateways_of(&self, environment: &str) -> Vec<String>;
 
+    /// The wall clock, Unix milliseconds.
+    fn now_millis(&self) -> i64;
+
+    /// Where the topology listens (an address, a URL), for humans; volatile.
+    fn location(&self) -> String;
+
+    fn shutdown(self) -> impl Future<Output = ()>;
+
+    /// How long a change may take to show on the gateways when the runner converges black-box
+    /// (without [`Signals`]): past it, the request fails as `propagation-lost`.
+    fn propagation(&self) -> Duration {
+        DEFAULT_PROPAGATION
+    }
+
+    /// Convergence signals, when the driver can see inside the nodes. Without them the runner
+    /// converges black-box: a gateway request after a change is retried until its expectation
+    /// holds on consecutive tries, within the propagation bound.
+    fn signals(&self) -> Option<&impl Signals> {
+        None::<&Unsupported>
+    }
+
+    /// The topology's clock, when the driver can move it.
+    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
+        None::<&mut Unsupported>
+    }
+
+    /// Fault injection, when the driver can.
+    fn faults(&mut self) -> Option<&mut impl Faults> {
+        None::<&mut Unsupported>
+    }
+
+    /// The nodes' disks, when the driver can reach them.
+    fn disk(&mut self) -> Option<&mut impl Disk> {
+        None::<&mut Unsupported>
+    }
+
+    /// The gateways' throttle decisions, when the driver can see them.
+    fn decisions(&self) -> Option<&impl DecisionView> {
+        None::<&Unsupported>
+    }
+
+    /// What this target can do, as its accessors answer.
+    fn capabilities(&mut self) -> Vec<Capability> {
+        Capability::ALL
+            .into_iter()
+            .filter(|capability| match capability {
+                Capability::Signals => self.signals().is_some(),
+                Capability::VirtualTime => self.clock().is_some(),
+                Capability::Faults => self.faults().is_some(),
+                Capability::Disk => self.disk().is_some(),
+                Capability::DecisionView => self.decisions().is_some(),
+            })
+            .collect()
+    }
+}
+
+/// What the nodes say of their progress ([`Capability::Signals`]): the runner awaits these
+/// instead of polling.
+pub trait Signals {
     /// The sequence number of the last event the control plane published.
     fn event_seq(&self) -> impl Future<Output = u64>;
 
@@ -222,47 +288,6 @@ pub trait Target {
         seq: u64,
         timeout: Duration,
     ) -> impl Future<Output = Result<(), NotReached>>;
-
-    /// The wall clock, Unix milliseconds.
-    fn now_millis(&self) -> i64;
-
-    /// Where the topology listens (an address, a URL), for humans; volatile.
-    fn location(&self) -> String;
-
-    fn shutdown(self) -> impl Future<Output = ()>;
-
-    /// The topology's clock, when the driver can move it.
-    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
-        None::<&mut Unsupported>
-    }
-
-    /// Fault injection, when the driver can.
-    fn faults(&mut self) -> Option<&mut impl Faults> {
-        None::<&mut Unsupported>
-    }
-
-    /// The nodes' disks, when the driver can reach them.
-    fn disk(&mut self) -> Option<&mut impl Disk> {
-        None::<&mut Unsupported>
-    }
-
-    /// The gateways' throttle decisions, when the driver can see them.
-    fn decisions(&self) -> Option<&impl DecisionView> {
-        None::<&Unsupported>
-    }
-
-    /// What this target can do, as its accessors answer.
-    fn capabilities(&mut self) -> Vec<Capability> {
-        Capability::ALL
-            .into_iter()
-            .filter(|capability| match capability {
-                Capability::VirtualTime => self.clock().is_some(),
-                Capability::Faults => self.faults().is_some(),
-                Capability::Disk => self.disk().is_some(),
-                Capability::DecisionView => self.decisions().is_some(),
-            })
-            .collect()
-    }
 }
 
 /// A topology clock the harness moves ([`Capability::VirtualTime`]).
@@ -327,6 +352,39 @@ pub trait DecisionView {
 /// The type a [`Target`] accessor's default `None` names: no value of it exists.
 #[derive(Debug)]
 pub enum Unsupported {}
+
+impl Signals for Unsupported {
+    async fn event_seq(&self) -> u64 {
+        match *self {}
+    }
+
+    async fn wait_for_seq(
+        &self,
+        _gateway: &str,
+        _seq: u64,
+        _timeout: Duration,
+    ) -> Result<(), NotReached> {
+        match *self {}
+    }
+
+    async fn wait_for_revision(
+        &self,
+        _gateway: &str,
+        _api_id: &str,
+        _revision_id: &str,
+        _timeout: Duration,
+    ) -> Result<(), NotReached> {
+        match *self {}
+    }
+
+    async fn wait_for_traffic_managers(
+        &self,
+        _seq: u64,
+        _timeout: Duration,
+    ) -> Result<(), NotReached> {
+        match *self {}
+    }
+}
 
 impl VirtualClock for Unsupported {
     async fn move_to(&mut self, _millis: i64) -> Result<(), TargetError> {

@@ -6,7 +6,7 @@
 //! refused" holds only once the decision is in. These waits watch the gateway's decision
 //! holder for the key it computes (docs/wso2-behaviour.md §4.2), by signal, never by sleeping.
 
-use crate::driver::{DecisionView, Target};
+use crate::driver::{DecisionView, Signals};
 use std::time::Duration;
 use tollgate_scenario::ThrottleKey;
 
@@ -41,12 +41,12 @@ pub(super) async fn wait(
 
 /// Before a request after control-plane changes: the Traffic Managers know the policies, so the
 /// request is counted against them.
-pub(super) async fn converge<T: Target>(
-    target: &T,
+pub(super) async fn converge(
+    signals: &impl Signals,
     seq: u64,
     timeout: Duration,
 ) -> Result<(), String> {
-    target
+    signals
         .wait_for_traffic_managers(seq, timeout)
         .await
         .map_err(|e| {

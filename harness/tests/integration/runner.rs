@@ -4,10 +4,9 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use tollgate_harness::client::Client;
 use tollgate_harness::driver::{
-    Capability, Driver, DriverError, InprocDriver, InprocTarget, NotReached, Target,
+    Capability, Driver, DriverError, InprocDriver, InprocTarget, Target,
 };
 use tollgate_harness::report::{self, Outcome, RunReport, terminal};
 use tollgate_harness::runner;
@@ -208,35 +207,6 @@ impl Target for BareTarget {
     }
     fn gateways_of(&self, environment: &str) -> Vec<String> {
         self.0.gateways_of(environment)
-    }
-    async fn event_seq(&self) -> u64 {
-        self.0.event_seq().await
-    }
-    async fn wait_for_seq(
-        &self,
-        gateway: &str,
-        seq: u64,
-        timeout: Duration,
-    ) -> Result<(), NotReached> {
-        self.0.wait_for_seq(gateway, seq, timeout).await
-    }
-    async fn wait_for_revision(
-        &self,
-        gateway: &str,
-        api_id: &str,
-        revision_id: &str,
-        timeout: Duration,
-    ) -> Result<(), NotReached> {
-        self.0
-            .wait_for_revision(gateway, api_id, revision_id, timeout)
-            .await
-    }
-    async fn wait_for_traffic_managers(
-        &self,
-        seq: u64,
-        timeout: Duration,
-    ) -> Result<(), NotReached> {
-        self.0.wait_for_traffic_managers(seq, timeout).await
     }
     fn now_millis(&self) -> i64 {
         self.0.now_millis()

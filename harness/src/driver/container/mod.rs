@@ -44,7 +44,8 @@ pub use image::IMAGE_REPOSITORY;
 
 use super::START_MILLIS;
 use super::{
-    DecisionView, Disk, Driver, DriverError, Faults, NotReached, Target, TargetError, VirtualClock,
+    DecisionView, Disk, Driver, DriverError, Faults, NotReached, Signals, Target, TargetError,
+    VirtualClock,
 };
 use crate::backend::{self, BackendIdentity, RunningBackend};
 use crate::cli::VIRTUAL_CLOCK_FILE;
@@ -751,6 +752,44 @@ impl Target for ContainerTarget {
         self.topology.gateways_of(environment)
     }
 
+    fn now_millis(&self) -> i64 {
+        match &self.clock {
+            Some(clock) => clock.now_millis(),
+            None => SystemClock.now_millis(),
+        }
+    }
+
+    fn location(&self) -> String {
+        format!("Docker network {} ({}/24)", self.network, self.subnet)
+    }
+
+    async fn shutdown(mut self) {
+        self.clean_up().await;
+    }
+    /// Only with virtual time (`with_system_clocks` leaves the nodes on theirs: no `advance`).
+    fn signals(&self) -> Option<&impl Signals> {
+        Some(self)
+    }
+
+    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
+        self.clock.is_some().then_some(self)
+    }
+
+    /// Kills, restarts, pauses and partitions go through the engine.
+    fn faults(&mut self) -> Option<&mut impl Faults> {
+        Some(self)
+    }
+
+    fn disk(&mut self) -> Option<&mut impl Disk> {
+        Some(self)
+    }
+
+    fn decisions(&self) -> Option<&impl DecisionView> {
+        Some(self)
+    }
+}
+
+impl Signals for ContainerTarget {
     async fn event_seq(&self) -> u64 {
         match self.control_plane_sync(None, Duration::ZERO).await {
             Ok(sync) => sync.event_seq,
@@ -792,13 +831,6 @@ impl Target for ContainerTarget {
         }
     }
 
-    fn now_millis(&self) -> i64 {
-        match &self.clock {
-            Some(clock) => clock.now_millis(),
-            None => SystemClock.now_millis(),
-        }
-    }
-
     async fn wait_for_traffic_managers(
         &self,
         seq: u64,
@@ -808,31 +840,6 @@ impl Target for ContainerTarget {
             .await
             .map(|_| ())
             .map_err(|last_seen| NotReached { last_seen })
-    }
-
-    fn location(&self) -> String {
-        format!("Docker network {} ({}/24)", self.network, self.subnet)
-    }
-
-    async fn shutdown(mut self) {
-        self.clean_up().await;
-    }
-    /// Only with virtual time (`with_system_clocks` leaves the nodes on theirs: no `advance`).
-    fn clock(&mut self) -> Option<&mut impl VirtualClock> {
-        self.clock.is_some().then_some(self)
-    }
-
-    /// Kills, restarts, pauses and partitions go through the engine.
-    fn faults(&mut self) -> Option<&mut impl Faults> {
-        Some(self)
-    }
-
-    fn disk(&mut self) -> Option<&mut impl Disk> {
-        Some(self)
-    }
-
-    fn decisions(&self) -> Option<&impl DecisionView> {
-        Some(self)
     }
 }
 

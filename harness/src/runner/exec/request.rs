@@ -39,6 +39,10 @@ impl<D: Driver> Executor<'_, D> {
         if let Some(body) = &request.body {
             outgoing = self.body(outgoing, body)?;
         }
+        if self.unconverged {
+            // Only without signals: `converge` clears it otherwise.
+            self.poll_until_converged(step, &outgoing).await?;
+        }
         let Some(repeat) = &step.repeat else {
             let exchange = self.send(outgoing).await?;
             self.expect_and_capture(step, &exchange)?;
@@ -95,4 +99,57 @@ impl<D: Driver> Executor<'_, D> {
         }
         Ok(StepEnd::Passed)
     }
+
+    /// Black-box convergence, on a target without signals: sends the step's request until its
+    /// `expect` holds on [`CONSECUTIVE`] tries in a row — a 200 from the wrong backend is a miss —
+    /// backing off between misses, within the target's propagation bound. A control-plane step
+    /// is never redone: a change that never shows fails the step as `propagation-lost`. A step
+    /// with only `expect_counts` is not polled (each try would spend the quota it counts).
+    async fn poll_until_converged(
+        &mut self,
+        step: &Step,
+        outgoing: &Outgoing,
+    ) -> Result<(), Box<Failure>> {
+        let Some(expect) = &step.expect else {
+            return Ok(());
+        };
+        let propagation = self.target.propagation();
+        let deadline = tokio::time::Instant::now() + propagation;
+        let mut backoff = POLL_FIRST_BACKOFF;
+        let mut streak = 0;
+        loop {
+            let last = match self.send(outgoing.clone()).await {
+                Ok(exchange) => {
+                    let mismatches = self.check(expect, &exchange.response).map_err(failure)?;
+                    if mismatches.is_empty() {
+                        streak += 1;
+                        if streak == CONSECUTIVE {
+                            self.unconverged = false;
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    exchange.failure(
+                        format!("propagation-lost: the expectation did not hold within {propagation:?} of the last change (the last try is shown)"),
+                        mismatches,
+                    )
+                }
+                // Refused or reset while a gateway picks the change up: one more miss.
+                Err(failure) => failure,
+            };
+            streak = 0;
+            if tokio::time::Instant::now() + backoff > deadline {
+                return Err(last);
+            }
+            // No signal exists to await on a black-box target: polling is the only way.
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(POLL_MAX_BACKOFF);
+        }
+    }
 }
+
+/// Black-box convergence: passes in a row that count as converged, and the backoff between
+/// misses.
+const CONSECUTIVE: u32 = 3;
+const POLL_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const POLL_MAX_BACKOFF: Duration = Duration::from_secs(2);

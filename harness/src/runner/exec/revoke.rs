@@ -19,8 +19,11 @@ impl<D: Driver> Executor<'_, D> {
         .form(&[("token", &token)]);
         let exchange = self.send(outgoing).await?;
         if exchange.response.status.is_success() {
-            self.revoked_at
-                .insert(revoke.token.clone(), self.target.event_seq().await);
+            let seq = match self.target.signals() {
+                Some(signals) => Some(signals.event_seq().await),
+                None => None,
+            };
+            self.revoked_at.insert(revoke.token.clone(), seq);
         }
         Ok(exchange)
     }
