@@ -1,19 +1,22 @@
 //! Drivers: the ways a scenario's topology can run, each declaring what it can do.
 //!
-//! The design has four drivers (in-process, simulated, container, external). The
-//! in-process and container ones exist; asking for another fails with
+//! The design has four drivers (in-process, simulated, container, external). The in-process,
+//! container and external ones exist; asking for the simulated one fails with
 //! [`DriverError::NotAvailable`] — absent, not stubbed. A step that needs a [`Capability`] the
-//! driver lacks is reported as *skipped* with the reason, never as passed.
+//! target lacks is reported as *skipped* with the reason, never as passed.
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock, kills, restarts, pauses and partitions through the fault plane |
 //! | [`container`] | [`ContainerDriver`]: every node in its own Docker container `FROM scratch`, a private network per scenario, a virtual clock on every node, kills, restarts, pauses and partitions through the engine |
+//! | [`external`] | [`ExternalDriver`]: a deployment someone else runs, described by a [`TargetFile`]; public interfaces only, black-box convergence, no capability traits |
 
 pub mod container;
+pub mod external;
 pub mod inproc;
 
 pub use container::{ContainerDriver, ContainerTarget};
+pub use external::{ExternalDriver, ExternalTarget, TargetFile};
 pub use inproc::{InprocDriver, InprocTarget, START_MILLIS};
 
 use crate::client::Client;
@@ -70,12 +73,16 @@ impl fmt::Display for Capability {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error(
-        "driver `{0}` is not available yet: `inproc` and `container` are built (the simulated and external drivers are planned)"
+        "driver `{0}` is not available yet: `inproc`, `container` and `external` (through `tollgate conform`) are built; the simulated driver is planned"
     )]
     NotAvailable(String),
     /// The driver is built but cannot run here (no Docker engine answers, no image).
     #[error("{0}")]
     Unusable(String),
+    /// The target cannot stand for this scenario's topology (an external deployment without a
+    /// gateway it needs): the scenario is skipped with this reason.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("topology {path} does not load:\n{errors}")]
     Topology { path: String, errors: String },
     #[error("topology `{topology}` does not boot: {message}")]
@@ -113,7 +120,7 @@ impl clap::ValueEnum for DriverArg {
             DriverKind::Inproc => "every node in this process (built)",
             DriverKind::Container => "every node in its own Docker container (built)",
             DriverKind::Sim => "a deterministic network simulator (planned)",
-            DriverKind::External => "a deployment someone else runs (planned)",
+            DriverKind::External => "a deployment someone else runs (use `tollgate conform`)",
         };
         Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
     }
@@ -131,6 +138,9 @@ pub async fn select(kind: DriverKind) -> Result<Selected, DriverError> {
     match kind {
         DriverKind::Inproc => Ok(Selected::Inproc(InprocDriver::new())),
         DriverKind::Container => Ok(Selected::Container(ContainerDriver::connect().await?)),
+        DriverKind::External => Err(DriverError::Unusable(
+            "the external driver checks a deployment described in a target file: `tollgate conform --target FILE`".into(),
+        )),
         other => Err(DriverError::NotAvailable(other.name().to_owned())),
     }
 }
@@ -140,6 +150,12 @@ pub trait Driver {
     type Target: Target;
 
     fn kind(&self) -> DriverKind;
+
+    /// Whether it can boot a topology with edited `deployment.toml` files
+    /// (`topology.overrides`); a scenario that needs that is skipped on a driver that cannot.
+    fn edits_topologies(&self) -> bool {
+        true
+    }
 
     /// Boots the topology at `topology_dir` with `seed`, the topology's edits applied.
     fn boot(
@@ -209,6 +225,19 @@ pub trait Target {
     fn location(&self) -> String;
 
     fn shutdown(self) -> impl Future<Output = ()>;
+
+    /// The control plane's admin user and password, for the runner's REST session.
+    fn admin_credentials(&self) -> (String, String) {
+        ("admin".to_owned(), "admin".to_owned())
+    }
+
+    /// What every API and application name the runner creates starts with (contexts too), so
+    /// runs sharing a deployment never collide; `Some` also makes the runner delete what a
+    /// scenario created when it ends. `None` (a topology booted for the scenario): names as
+    /// written, nothing to clean.
+    fn run_prefix(&self) -> Option<&str> {
+        None
+    }
 
     /// How long a change may take to show on the gateways when the runner converges black-box
     /// (without [`Signals`]): past it, the request fails as `propagation-lost`.

@@ -65,6 +65,8 @@ const CONVERGE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 struct ApiEntity {
     id: String,
+    /// The context as the scenario writes it (`/pizzashack`).
+    context: String,
     /// Scenario revision number -> WSO2 revision id.
     revisions: BTreeMap<u32, String>,
     /// Environment -> the revision number deployed there.
@@ -289,6 +291,75 @@ impl<'t, D: Driver> Executor<'t, D> {
         reports
     }
 
+    /// `name` as the target gets it: with the run's prefix when it has one.
+    fn prefixed(&self, name: &str) -> String {
+        match self.target.run_prefix() {
+            Some(prefix) => format!("{prefix}{name}"),
+            None => name.to_owned(),
+        }
+    }
+
+    /// A context as the target gets it: `/pizzashack` → `/{prefix}pizzashack`.
+    fn prefixed_context(&self, context: &str) -> String {
+        match self.target.run_prefix() {
+            Some(prefix) => format!("/{prefix}{}", context.trim_start_matches('/')),
+            None => context.to_owned(),
+        }
+    }
+
+    /// A gateway path as the scenario writes it (`/pizzashack/1.0.0/menu`) → as the target
+    /// serves it: the context of an API this scenario published, prefixed.
+    fn served_path(&self, path: String) -> String {
+        if self.target.run_prefix().is_none() {
+            return path;
+        }
+        let context = self
+            .apis
+            .values()
+            .map(|api| api.context.as_str())
+            .filter(|c| {
+                path.strip_prefix(c)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+            })
+            .max_by_key(|c| c.len());
+        match context {
+            Some(context) => format!(
+                "{}{}",
+                self.prefixed_context(context),
+                &path[context.len()..]
+            ),
+            None => path,
+        }
+    }
+
+    /// Deletes what the scenario created on a shared deployment (applications first: WSO2
+    /// refuses to delete an API with subscriptions). Best effort: what fails to go is left for
+    /// `tollgate conform --sweep`, and says so in the log.
+    pub(crate) async fn clean_up(&mut self) {
+        if self.target.run_prefix().is_none() {
+            return;
+        }
+        let apps: Vec<String> = std::mem::take(&mut self.apps).into_values().collect();
+        let apis: Vec<String> = std::mem::take(&mut self.apis)
+            .into_values()
+            .map(|a| a.id)
+            .collect();
+        let paths = apps
+            .iter()
+            .map(|id| format!("/api/am/devportal/v3/applications/{id}"))
+            .chain(
+                apis.iter()
+                    .map(|id| format!("/api/am/publisher/v4/apis/{id}")),
+            );
+        for path in paths.collect::<Vec<_>>() {
+            match self.admin_call(Method::DELETE, &path, None).await {
+                Ok(e) if e.response.status.is_success() => {}
+                Ok(e) => tracing::warn!(%path, status = %e.response.status, "not deleted"),
+                Err(f) => tracing::warn!(%path, error = %f.message, "not deleted"),
+            }
+        }
+    }
+
     /// A step skipped because the target lacks `capability`.
     fn lacks(&self, capability: Capability) -> StepEnd {
         StepEnd::Skipped(format!(
@@ -432,15 +503,16 @@ impl<'t, D: Driver> Executor<'t, D> {
         if let Some(token) = &self.admin_token {
             return Ok(token.clone());
         }
+        let (user, password) = self.target.admin_credentials();
         let dcr = Outgoing::new(
             Method::POST,
             format!("{}/client-registration/v0.17/register", self.control_plane),
         )
-        .basic("admin", "admin")
+        .basic(&user, &password)
         .json(&json!({
             "callbackUrl": "www.google.lk",
             "clientName": "rest_api_publisher",
-            "owner": "admin",
+            "owner": user,
             "grantType": "client_credentials password refresh_token",
             "saasApp": true
         }));
@@ -453,8 +525,8 @@ impl<'t, D: Driver> Executor<'t, D> {
             .basic(&id, &secret)
             .form(&[
                 ("grant_type", "password"),
-                ("username", "admin"),
-                ("password", "admin"),
+                ("username", &user),
+                ("password", &password),
                 ("scope", ADMIN_SCOPES),
             ]);
         let grant = self.send(grant).await?;

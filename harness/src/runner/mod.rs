@@ -23,7 +23,7 @@ mod throttle;
 
 pub use load::{LoadFigures, Percentiles};
 
-use crate::driver::{Driver, Target};
+use crate::driver::{Driver, DriverError, Target};
 use crate::report::{Outcome, RunReport, ScenarioReport};
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
@@ -220,18 +220,28 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
         );
         return finish(report, Outcome::Skipped, Some(reason));
     }
+    if !scenario.topology.overrides.is_empty() && !driver.edits_topologies() {
+        let reason = format!(
+            "it edits `deployment.toml` (topology.overrides), which driver `{}` cannot",
+            driver.kind().name()
+        );
+        return finish(report, Outcome::Skipped, Some(reason));
+    }
     let prepared = match overrides::prepare(&topology_dir(scenario), &scenario.topology.overrides) {
         Ok(prepared) => prepared,
         Err(message) => return finish(report, Outcome::Failed, Some(message)),
     };
     let mut target = match driver.boot(&prepared.dir, seed).await {
         Ok(target) => target,
+        Err(DriverError::Unsupported(reason)) => {
+            return finish(report, Outcome::Skipped, Some(reason));
+        }
         Err(error) => return finish(report, Outcome::Failed, Some(error.to_string())),
     };
     report.location = Some(target.location());
-    let steps = exec::Executor::new(driver, &mut target)
-        .run(scenario, &replay_path(&scenario.file))
-        .await;
+    let mut executor = exec::Executor::new(driver, &mut target);
+    let steps = executor.run(scenario, &replay_path(&scenario.file)).await;
+    executor.clean_up().await;
     target.shutdown().await;
     let failed = steps
         .iter()

@@ -8,7 +8,7 @@ impl<D: Driver> Executor<'_, D> {
         app: &tollgate_scenario::Application,
     ) -> Result<Exchange, Box<Failure>> {
         let mut body = json!({
-            "name": app.name,
+            "name": self.prefixed(&app.name),
             "throttlingPolicy": app.policy,
             "tokenType": app.token_type,
         });

@@ -16,7 +16,7 @@ impl<D: Driver> Executor<'_, D> {
                     ))
                 })?;
                 let lookup_fn = |v: &Var| self.lookup(v);
-                let path = render(&start.path, &lookup_fn).map_err(failure)?;
+                let path = self.served_path(render(&start.path, &lookup_fn).map_err(failure)?);
                 let mut headers = Vec::new();
                 for (name, value) in &start.headers {
                     headers.push((name.clone(), render(value, &lookup_fn).map_err(failure)?));

@@ -28,8 +28,8 @@ impl<D: Driver> Executor<'_, D> {
             })
             .collect();
         let body = json!({
-            "name": publish.name,
-            "context": publish.context,
+            "name": self.prefixed(&publish.name),
+            "context": self.prefixed_context(&publish.context),
             "version": publish.version,
             "policies": publish.policies,
             "transport": publish.transports,
@@ -47,6 +47,7 @@ impl<D: Driver> Executor<'_, D> {
             publish.api.clone(),
             ApiEntity {
                 id: id.clone(),
+                context: publish.context.clone(),
                 ..ApiEntity::default()
             },
         );

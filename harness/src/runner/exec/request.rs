@@ -26,7 +26,7 @@ impl<D: Driver> Executor<'_, D> {
                 ))
             })?;
         let lookup_fn = |v: &Var| self.lookup(v);
-        let path = render(&request.path, &lookup_fn).map_err(failure)?;
+        let path = self.served_path(render(&request.path, &lookup_fn).map_err(failure)?);
         let mut outgoing = Outgoing::new(method(&request.method)?, format!("{base}{path}"));
         if let Some(token) = &request.token {
             let mut token = render(token, &lookup_fn).map_err(failure)?;
