@@ -17,17 +17,19 @@
 //! | [`driver`] | `Driver` and `Target`, the capability traits a target implements (clock, faults, disk, decisions); [`driver::InprocDriver`] and [`driver::ContainerDriver`] |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
+//! | [`conform`] | `tollgate conform`: the scenarios against another deployment through the external driver, and the conformance report |
 //! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
 //! | [`bench`] | `tollgate bench`: the open-loop load generator, the measured paths, the report and its plot |
 //! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node`, `tollgate soak` and `tollgate bench` |
 //!
-//! Not built yet (later issues): the simulated and external drivers, `tollgate conform`.
+//! Not built yet (later issues): the simulated driver.
 
 pub mod address;
 pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod conform;
 pub mod driver;
 pub mod inproc;
 pub mod report;

@@ -35,6 +35,12 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// Conformance profiles this scenario belongs to, as written (no duplicates).
     pub tags: Vec<Tag>,
+    /// Whether an implementation must pass it to conform to its profiles (`core`) or may
+    /// declare the feature unsupported (`extended`).
+    pub support: Support,
+    /// The WSO2 behaviour it checks, as a reference into `docs/` (the conformance report
+    /// prints it).
+    pub follows: Option<String>,
     /// Drivers the scenario is valid on; every driver when the file does not say.
     pub drivers: Vec<Driver>,
     pub steps: Vec<Step>,
@@ -59,6 +65,25 @@ pub struct TopologyRef {
     pub overrides: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
+/// How a scenario counts in its profiles' conformance results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Support {
+    /// Every implementation of the profile must pass it.
+    #[default]
+    Core,
+    /// An implementation may leave the feature out (and say so in its target file).
+    Extended,
+}
+
+impl Support {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Core => "core",
+            Self::Extended => "extended",
+        }
+    }
+}
+
 /// A conformance profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Tag {
@@ -71,12 +96,15 @@ pub enum Tag {
     Ha,
     /// Publisher / Developer Portal / Key Manager REST behaviour.
     ControlPlane,
+    /// Tokens and API keys at the gateway: missing, malformed, tampered, expired, revoked, scoped.
+    TokenAuth,
 }
 
 impl Tag {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Routing,
         Self::KeyTypes,
+        Self::TokenAuth,
         Self::Throttling,
         Self::Ha,
         Self::ControlPlane,
@@ -90,6 +118,7 @@ impl Tag {
             Self::Throttling => "throttling",
             Self::Ha => "ha",
             Self::ControlPlane => "control-plane",
+            Self::TokenAuth => "token-auth",
         }
     }
 }

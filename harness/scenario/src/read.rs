@@ -55,6 +55,18 @@ const STEP_KEYS: [&str; 6] = [
     "expect_load",
 ];
 
+/// The `[scenario]` table.
+struct Head {
+    name: String,
+    description: Option<String>,
+    topology: TopologyRef,
+    seed: Option<u64>,
+    tags: Vec<Tag>,
+    support: Support,
+    follows: Option<String>,
+    drivers: Vec<Driver>,
+}
+
 /// A table being read: its entries, where it is, and its key path.
 struct Table<'n> {
     entries: &'n [Entry],
@@ -628,7 +640,7 @@ impl<'s> Reader<'s> {
                 None
             }
         };
-        if let (Some(catalog), Some((_, _, topology, ..))) = (&self.catalog, &head) {
+        if let (Some(catalog), Some(Head { topology, .. })) = (&self.catalog, &head) {
             self.facts = catalog.facts(&topology.name);
             self.check_environments = !topology.overrides.values().any(|keys| {
                 keys.keys()
@@ -646,35 +658,35 @@ impl<'s> Reader<'s> {
                 None
             }
         };
-        let (name, description, topology, seed, tags, drivers) = head?;
+        let head = head?;
         Some(Scenario {
             file: self.file.to_path_buf(),
-            name,
-            description,
-            topology,
-            seed,
-            tags,
-            drivers,
+            name: head.name,
+            description: head.description,
+            topology: head.topology,
+            seed: head.seed,
+            tags: head.tags,
+            support: head.support,
+            follows: head.follows,
+            drivers: head.drivers,
             steps: steps?,
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn head(
-        &mut self,
-        node: &Node,
-    ) -> Option<(
-        String,
-        Option<String>,
-        TopologyRef,
-        Option<u64>,
-        Vec<Tag>,
-        Vec<Driver>,
-    )> {
+    fn head(&mut self, node: &Node) -> Option<Head> {
         let t = self.table(
             node,
             "scenario",
-            &["name", "description", "topology", "seed", "tags", "drivers"],
+            &[
+                "name",
+                "description",
+                "topology",
+                "seed",
+                "tags",
+                "support",
+                "follows",
+                "drivers",
+            ],
         )?;
         let name = self.req(&t, "name", Self::string);
         let description = self.opt(&t, "description", Self::string);
@@ -689,6 +701,16 @@ impl<'s> Reader<'s> {
                 r.choices(n, p, "tag", &choices, true)
             })
             .unwrap_or_default();
+        let support = self
+            .opt(&t, "support", |r, n, p| {
+                r.choice(
+                    n,
+                    p,
+                    &[("core", Support::Core), ("extended", Support::Extended)],
+                )
+            })
+            .unwrap_or_default();
+        let follows = self.opt(&t, "follows", Self::string);
         let drivers = self
             .opt(&t, "drivers", |r, n, p| {
                 let choices: Vec<(&str, Driver)> =
@@ -700,7 +722,16 @@ impl<'s> Reader<'s> {
         if let (true, Some(entry)) = (name.trim().is_empty(), t.get("name")) {
             self.error(entry.value.span.start, "scenario.name", "the name is empty");
         }
-        Some((name, description, topology?, seed, tags, drivers))
+        Some(Head {
+            name,
+            description,
+            topology: topology?,
+            seed,
+            tags,
+            support,
+            follows,
+            drivers,
+        })
     }
 
     /// An array of names from `choices`, without duplicates (`tags`, `drivers`).

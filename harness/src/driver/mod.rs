@@ -232,11 +232,16 @@ pub trait Target {
     }
 
     /// What every API and application name the runner creates starts with (contexts too), so
-    /// runs sharing a deployment never collide; `Some` also makes the runner delete what a
-    /// scenario created when it ends. `None` (a topology booted for the scenario): names as
-    /// written, nothing to clean.
+    /// runs sharing a deployment never collide. `None` (a topology booted for the scenario):
+    /// names as written.
     fn run_prefix(&self) -> Option<&str> {
         None
+    }
+
+    /// Whether the runner deletes what a scenario created when it ends: on a deployment that
+    /// outlives the run, unless kept for debugging. A booted topology is thrown away whole.
+    fn cleans_up(&self) -> bool {
+        false
     }
 
     /// How long a change may take to show on the gateways when the runner converges black-box

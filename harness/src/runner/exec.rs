@@ -336,7 +336,7 @@ impl<'t, D: Driver> Executor<'t, D> {
     /// refuses to delete an API with subscriptions). Best effort: what fails to go is left for
     /// `tollgate conform --sweep`, and says so in the log.
     pub(crate) async fn clean_up(&mut self) {
-        if self.target.run_prefix().is_none() {
+        if !self.target.cleans_up() {
             return;
         }
         let apps: Vec<String> = std::mem::take(&mut self.apps).into_values().collect();

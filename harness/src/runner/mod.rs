@@ -43,7 +43,9 @@ pub enum RunnerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("unknown tag `{0}` (tags: routing, key-types, throttling, ha, control-plane)")]
+    #[error(
+        "unknown tag `{0}` (tags: routing, key-types, token-auth, throttling, ha, control-plane)"
+    )]
     UnknownTag(String),
     #[error("{SEED_ENV}=`{0}` is not a number")]
     BadSeedEnv(String),
@@ -186,6 +188,27 @@ fn topology_dir(scenario: &Scenario) -> PathBuf {
         .map(|c| c.dir.join(&scenario.topology.name))
         .filter(|d| d.is_dir())
         .unwrap_or_else(|| crate::resolve_topology(&scenario.topology.name))
+}
+
+/// The report of a scenario not run at all, saying why.
+pub fn skipped_report(
+    scenario: &Scenario,
+    seed: u64,
+    driver: &str,
+    reason: String,
+) -> ScenarioReport {
+    ScenarioReport {
+        file: display_path(&scenario.file),
+        name: scenario.name.clone(),
+        tags: scenario.tags.iter().map(|t| t.name().to_owned()).collect(),
+        seed,
+        outcome: Outcome::Skipped,
+        reason: Some(reason),
+        replay: replay_command(&scenario.file, seed, driver),
+        steps: Vec::new(),
+        location: None,
+        duration_ms: 0,
+    }
 }
 
 /// Runs one scenario on `driver`; never panics, never returns an error: what went wrong is in

@@ -43,6 +43,8 @@ pub struct ExternalDriver {
     /// `tollgate{run}`: this run's part of every created name.
     run: String,
     next: Arc<AtomicU32>,
+    /// Leave what scenarios created in place (`--keep`), for debugging.
+    keep: bool,
 }
 
 impl ExternalDriver {
@@ -56,7 +58,14 @@ impl ExternalDriver {
             propagation,
             run: format!("{NAME_PREFIX}{run}"),
             next: Arc::new(AtomicU32::new(0)),
+            keep: false,
         })
+    }
+
+    /// Keeps what each scenario created instead of deleting it when the scenario ends.
+    pub fn keeping(mut self) -> Self {
+        self.keep = true;
+        self
     }
 
     pub fn target_file(&self) -> &TargetFile {
@@ -123,12 +132,16 @@ impl Driver for ExternalDriver {
                     spec.name
                 )));
             };
-            let listener = tokio::net::TcpListener::bind(declared.bind)
-                .await
-                .map_err(|e| DriverError::Boot {
-                    topology: topology.name.clone(),
-                    message: format!("mock backend `{}` on {}: {e}", spec.name, declared.bind),
-                })?;
+            let Some(bind) = declared.bind else {
+                continue;
+            };
+            let listener =
+                tokio::net::TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| DriverError::Boot {
+                        topology: topology.name.clone(),
+                        message: format!("mock backend `{}` on {bind}: {e}", spec.name),
+                    })?;
             let identity = BackendIdentity {
                 name: spec.name.clone(),
                 endpoint: spec.endpoint.clone(),
@@ -147,6 +160,7 @@ impl Driver for ExternalDriver {
             client: self.client.clone(),
             propagation: self.propagation,
             prefix: format!("{}{n}-", self.run),
+            keep: self.keep,
             backends,
         })
     }
@@ -158,6 +172,7 @@ pub struct ExternalTarget {
     client: Client,
     propagation: Duration,
     prefix: String,
+    keep: bool,
     backends: Vec<RunningBackend>,
 }
 
@@ -221,6 +236,10 @@ impl Target for ExternalTarget {
 
     fn run_prefix(&self) -> Option<&str> {
         Some(&self.prefix)
+    }
+
+    fn cleans_up(&self) -> bool {
+        !self.keep
     }
 
     fn propagation(&self) -> Duration {

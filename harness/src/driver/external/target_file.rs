@@ -25,7 +25,7 @@
 //! https = "https://localhost:8244"
 //!
 //! [backends.pizzashack-production]     # mock backends the harness serves for the target
-//! bind = "0.0.0.0:9080"                # where the harness listens
+//! bind = "0.0.0.0:9080"                # where the harness listens (omit: already served)
 //! url = "http://harness.example.com:9080/pizzashack"   # how the target reaches it
 //!
 //! [features]
@@ -95,8 +95,9 @@ pub struct Gateway {
 
 #[derive(Debug, Clone)]
 pub struct Backend {
-    /// Where the harness listens.
-    pub bind: SocketAddr,
+    /// Where the harness listens; `None` when something else already serves it under that
+    /// name (the reference's own mock backends in a self-check).
+    pub bind: Option<SocketAddr>,
     /// How the target reaches it: what API endpoints point at.
     pub url: String,
 }
@@ -169,7 +170,7 @@ struct RawGateway {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBackend {
-    bind: Spanned<String>,
+    bind: Option<Spanned<String>>,
     url: Spanned<String>,
 }
 
@@ -356,22 +357,27 @@ impl TargetFile {
 
         let mut backends = BTreeMap::new();
         for (name, b) in &raw.backends {
-            match b.bind.get_ref().parse::<SocketAddr>() {
-                Ok(bind) => {
-                    backends.insert(
-                        name.clone(),
-                        Backend {
-                            bind,
-                            url: backend_urls.get(name).cloned().unwrap_or_default(),
-                        },
-                    );
-                }
-                Err(_) => spanned_error(
-                    b.bind.span(),
-                    &format!("backends.{name}.bind"),
-                    format!("expected ip:port, found \"{}\"", b.bind.get_ref()),
-                ),
-            }
+            let bind = match &b.bind {
+                None => None,
+                Some(bind) => match bind.get_ref().parse::<SocketAddr>() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        spanned_error(
+                            bind.span(),
+                            &format!("backends.{name}.bind"),
+                            format!("expected ip:port, found \"{}\"", bind.get_ref()),
+                        );
+                        continue;
+                    }
+                },
+            };
+            backends.insert(
+                name.clone(),
+                Backend {
+                    bind,
+                    url: backend_urls.get(name).cloned().unwrap_or_default(),
+                },
+            );
         }
 
         if !errors.is_empty() {
@@ -457,7 +463,7 @@ url = "http://localhost:9080/pizzashack"
         );
         assert_eq!(
             target.backends["pizzashack-production"].bind,
-            "127.0.0.1:9080".parse().unwrap()
+            Some("127.0.0.1:9080".parse().unwrap())
         );
         assert_eq!(target.supported, None);
     }
