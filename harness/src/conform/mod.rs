@@ -49,9 +49,30 @@ pub struct ConformOptions {
 
 const EXIT_CONFIG: u8 = 2;
 
-/// Runs the check; exit 0 only when every selected profile's core level is a success.
+/// Runs the check; exit 0 only when every selected profile's core level is a success. On
+/// Ctrl-C, what this run created on the target is deleted (by its prefix) before exiting.
 pub async fn run(options: ConformOptions) -> ExitCode {
-    match check(&options).await {
+    let checked = tokio::select! {
+        checked = check(&options) => checked,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("tollgate conform: interrupted; deleting what this run created");
+            if options.target != "reference" && !options.keep {
+                let swept = async {
+                    let target = TargetFile::load(&PathBuf::from(&options.target))
+                        .map_err(|e| e.to_string())?;
+                    let driver = ExternalDriver::new(target, run_id(), options.propagation)
+                        .map_err(|e| e.to_string())?;
+                    sweep(&driver, &driver.run_prefix()).await
+                };
+                match swept.await {
+                    Ok(n) => eprintln!("tollgate conform: deleted {n}"),
+                    Err(e) => eprintln!("tollgate conform: {e}; `--sweep` removes leftovers later"),
+                }
+            }
+            return ExitCode::from(130);
+        }
+    };
+    match checked {
         Ok(report) => {
             print!("{}", report.summary());
             if report.core_conforms() {
@@ -69,21 +90,31 @@ pub async fn run(options: ConformOptions) -> ExitCode {
 
 /// The run, its report written where asked.
 pub async fn check(options: &ConformOptions) -> Result<report::ConformanceReport, String> {
-    let (target, reference) = if options.target == "reference" {
+    if options.target == "reference" {
         let (target, running) = reference_target(options.seed.unwrap_or(1)).await?;
-        (target, Some(running))
+        let report = check_target(options, target, "reference").await;
+        running.shutdown().await;
+        report
     } else {
         let file = PathBuf::from(&options.target);
-        (TargetFile::load(&file).map_err(|e| e.to_string())?, None)
-    };
-    let run_id = run_id();
-    let mut driver = ExternalDriver::new(target.clone(), &run_id, options.propagation)
+        let target = TargetFile::load(&file).map_err(|e| e.to_string())?;
+        check_target(options, target, "external").await
+    }
+}
+
+/// The run against `target` (`mode` for the report: `external` or `reference`).
+pub async fn check_target(
+    options: &ConformOptions,
+    target: TargetFile,
+    mode: &str,
+) -> Result<report::ConformanceReport, String> {
+    let mut driver = ExternalDriver::new(target.clone(), run_id(), options.propagation)
         .map_err(|e| e.to_string())?;
     if options.keep {
         driver = driver.keeping();
     }
     if options.sweep {
-        let removed = sweep(&driver).await?;
+        let removed = sweep(&driver, crate::driver::external::NAME_PREFIX).await?;
         eprintln!("tollgate conform: swept {removed} leftover(s) of earlier runs");
     }
 
@@ -150,9 +181,6 @@ pub async fn check(options: &ConformOptions) -> Result<report::ConformanceReport
         reports,
         u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     );
-    if let Some(running) = reference {
-        running.shutdown().await;
-    }
 
     // The profiles asked for, else every profile some selected test belongs to.
     let profiles: Vec<Tag> = if options.profiles.is_empty() {
@@ -167,11 +195,7 @@ pub async fn check(options: &ConformOptions) -> Result<report::ConformanceReport
         report::Inputs {
             date: now_rfc3339(),
             implementation: target.implementation.clone(),
-            mode: if options.target == "reference" {
-                "reference"
-            } else {
-                "external"
-            },
+            mode,
             suite_digest: digest,
             seed: options.seed,
             options: describe(options),
@@ -259,27 +283,29 @@ fn now_rfc3339() -> String {
 }
 
 /// This run's part of every name it creates: unique across runs on one target (the process id
-/// and the start second), short enough for WSO2's name rules.
-fn run_id() -> String {
-    let secs = u64::try_from(SystemClock.now_millis() / 1000).unwrap_or(0);
-    let mut n = (secs << 20) ^ u64::from(std::process::id());
-    let mut out = String::new();
-    while n > 0 {
-        let digit = (n % 36) as u32;
-        out.push(char::from_digit(digit, 36).unwrap_or('0'));
-        n /= 36;
-    }
-    out
+/// and the start second), short enough for WSO2's name rules; the same all through a process.
+fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let secs = u64::try_from(SystemClock.now_millis() / 1000).unwrap_or(0);
+        let mut n = (secs << 20) ^ u64::from(std::process::id());
+        let mut out = String::new();
+        while n > 0 {
+            out.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
+            n /= 36;
+        }
+        out
+    })
 }
 
-/// Deletes every application and API whose name starts with the conformance prefix: what an
-/// interrupted run left. Returns how many went.
-pub async fn sweep(driver: &ExternalDriver) -> Result<usize, String> {
+/// Deletes every application and API whose name starts with `prefix` (every conformance run's
+/// [`NAME_PREFIX`](crate::driver::external::NAME_PREFIX), or one run's): what an interrupted
+/// run left. Returns how many went.
+pub async fn sweep(driver: &ExternalDriver, prefix: &str) -> Result<usize, String> {
     let target = driver.target_file();
     let client = driver.client();
     let base = &target.control_plane.url;
     let token = admin_token(&client, target).await?;
-    let prefix = crate::driver::external::NAME_PREFIX;
     let mut removed = 0;
     for (list, delete, id_field) in [
         (
@@ -375,7 +401,7 @@ async fn admin_token(
 
 /// The reference's guide topology booted in this process on the system clock, described as a
 /// target file: what a user would write for `tollgate up`.
-async fn reference_target(seed: u64) -> Result<(TargetFile, crate::RunningTopology), String> {
+pub async fn reference_target(seed: u64) -> Result<(TargetFile, crate::RunningTopology), String> {
     let topology = Topology::load(crate::resolve_topology("guide")).map_err(|e| e.to_string())?;
     let address = crate::address::private_address();
     let clock: SharedClock = Arc::new(SystemClock);

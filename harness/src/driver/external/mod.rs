@@ -40,7 +40,8 @@ pub struct ExternalDriver {
     target: Arc<TargetFile>,
     client: Client,
     propagation: Duration,
-    /// `tollgate{run}`: this run's part of every created name.
+    /// `tollgate-{run}-`: what every name this run creates starts with (then the scenario's
+    /// number: `tollgate-k3x9a-0-pizzashack`).
     run: String,
     next: Arc<AtomicU32>,
     /// Leave what scenarios created in place (`--keep`), for debugging.
@@ -56,7 +57,7 @@ impl ExternalDriver {
             target: Arc::new(target),
             client,
             propagation,
-            run: format!("{NAME_PREFIX}{run}"),
+            run: format!("{NAME_PREFIX}-{run}-"),
             next: Arc::new(AtomicU32::new(0)),
             keep: false,
         })
@@ -66,6 +67,11 @@ impl ExternalDriver {
     pub fn keeping(mut self) -> Self {
         self.keep = true;
         self
+    }
+
+    /// What every name this run creates starts with.
+    pub fn run_prefix(&self) -> String {
+        self.run.clone()
     }
 
     pub fn target_file(&self) -> &TargetFile {

@@ -1,0 +1,310 @@
+//! `tollgate conform` checks, and checks for real: the reference passes through its public URLs
+//! alone, with the same per-test results as in-process and nothing left behind; a gateway gone
+//! wrong in one way fails in the profile that covers it, and only there.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tollgate_harness::client::Client;
+use tollgate_harness::conform::report::LevelResult;
+use tollgate_harness::conform::{self, ConformOptions};
+use tollgate_harness::driver::{InprocDriver, TargetFile};
+use tollgate_harness::report::Outcome;
+use tollgate_harness::{RunningTopology, Topology, runner};
+use tollgate_protocol::{SharedClock, SystemClock};
+
+fn scenarios(folders: &[&str]) -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    folders.iter().map(|f| root.join(f)).collect()
+}
+
+fn options(folders: &[&str]) -> ConformOptions {
+    ConformOptions {
+        target: "test".into(),
+        paths: scenarios(folders),
+        profiles: Vec::new(),
+        report: None,
+        json: None,
+        junit: None,
+        run_test: None,
+        skip_tests: Vec::new(),
+        propagation: Duration::from_secs(10),
+        keep: false,
+        sweep: false,
+        seed: Some(7),
+    }
+}
+
+/// The guide's topology on the system clock, as `tollgate up` runs it, and its target file.
+async fn reference() -> (RunningTopology, TargetFile) {
+    let topology = Topology::load(tollgate_harness::resolve_topology("guide")).unwrap();
+    let address = tollgate_harness::address::private_address();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let running = tollgate_harness::boot(
+        &topology,
+        tollgate_harness::BootOptions::new(7, clock, address),
+    )
+    .await
+    .unwrap();
+    let target = conform::describe_topology(&topology, address);
+    (running, target)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_conforms_through_its_public_urls_and_leaves_nothing_behind() {
+    let folders = ["routing", "auth", "key-types"];
+    let (running, target) = reference().await;
+    let report = conform::check_target(&options(&folders), target.clone(), "reference")
+        .await
+        .unwrap();
+    let failed: Vec<&str> = report
+        .tests
+        .iter()
+        .filter(|t| t.result == Outcome::Failed)
+        .map(|t| t.name.as_str())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}\n{}", report.summary());
+    for profile in &report.profiles {
+        let core = profile.core.as_ref().unwrap();
+        assert_ne!(core.result, LevelResult::Failure, "{}", report.summary());
+    }
+    // What ran passed in-process too, and what was skipped says why.
+    let files = runner::discover(&scenarios(&folders)).unwrap();
+    let (loaded, errors) = runner::load_all(&files);
+    assert!(errors.is_empty());
+    let inproc = runner::run_all(&InprocDriver::new(), &loaded, Some(7), 2, &|_| {}).await;
+    for (external, local) in report.tests.iter().zip(&inproc.scenarios) {
+        assert_eq!(external.name, local.file);
+        match external.result {
+            Outcome::Passed => assert_eq!(local.outcome, Outcome::Passed, "{}", local.file),
+            Outcome::Skipped => assert!(external.reason.is_some(), "{}", external.name),
+            Outcome::Failed => unreachable!(),
+        }
+    }
+    let passed = report
+        .tests
+        .iter()
+        .filter(|t| t.result == Outcome::Passed)
+        .count();
+    assert!(passed >= 20, "only {passed} passed:\n{}", report.summary());
+    // Every API and application the run made is gone: a sweep finds nothing.
+    let driver =
+        tollgate_harness::driver::ExternalDriver::new(target, "check", Duration::ZERO).unwrap();
+    let left = conform::sweep(&driver, tollgate_harness::driver::external::NAME_PREFIX)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    running.shutdown().await;
+}
+
+/// A gateway gone wrong in one way: a proxy in front of a real gateway's HTTP port that passes
+/// everything through and rewrites one kind of answer.
+type Mutation = fn(u16, &mut Vec<u8>) -> u16;
+
+async fn broken_gateway(upstream: String, client: Client, mutation: Mutation) -> SocketAddr {
+    let address = tollgate_harness::address::private_address();
+    let listener = tokio::net::TcpListener::bind((address, 0)).await.unwrap();
+    let local = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (upstream, client) = (upstream.clone(), client.clone());
+            let service = service_fn(move |request: hyper::Request<Incoming>| {
+                let (upstream, client) = (upstream.clone(), client.clone());
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body = body.collect().await?.to_bytes();
+                    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                    let mut outgoing =
+                        client.request(parts.method.clone(), format!("{upstream}{path}"));
+                    for (name, value) in &parts.headers {
+                        if name != http::header::HOST {
+                            outgoing = outgoing.header(name.as_str(), value.to_str().unwrap_or(""));
+                        }
+                    }
+                    let answer = outgoing.body(body).send().await.unwrap();
+                    let mut body = answer.body.to_vec();
+                    let status = mutation(answer.status.as_u16(), &mut body);
+                    let mut response = hyper::Response::builder().status(status);
+                    for (name, value) in &answer.headers {
+                        if name != http::header::CONTENT_LENGTH
+                            && name != http::header::TRANSFER_ENCODING
+                        {
+                            response = response.header(name, value);
+                        }
+                    }
+                    Ok::<_, hyper::Error>(response.body(Full::new(Bytes::from(body))).unwrap())
+                }
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    local
+}
+
+/// Runs `folders` against the reference with every gateway's HTTP port behind `mutation`, and
+/// checks that what fails is in `profile`, and only there.
+async fn caught_only_in(folders: &[&str], mutation: Mutation, profile: &str, test: &str) {
+    let (running, mut target) = reference().await;
+    let client = tollgate_harness::driver::external::client_for(&target).unwrap();
+    for gateway in &mut target.gateways {
+        let proxy = broken_gateway(gateway.http.clone(), client.clone(), mutation).await;
+        let host = format!("broken-{}", gateway.instance);
+        target.resolve.insert(host.clone(), proxy.ip());
+        gateway.http = format!("http://{host}:{}", proxy.port());
+    }
+    let report = conform::check_target(&options(folders), target, "reference")
+        .await
+        .unwrap();
+    let failed: Vec<_> = report
+        .tests
+        .iter()
+        .filter(|t| t.result == Outcome::Failed)
+        .collect();
+    assert!(
+        failed.iter().any(|t| t.name == test),
+        "`{test}` did not fail:\n{}",
+        report.summary()
+    );
+    for t in &failed {
+        assert!(
+            t.features.iter().any(|f| f == profile),
+            "{} failed outside `{profile}`: {:?}",
+            t.name,
+            t.first_failure
+        );
+    }
+    let core = report
+        .profiles
+        .iter()
+        .find(|p| p.name == profile)
+        .and_then(|p| p.core.as_ref())
+        .unwrap();
+    assert_eq!(core.result, LevelResult::Failure);
+    assert!(!report.core_conforms());
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_answering_405_as_404_fails_routing_only() {
+    caught_only_in(
+        &["routing", "key-types"],
+        |status, _| if status == 405 { 404 } else { status },
+        "routing",
+        "routing/known-resource-with-another-method-answers-405.toml",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_calling_an_invalid_token_missing_fails_token_auth_only() {
+    caught_only_in(
+        &["routing", "auth"],
+        |status, body| {
+            if status == 401 {
+                let text = String::from_utf8_lossy(body).replace("900901", "900902");
+                *body = text.into_bytes();
+            }
+            status
+        },
+        "token-auth",
+        "auth/malformed-token-is-refused-with-invalid-credentials.toml",
+    )
+    .await;
+}
+
+fn shipped_target(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../targets")
+        .join(name)
+}
+
+/// `tollgate up` in its own process, checked through `targets/guide-up.toml` (its address
+/// changed to the one this test got): the same per-test results as the in-process check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tollgate_up_out_of_process_conforms_through_the_shipped_target_file() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let address = tollgate_harness::address::private_address();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["up", "guide", "--address", &address.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("Ready.") {
+                return;
+            }
+        }
+        panic!("tollgate up ended before it was ready");
+    })
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(shipped_target("guide-up.toml"))
+        .unwrap()
+        .replace("127.0.0.1", &address.to_string());
+    let dir = std::env::temp_dir().join(format!("tollgate-conform-up-{address}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("target.toml");
+    std::fs::write(&file, text).unwrap();
+    let target = TargetFile::load(&file).unwrap();
+    let folders = ["routing"];
+    let out_of_process = conform::check_target(&options(&folders), target, "external")
+        .await
+        .unwrap();
+    let (running, target) = reference().await;
+    let in_process = conform::check_target(&options(&folders), target, "reference")
+        .await
+        .unwrap();
+    running.shutdown().await;
+    let results = |r: &conform::report::ConformanceReport| -> Vec<(String, Outcome)> {
+        r.tests.iter().map(|t| (t.name.clone(), t.result)).collect()
+    };
+    assert_eq!(results(&out_of_process), results(&in_process));
+    assert!(
+        out_of_process.core_conforms(),
+        "{}",
+        out_of_process.summary()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The shipped WSO2 example is checked as a user's would be: its two prerequisites (the
+/// exported certificate, the password variable) are reported where the file names them.
+#[test]
+fn the_shipped_wso2_target_file_names_what_it_still_needs() {
+    let errors = TargetFile::load(&shipped_target("wso2-all-in-one.toml"))
+        .unwrap_err()
+        .0;
+    let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["control_plane.password_env", "control_plane.ca_file"]
+    );
+    assert!(
+        errors[0].message.contains("APIM_ADMIN_PASSWORD"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].message.contains("wso2carbon.pem"),
+        "{}",
+        errors[1]
+    );
+}
