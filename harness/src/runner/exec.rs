@@ -216,6 +216,14 @@ pub(crate) struct Executor<'t, D: Driver> {
     revoked_at: BTreeMap<String, Option<u64>>,
     /// A control-plane change gateways have not been seen to apply yet.
     unconverged: bool,
+    /// The names of the applications this scenario created, as written.
+    app_names: Vec<String>,
+    /// What `http` steps created on a shared deployment (throttling policies, deny
+    /// conditions), as URLs to delete when the scenario ends.
+    created: Vec<String>,
+    /// The scenario counts requests against quotas (`throttling`): a black-box poll would spend
+    /// them.
+    counts_quota: bool,
     /// Background loads started and not yet stopped; dropped (aborted) with the executor.
     loads: BTreeMap<String, RunningLoad>,
     /// The figures of the load the current step stopped, for its report.
@@ -241,6 +249,9 @@ impl<'t, D: Driver> Executor<'t, D> {
             tokens: BTreeMap::new(),
             revoked_at: BTreeMap::new(),
             unconverged: false,
+            app_names: Vec::new(),
+            created: Vec::new(),
+            counts_quota: false,
             loads: BTreeMap::new(),
             figures: None,
         }
@@ -251,6 +262,7 @@ impl<'t, D: Driver> Executor<'t, D> {
     /// `http` step does not. A step skipped for a missing driver capability stops it too: what
     /// follows would check a world that step did not make.
     pub(crate) async fn run(&mut self, scenario: &Scenario, file: &str) -> Vec<StepReport> {
+        self.counts_quota = scenario.tags.contains(&tollgate_scenario::Tag::Throttling);
         let mut reports = Vec::new();
         let mut stopped: Option<String> = None;
         for step in &scenario.steps {
@@ -307,6 +319,38 @@ impl<'t, D: Driver> Executor<'t, D> {
         }
     }
 
+    /// A JSON body the scenario wrote, as the target gets it: a string naming a context this
+    /// scenario published (`/pizzashack/1.0.0`), or an application it created as
+    /// `owner:name`, carries the run's prefix (a deny condition on them, say).
+    fn prefixed_json(&self, value: Value) -> Value {
+        if self.target.run_prefix().is_none() {
+            return value;
+        }
+        match value {
+            Value::String(text) => {
+                let served = self.served_path(text.clone());
+                if served != text {
+                    return Value::String(served);
+                }
+                match text.split_once(':') {
+                    Some((owner, app)) if self.app_names.iter().any(|a| a == app) => {
+                        Value::String(format!("{owner}:{}", self.prefixed(app)))
+                    }
+                    _ => Value::String(text),
+                }
+            }
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.prefixed_json(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, self.prefixed_json(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// A gateway path as the scenario writes it (`/pizzashack/1.0.0/menu`) → as the target
     /// serves it: the context of an API this scenario published, prefixed.
     fn served_path(&self, path: String) -> String {
@@ -339,6 +383,7 @@ impl<'t, D: Driver> Executor<'t, D> {
         if !self.target.cleans_up() {
             return;
         }
+        let created = std::mem::take(&mut self.created);
         let apps: Vec<String> = std::mem::take(&mut self.apps).into_values().collect();
         let apis: Vec<String> = std::mem::take(&mut self.apis)
             .into_values()
@@ -351,11 +396,25 @@ impl<'t, D: Driver> Executor<'t, D> {
                 apis.iter()
                     .map(|id| format!("/api/am/publisher/v4/apis/{id}")),
             );
-        for path in paths.collect::<Vec<_>>() {
-            match self.admin_call(Method::DELETE, &path, None).await {
+        let urls: Vec<String> = paths
+            .map(|path| format!("{}{path}", self.control_plane))
+            .chain(created.into_iter().rev())
+            .collect();
+        for url in urls {
+            let token = match self.admin().await {
+                Ok(token) => token,
+                Err(f) => {
+                    tracing::warn!(error = %f.message, "no admin session: nothing deleted");
+                    return;
+                }
+            };
+            match self
+                .send(Outgoing::new(Method::DELETE, url.clone()).bearer(&token))
+                .await
+            {
                 Ok(e) if e.response.status.is_success() => {}
-                Ok(e) => tracing::warn!(%path, status = %e.response.status, "not deleted"),
-                Err(f) => tracing::warn!(%path, error = %f.message, "not deleted"),
+                Ok(e) => tracing::warn!(%url, status = %e.response.status, "not deleted"),
+                Err(f) => tracing::warn!(%url, error = %f.message, "not deleted"),
             }
         }
     }
@@ -494,8 +553,22 @@ impl<'t, D: Driver> Executor<'t, D> {
             })?;
         Ok(Exchange {
             sent: outgoing,
-            response,
+            response: self.unprefixed(response),
         })
+    }
+
+    /// A response with the run's prefix taken out of its body, so expectations see the names
+    /// and contexts the scenario wrote (`PizzaShackAPI`, `/pizzashack/1.0.0`).
+    fn unprefixed(&self, mut response: ClientResponse) -> ClientResponse {
+        let Some(prefix) = self.target.run_prefix() else {
+            return response;
+        };
+        if let Ok(text) = std::str::from_utf8(&response.body)
+            && text.contains(prefix)
+        {
+            response.body = text.replace(prefix, "").into_bytes().into();
+        }
+        response
     }
 
     /// The admin REST token: DCR then a password grant with every scope, once per scenario.
@@ -591,7 +664,9 @@ impl<'t, D: Driver> Executor<'t, D> {
                 o.body = render(t, lookup).map_err(failure)?.into_bytes();
                 o
             }
-            Body::Json(t) => outgoing.json(&render_json(t, lookup).map_err(failure)?),
+            Body::Json(t) => {
+                outgoing.json(&self.prefixed_json(render_json(t, lookup).map_err(failure)?))
+            }
             Body::Form(fields) => {
                 let rendered: Vec<(String, String)> = fields
                     .iter()

@@ -25,6 +25,7 @@ impl<D: Driver> Executor<'_, D> {
         if exchange.response.status.is_success() {
             let id = field(&exchange, "applicationId")?;
             self.apps.insert(app.app.clone(), id);
+            self.app_names.push(app.name.clone());
         }
         Ok(exchange)
     }

@@ -50,6 +50,28 @@ impl<D: Driver> Executor<'_, D> {
         if let Some(body) = &http.body {
             outgoing = self.body(outgoing, body)?;
         }
-        self.send(outgoing).await
+        let url = outgoing.url.clone();
+        let exchange = self.send(outgoing).await?;
+        self.remember_created(&url, &exchange);
+        Ok(exchange)
+    }
+
+    /// On a shared deployment, what a POST made (an Admin API policy or deny condition, named
+    /// by `policyId` or `conditionId`) is deleted when the scenario ends.
+    fn remember_created(&mut self, url: &str, exchange: &Exchange) {
+        if !self.target.cleans_up()
+            || exchange.sent.method != Method::POST
+            || exchange.response.status != ::http::StatusCode::CREATED
+        {
+            return;
+        }
+        let doc = body_json(&exchange.response).unwrap_or(Value::Null);
+        if let Some(id) = ["policyId", "conditionId"]
+            .iter()
+            .find_map(|key| doc[*key].as_str())
+        {
+            let collection = url.split('?').next().unwrap_or(url).trim_end_matches('/');
+            self.created.push(format!("{collection}/{id}"));
+        }
     }
 }

@@ -41,6 +41,13 @@ impl<D: Driver> Executor<'_, D> {
         }
         if self.unconverged {
             // Only without signals: `converge` clears it otherwise.
+            if self.counts_quota {
+                return Ok(StepEnd::Skipped(format!(
+                    "driver `{}` has no {}: requests counted against a quota cannot wait for a change by polling (each try would spend the quota)",
+                    self.driver.kind().name(),
+                    Capability::Signals
+                )));
+            }
             self.poll_until_converged(step, &outgoing).await?;
         }
         let Some(repeat) = &step.repeat else {
