@@ -9,8 +9,8 @@
 //! | `traffic-manager` | — not built: [`NodeError::UnsupportedRole`] | |
 //!
 //! A node never binds a socket, reads the clock or picks a seed itself: the harness (in-process
-//! or simulated) and the `tollgate node` command (real sockets, for containers and manual runs)
-//! bind every listener [`required_ports`] names and pass them in [`NodeResources`], with the
+//! or simulated) and the `tollgate-node` binary ([`run`]: real sockets, for containers and manual
+//! runs) bind every listener [`required_ports`] names and pass them in [`NodeResources`], with the
 //! [`Outbound`] it reaches other nodes through, the clock, the seed and the TLS config. That is
 //! what lets the same node run on loopback, in a simulator or in a container (mini-redis's
 //! `server::run(listener, shutdown)`, linkerd's injected binders).
@@ -35,11 +35,12 @@
 //! `[apim.throttling]` URL naming this node (`node_ip`, `hostname`, `localhost` or 127.0.0.1,
 //! with this node's TM port) is pointed at the listener's address.
 //!
-//! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM); the rest is
-//! this file: [`PortRole`], [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`],
+//! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM), [`run`] (a
+//! node or a load balancer as a process: the `tollgate-node` binary); the rest is this file: [`PortRole`], [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`],
 //! [`NodeHandle`].
 
 pub mod convergence;
+pub mod run;
 pub mod tls;
 pub mod traffic;
 
