@@ -7,7 +7,7 @@
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use std::time::Duration;
-use tollgate_harness::driver::{ContainerDriver, Driver, InprocDriver, Target};
+use tollgate_harness::driver::{ContainerDriver, Driver, InprocDriver, Signals, Target};
 
 fn boot(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,8 +61,11 @@ async fn timed<D: Driver>(driver: &D, topology: &std::path::Path, iters: u64) ->
             .boot(topology, 1)
             .await
             .unwrap_or_else(|e| panic!("boot: {e}"));
+        let signals = target
+            .signals()
+            .unwrap_or_else(|| panic!("a booted topology gives convergence signals"));
         for gateway in target.gateway_names() {
-            target
+            signals
                 .wait_for_seq(&gateway, 0, Duration::from_secs(60))
                 .await
                 .unwrap_or_else(|e| panic!("{gateway}: {}", e.last_seen));

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The address `tollgate up` and `tollgate node` use unless told otherwise.
-pub const DEFAULT_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub const DEFAULT_ADDRESS: IpAddr = tollgate_node::run::DEFAULT_ADDRESS;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 

@@ -10,7 +10,10 @@
 //! - `tollgate bench [TOPOLOGY] [--mode open|closed] [--rate N | --find-max] ...` measures the
 //!   topology's gateway paths against `direct` and `nginx` (see [`crate::bench`]).
 //! - `tollgate node --config deployment.toml [--seed N] [--address IP]` runs one node of
-//!   whatever `server_role` the file names, on its own sockets (containers, manual runs).
+//!   whatever `server_role` the file names, on its own sockets (manual runs): the same run as
+//!   `tollgate-node node` ([`tollgate_node::run::node`]), the container image's program.
+//! - `tollgate load-balancer --topology DIR --name NAME` runs a topology's `[[load_balancer]]`:
+//!   `tollgate-node load-balancer` given that load balancer's gateways.
 //! - `tollgate soak [--duration 60s] [--connections 4]` sends valid and hostile traffic through
 //!   the guide's topology (in-process, loopback) and reports RSS and open fds at start and end;
 //!   exit 1 when an answer was not the one it must be.
@@ -24,22 +27,19 @@ use crate::inproc::{BootOptions, RunningTopology};
 use crate::topology::Topology;
 use clap::{Parser, Subcommand};
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
-use tollgate_config::model::DeploymentConfig;
-use tollgate_node::{NodeListeners, NodeResources, PortRole};
-use tollgate_protocol::internal::NODE_CLOCK;
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::{ManualClock, SharedClock, SystemClock};
+use tollgate_node::PortRole;
+use tollgate_node::run::{LoadBalancerArgs, NetworkArgs, NodeArgs, RunError, StopSignals};
+use tollgate_protocol::{SharedClock, SystemClock};
 use tollgate_scenario::Driver as DriverKind;
 
 /// Exit code for a configuration that does not load.
-pub const EXIT_CONFIG: u8 = 2;
+pub const EXIT_CONFIG: u8 = tollgate_node::run::EXIT_CONFIG;
 /// Exit code for a topology or node that cannot start.
-pub const EXIT_START: u8 = 1;
+pub const EXIT_START: u8 = tollgate_node::run::EXIT_START;
 /// Exit code of `tollgate run` when a scenario failed.
 pub const EXIT_FAILED: u8 = 1;
 
@@ -135,38 +135,8 @@ pub enum Command {
         #[arg(long, default_value_t = crate::address::DEFAULT_ADDRESS)]
         address: IpAddr,
     },
-    /// Run one node of whatever server_role its deployment.toml names.
-    Node {
-        /// The node's deployment.toml.
-        #[arg(long)]
-        config: PathBuf,
-        /// Seed for every id, key and token.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Address to bind (0.0.0.0 in a container). A loopback address other than 127.0.0.1
-        /// also becomes what `localhost` resolves to, so several nodes run by hand on
-        /// 127.0.0.2 find each other as an in-process topology's nodes do.
-        #[arg(long, default_value_t = crate::address::DEFAULT_ADDRESS)]
-        address: IpAddr,
-        /// Node name for logs and seeds; defaults to the config's folder name.
-        #[arg(long)]
-        name: Option<String>,
-        /// The node's runtime home (WSO2's `<APIM_HOME>`), where a gateway keeps its API files
-        /// and a control plane its database across restarts (delete the folder to start
-        /// empty); defaults to `tollgate/<name>` in the system's temporary folder.
-        #[arg(long, value_name = "DIR")]
-        home: Option<PathBuf>,
-        /// Run on a test clock starting at this instant instead of the system clock: virtual
-        /// time for a harness outside the process (the container driver), moved forward with
-        /// `PUT /_tollgate/clock` on the management port. Off unless given. A
-        /// `tollgate-virtual-clock` file in the runtime home (Unix milliseconds, written by the
-        /// harness before a restart) starts it there instead, so a restarted node keeps the
-        /// topology's time.
-        #[arg(long, value_name = "UNIX_MILLIS")]
-        virtual_clock: Option<i64>,
-        #[command(flatten)]
-        network: NetworkArgs,
-    },
+    /// Run one node of whatever server_role its deployment.toml names (as `tollgate-node node`).
+    Node(NodeArgs),
     /// Valid and hostile traffic through the guide's topology, in-process on loopback, for a
     /// set time; reports RSS and open file descriptors at start and end.
     Soak {
@@ -182,7 +152,8 @@ pub enum Command {
     },
     /// Benchmark a topology's gateway against its backend reached directly and through nginx.
     Bench(crate::bench::BenchArgs),
-    /// Run a topology's `[[load_balancer]]` on its own sockets (containers, manual runs).
+    /// Run a topology's `[[load_balancer]]` on its own sockets (manual runs): `tollgate-node
+    /// load-balancer` with the gateways it fronts.
     LoadBalancer {
         /// The topology folder (or its topology.toml).
         #[arg(long)]
@@ -196,60 +167,6 @@ pub enum Command {
         #[command(flatten)]
         network: NetworkArgs,
     },
-}
-
-/// Where a node's outbound connections go, beyond the system's resolver.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct NetworkArgs {
-    /// `HOST=IP`: resolve HOST to IP, as an /etc/hosts line would (repeatable).
-    #[arg(long = "host", value_name = "HOST=IP", value_parser = parse_host)]
-    pub hosts: Vec<(String, IpAddr)>,
-    /// `HOST:PORT=IP:PORT`: connections to HOST:PORT go to IP:PORT (repeatable). How instances
-    /// that share one host in the topology (`localhost:9443`, `localhost:9444`) keep finding each
-    /// other when each runs in its own container.
-    #[arg(long = "route", value_name = "HOST:PORT=IP:PORT", value_parser = parse_route)]
-    pub routes: Vec<(String, u16, SocketAddr)>,
-}
-
-impl NetworkArgs {
-    /// The host map of a node run from the command line: these entries, then the system's
-    /// resolver (/etc/hosts, Docker's DNS), as WSO2's nodes resolve names.
-    pub fn host_map(&self, address: IpAddr) -> HostMap {
-        let mut map = HostMap::new();
-        map.use_system_dns = true;
-        // Nodes run by hand on a private loopback address find each other there, as in-process
-        // topologies do: `localhost` in their files means that address.
-        if address.is_loopback() && address != crate::address::DEFAULT_ADDRESS {
-            map.insert("localhost", address);
-        }
-        for (host, ip) in &self.hosts {
-            map.insert(host.clone(), *ip);
-        }
-        for (host, port, to) in &self.routes {
-            map.insert_route(host.clone(), *port, *to);
-        }
-        map
-    }
-}
-
-fn parse_host(value: &str) -> Result<(String, IpAddr), String> {
-    let (host, ip) = value
-        .split_once('=')
-        .ok_or_else(|| format!("`{value}` is not HOST=IP"))?;
-    let ip = ip.parse().map_err(|e| format!("`{ip}`: {e}"))?;
-    Ok((host.to_owned(), ip))
-}
-
-fn parse_route(value: &str) -> Result<(String, u16, SocketAddr), String> {
-    let (from, to) = value
-        .split_once('=')
-        .ok_or_else(|| format!("`{value}` is not HOST:PORT=IP:PORT"))?;
-    let (host, port) = from
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{from}` is not HOST:PORT"))?;
-    let port = port.parse().map_err(|e| format!("port `{port}`: {e}"))?;
-    let to = to.parse().map_err(|e| format!("`{to}`: {e}"))?;
-    Ok((host.to_owned(), port, to))
 }
 
 /// Runs the parsed command to completion.
@@ -289,30 +206,13 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
-        Command::Node {
-            config,
-            seed,
-            address,
-            name,
-            home,
-            virtual_clock,
-            network,
-        } => {
-            let start = NodeStart {
-                seed,
-                address,
-                name,
-                home,
-                virtual_clock,
-            };
-            node(&config, start, &network).await
-        }
+        Command::Node(args) => reported(tollgate_node::run::node(args).await),
         Command::LoadBalancer {
             topology,
             name,
             address,
             network,
-        } => load_balancer(&topology, &name, address, &network).await,
+        } => load_balancer(&topology, &name, address, network).await,
         Command::Soak {
             duration,
             connections,
@@ -458,48 +358,6 @@ async fn soak(duration: std::time::Duration, connections: usize, seed: u64) -> E
     }
 }
 
-/// Ctrl-C, or SIGTERM (`docker stop`: a container's PID 1 gets no default handler for it).
-/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made: a caller makes it
-/// before it says it is ready, so a signal sent right after that line ends the wait instead of
-/// killing the process with the default action.
-struct StopSignals {
-    interrupt: Option<tokio::signal::unix::Signal>,
-    terminate: Option<tokio::signal::unix::Signal>,
-}
-
-impl StopSignals {
-    fn listen() -> Self {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind| match signal(kind) {
-            Ok(signal) => Some(signal),
-            Err(error) => {
-                // No handler (unusual): keep serving rather than exit at once.
-                tracing::warn!(%error, "cannot listen for a stop signal; stop the process to end it");
-                None
-            }
-        };
-        Self {
-            interrupt: listen(SignalKind::interrupt()),
-            terminate: listen(SignalKind::terminate()),
-        }
-    }
-
-    async fn wait(mut self) {
-        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-            match signal {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        }
-        tokio::select! {
-            () = next(&mut self.interrupt) => {}
-            () = next(&mut self.terminate) => {}
-        }
-    }
-}
-
 /// The endpoint listing `tollgate up` prints, in the spirit of WSO2's start-up console lines.
 pub fn describe(topology: &Topology, running: &RunningTopology) -> String {
     let mut out = String::new();
@@ -634,196 +492,24 @@ pub fn describe(topology: &Topology, running: &RunningTopology) -> String {
     out
 }
 
-/// The file in a node's runtime home that starts its test clock (see `tollgate node
-/// --virtual-clock`).
-pub const VIRTUAL_CLOCK_FILE: &str = "tollgate-virtual-clock";
-
-/// `tollgate node`'s options beside its config and network.
-struct NodeStart {
-    seed: u64,
-    address: IpAddr,
-    name: Option<String>,
-    home: Option<PathBuf>,
-    virtual_clock: Option<i64>,
-}
-
-async fn node(config: &std::path::Path, start: NodeStart, network: &NetworkArgs) -> ExitCode {
-    let NodeStart {
-        seed,
-        address,
-        name,
-        home,
-        virtual_clock,
-    } = start;
-    let loaded = match tollgate_config::load(config) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            for diagnostic in &errors.0 {
-                eprintln!("{diagnostic}");
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    for warning in &loaded.warnings {
-        eprintln!("warning: {warning}");
-    }
-    let base_dir = config
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let name = name.unwrap_or_else(|| {
-        base_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "node".to_owned())
-    });
-    let host_map = network.host_map(address);
-    // Outside any checkout, and the same for every run of the node: a restart finds its files.
-    let home = home.unwrap_or_else(|| std::env::temp_dir().join("tollgate").join(&name));
-    let clock: SharedClock = match virtual_clock {
-        None => Arc::new(SystemClock),
-        Some(start) => match test_clock(start, &home) {
-            Ok(clock) => Arc::new(clock),
-            Err(message) => {
-                eprintln!("tollgate: {message}");
-                return ExitCode::from(EXIT_START);
-            }
-        },
-    };
-    match run_node(
-        &name,
-        loaded.config,
-        &base_dir,
-        NodeClock {
-            clock,
-            test_clock: virtual_clock.is_some(),
-            seed,
-        },
-        address,
-        host_map,
-        home,
-    )
-    .await
-    {
+/// A node's or load balancer's run, its error printed as `tollgate` reports it.
+fn reported(result: Result<(), RunError>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("tollgate: {message}");
-            ExitCode::from(EXIT_START)
+        Err(error) => {
+            error.report("tollgate");
+            ExitCode::from(error.exit_code())
         }
     }
 }
 
-/// A test clock at `start`, or at what `home`'s [`VIRTUAL_CLOCK_FILE`] holds.
-fn test_clock(start: i64, home: &std::path::Path) -> Result<ManualClock, String> {
-    let file = home.join(VIRTUAL_CLOCK_FILE);
-    let start = match std::fs::read_to_string(&file) {
-        Ok(text) => text.trim().parse::<i64>().map_err(|e| {
-            format!(
-                "{}: not a time in Unix milliseconds ({e}): {text:?}",
-                file.display()
-            )
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => start,
-        Err(e) => return Err(format!("{}: {e}", file.display())),
-    };
-    Ok(ManualClock::new(start))
-}
-
-/// What a node's time and randomness come from.
-struct NodeClock {
-    clock: SharedClock,
-    /// `clock` is a test clock (`--virtual-clock`).
-    test_clock: bool,
-    seed: u64,
-}
-
-async fn run_node(
-    name: &str,
-    config: DeploymentConfig,
-    base_dir: &std::path::Path,
-    NodeClock {
-        clock,
-        test_clock,
-        seed,
-    }: NodeClock,
-    address: IpAddr,
-    host_map: HostMap,
-    home: PathBuf,
-) -> Result<(), String> {
-    let ports = tollgate_node::required_ports(&config).map_err(|e| e.to_string())?;
-    let mut listeners = NodeListeners::default();
-    let mut lines = Vec::new();
-    for (role, port) in ports {
-        let (socket, listener) = bind(address, port, &format!("{name}: {role}")).await?;
-        lines.push(format!(
-            "  {:<27}: {}://{socket}",
-            role.to_string(),
-            role.scheme()
-        ));
-        listeners.insert(role, listener);
-    }
-    let keystores = tollgate_node::tls::load(&config, base_dir).map_err(|e| e.to_string())?;
-    let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
-    let outbound = Outbound::new(host_map, &trusted).map_err(|e| e.to_string())?;
-    let role = config.server.server_role;
-    let resources = NodeResources {
-        listeners,
-        outbound,
-        clock: clock.clone(),
-        seed,
-        tls: keystores.server,
-        signing: keystores.signing,
-        home: Some(home.clone()),
-    };
-    let shutdown = CancellationToken::new();
-    let handle = tollgate_node::start(name, config, resources, shutdown.clone())
-        .await
-        .map_err(|e| format!("{name}: {e}"))?;
-    println!("Tollgate node `{name}` ({}), seed {seed}", role.as_str());
-    for line in lines {
-        println!("{line}");
-    }
-    if test_clock {
-        println!(
-            "  {:<27}: {} ms (moved by PUT {NODE_CLOCK})",
-            "test clock",
-            clock.now_millis()
-        );
-    }
-    if role.runs_gateway() {
-        println!("  {:<27}: {}", "runtime home", home.display());
-        println!("  waiting for the start-up sync with the control plane…");
-    }
-    handle.ready().await;
-    let stop = StopSignals::listen();
-    println!("Ready. Ctrl-C stops.");
-    stop.wait().await;
-    handle.shutdown().await;
-    Ok(())
-}
-
-async fn bind(
-    address: IpAddr,
-    port: u16,
-    what: &str,
-) -> Result<(SocketAddr, tokio::net::TcpListener), String> {
-    let socket = SocketAddr::new(address, port);
-    match tokio::net::TcpListener::bind(socket).await {
-        Ok(listener) => Ok((socket, listener)),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(format!(
-            "port {port} ({what}) on {address} is already in use"
-        )),
-        Err(e) => Err(format!(
-            "cannot bind port {port} ({what}) on {address}: {e}"
-        )),
-    }
-}
-
+/// `tollgate load-balancer`: the topology's load balancer `name`, run as `tollgate-node
+/// load-balancer` with the gateways it fronts.
 async fn load_balancer(
     topology: &std::path::Path,
     name: &str,
     address: IpAddr,
-    network: &NetworkArgs,
+    network: NetworkArgs,
 ) -> ExitCode {
     let topology = match Topology::load(topology) {
         Ok(topology) => topology,
@@ -835,21 +521,23 @@ async fn load_balancer(
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match run_load_balancer(&topology, name, address, network).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let args = match load_balancer_args(&topology, name) {
+        Ok(args) => LoadBalancerArgs {
+            address,
+            network,
+            ..args
+        },
         Err(message) => {
             eprintln!("tollgate: {message}");
-            ExitCode::from(EXIT_START)
+            return ExitCode::from(EXIT_START);
         }
-    }
+    };
+    reported(tollgate_node::run::load_balancer(args).await)
 }
 
-async fn run_load_balancer(
-    topology: &Topology,
-    name: &str,
-    address: IpAddr,
-    network: &NetworkArgs,
-) -> Result<(), String> {
+/// What `tollgate-node load-balancer` needs to run `topology`'s load balancer `name` (on the
+/// default address, with no network arguments).
+fn load_balancer_args(topology: &Topology, name: &str) -> Result<LoadBalancerArgs, String> {
     let spec = topology.load_balancer(name).ok_or_else(|| {
         let names: Vec<&str> = topology
             .load_balancers
@@ -866,38 +554,14 @@ async fn run_load_balancer(
             }
         )
     })?;
-    let nodes = crate::topology::gateway_nodes(&topology.instances, spec)?;
-    let config = tollgate_load_balancer::LoadBalancerConfig::gateway_cluster(&nodes);
-    let mut listeners = std::collections::BTreeMap::new();
-    let mut lines = Vec::new();
-    for (listener, port, scheme) in [("http", spec.http, "http"), ("https", spec.https, "https")] {
-        let (socket, bound) = bind(address, port, &format!("{name}: {listener}")).await?;
-        lines.push(format!(
-            "  {:<27}: {scheme}://{socket}",
-            format!("API traffic ({})", scheme.to_uppercase())
-        ));
-        listeners.insert(listener.to_owned(), bound);
-    }
-    let outbound = Outbound::new(
-        network.host_map(address),
-        &[tollgate_protocol::security::DEFAULT_CERT_PEM],
-    )
-    .map_err(|e| e.to_string())?;
-    let shutdown = CancellationToken::new();
-    let _handle = tollgate_load_balancer::start(config, listeners, outbound, shutdown.clone())
-        .map_err(|e| format!("{name}: {e}"))?;
-    println!(
-        "Tollgate load balancer `{name}` in front of {}",
-        spec.fronts.join(", ")
-    );
-    let stop = StopSignals::listen();
-    for line in lines {
-        println!("{line}");
-    }
-    println!("Ready. Ctrl-C stops.");
-    stop.wait().await;
-    shutdown.cancel();
-    Ok(())
+    Ok(LoadBalancerArgs {
+        name: spec.name.clone(),
+        http: spec.http,
+        https: spec.https,
+        gateways: crate::topology::gateway_nodes(&topology.instances, spec)?,
+        address: tollgate_node::run::DEFAULT_ADDRESS,
+        network: NetworkArgs::default(),
+    })
 }
 
 /// `tollgate run`'s arguments.
@@ -1009,29 +673,5 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use tollgate_protocol::Clock;
-
-    #[test]
-    fn a_test_clock_starts_at_its_flag_or_at_the_time_its_home_was_given() {
-        let home = std::env::temp_dir().join(format!("tollgate-cli-clock-{}", std::process::id()));
-        std::fs::create_dir_all(&home).unwrap();
-        let _ = std::fs::remove_file(home.join(VIRTUAL_CLOCK_FILE));
-        assert_eq!(test_clock(1_000, &home).unwrap().now_millis(), 1_000);
-        std::fs::write(home.join(VIRTUAL_CLOCK_FILE), "90000\n").unwrap();
-        assert_eq!(test_clock(1_000, &home).unwrap().now_millis(), 90_000);
-        std::fs::write(home.join(VIRTUAL_CLOCK_FILE), "soon").unwrap();
-        let error = test_clock(1_000, &home).err().unwrap();
-        assert!(
-            error.contains(VIRTUAL_CLOCK_FILE) && error.contains("soon"),
-            "{error}"
-        );
-        std::fs::remove_dir_all(&home).unwrap();
     }
 }

@@ -16,8 +16,9 @@
 //! registered under theirs (so a gateway ↔ backend partition refuses new connections; backends
 //! cannot be paused); a control plane's Traffic Manager ports answer as `traffic-manager`
 //! ([`crate::topology::Topology::members`]), so a gateway can be cut from it alone.
-//! [`RunningTopology`] kills and restarts members (a restart rebinds the same ports and awaits
-//! readiness by signal; a control plane comes back with its state, as WSO2's does over its
+//! [`RunningTopology`] kills and restarts members (a kill returns once the member's sockets are
+//! closed, so a restart binds the same ports at once, then awaits readiness by signal; a control
+//! plane comes back with its state, as WSO2's does over its
 //! database), pauses and resumes them, and partitions and heals pairs. A gateway's passthrough
 //! listeners accept nothing until its start-up sync is done, so a restarted node never answers
 //! traffic with a stale route table.
@@ -438,23 +439,6 @@ fn host_map(topology: &Topology, address: IpAddr) -> HostMap {
     map
 }
 
-/// Binds `addr` again after its owner was killed. The gateway's and Traffic Manager's serving
-/// tasks are spawned detached, so [`NodeHandle::shutdown`] cannot await their listeners' drop
-/// (no completion signal): a port still held is retried every 10 ms, at most 2 s in all.
-async fn rebind(addr: SocketAddr, owner: &str, what: &str) -> Result<TcpListener, BootError> {
-    const ATTEMPTS: u32 = 200;
-    let mut attempt = 0;
-    loop {
-        match bind(addr.ip(), addr.port(), owner, what).await {
-            Err(error) if error.is_port_in_use() && attempt < ATTEMPTS => {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 async fn bind(
     address: IpAddr,
     port: u16,
@@ -762,7 +746,8 @@ impl RunningTopology {
                 let mut listeners = Vec::new();
                 for endpoint in &endpoints {
                     let what = endpoint.role.to_string();
-                    match rebind(endpoint.addr, name, &what).await {
+                    // The kill closed its sockets before returning: no retry needed.
+                    match bind(endpoint.addr.ip(), endpoint.addr.port(), name, &what).await {
                         Ok(listener) => listeners.push((endpoint.role, listener)),
                         Err(error) => {
                             self.down.insert(name.to_owned(), endpoints.clone());
@@ -796,8 +781,10 @@ impl RunningTopology {
                 }
                 let mut lb = self.load_balancers.remove(position);
                 let bound = async {
-                    let http = rebind(lb.http, name, "load balancer HTTP").await?;
-                    let https = rebind(lb.https, name, "load balancer HTTPS").await?;
+                    let http =
+                        bind(lb.http.ip(), lb.http.port(), name, "load balancer HTTP").await?;
+                    let https =
+                        bind(lb.https.ip(), lb.https.port(), name, "load balancer HTTPS").await?;
                     Ok::<_, BootError>((http, https))
                 }
                 .await;

@@ -20,7 +20,7 @@
 //! | [`conform`] | `tollgate conform`: the scenarios against another deployment through the external driver, and the conformance report |
 //! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
 //! | [`bench`] | `tollgate bench`: the open-loop load generator, the measured paths, the report and its plot |
-//! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate node`, `tollgate soak` and `tollgate bench` |
+//! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate soak`, `tollgate bench`; `tollgate node` and `tollgate load-balancer` (aliases of the `tollgate-node` binary's runs, [`tollgate_node::run`]) |
 //!
 //! Not built yet (later issues): the simulated driver.
 

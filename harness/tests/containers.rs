@@ -1,6 +1,6 @@
 //! The container tier: scenario files run on the container driver, every member of their
 //! topology in its own Docker container `FROM scratch` (the image is built here from a
-//! statically linked `tollgate`, and reused while the binary is unchanged).
+//! statically linked `tollgate-node`, and reused while the binary is unchanged).
 //!
 //! Which scenarios: the guide's walk-through, the key-type matrix and the HA scenarios
 //! (kills, restarts, the rest skip the steps this driver cannot do, with the reason). Without a

@@ -1,5 +1,5 @@
 //! `tollgate`: run scenarios (`tollgate run`), boot the guide's topology (`tollgate up`) or run
-//! one node (`tollgate node`).
+//! one node (`tollgate node`, the same run as the `tollgate-node` binary's).
 //! See [`tollgate_harness::cli`].
 
 use clap::Parser;

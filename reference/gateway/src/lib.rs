@@ -70,6 +70,7 @@ pub use settings::{CorsSettings, GatewaySettings, ThrottleSettings};
 
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::SyncStatus;
 use tollgate_protocol::net::{Listener, Outbound, serve};
@@ -89,6 +90,9 @@ pub struct GatewayListeners<L> {
 #[derive(Debug, Clone)]
 pub struct GatewayHandle {
     gateway: Arc<Gateway>,
+    /// Its servers, sync task and Traffic Manager clients.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl GatewayHandle {
@@ -109,12 +113,31 @@ impl GatewayHandle {
     pub fn gateway(&self) -> &Arc<Gateway> {
         &self.gateway
     }
+
+    /// Stops the gateway and waits until every task it spawned has ended: when this returns,
+    /// its listeners are closed (their ports can be bound again) and its connections dropped.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Makes `tasks` wait for `other` too (a client that tracks its own tasks).
+fn track(tasks: &TaskTracker, other: &TaskTracker) {
+    let other = other.clone();
+    tasks.spawn(async move { other.wait().await });
 }
 
 /// Starts following the TM's decisions and publishing events as `[apim.throttling]` says. A
 /// URL that does not parse is logged and leaves that client off: the node still serves, with
 /// local limits only (what a WSO2 gateway does when its TM connection cannot be set up).
-fn attach_traffic_manager(gateway: &Gateway, outbound: &Outbound, shutdown: &CancellationToken) {
+fn attach_traffic_manager(
+    gateway: &Gateway,
+    outbound: &Outbound,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) {
     let settings = &gateway.settings().throttle;
     if !settings.decision_endpoints.is_empty() {
         match tollgate_traffic_manager::DecisionFollower::spawn(
@@ -123,7 +146,10 @@ fn attach_traffic_manager(gateway: &Gateway, outbound: &Outbound, shutdown: &Can
             tollgate_traffic_manager::Backoff::default(),
             shutdown.clone(),
         ) {
-            Ok(follower) => gateway.throttle().attach_follower(&follower),
+            Ok(follower) => {
+                track(tasks, follower.tasks());
+                gateway.throttle().attach_follower(&follower);
+            }
             Err(error) => tracing::error!(%error, "throttle decisions not followed"),
         }
     }
@@ -134,7 +160,10 @@ fn attach_traffic_manager(gateway: &Gateway, outbound: &Outbound, shutdown: &Can
             tollgate_traffic_manager::PublisherSettings::default(),
             shutdown.clone(),
         ) {
-            Ok(publisher) => gateway.throttle().attach_publisher(publisher),
+            Ok(publisher) => {
+                track(tasks, publisher.tasks());
+                gateway.throttle().attach_publisher(publisher);
+            }
             Err(error) => tracing::error!(%error, "request events not published"),
         }
     }
@@ -142,7 +171,7 @@ fn attach_traffic_manager(gateway: &Gateway, outbound: &Outbound, shutdown: &Can
 
 /// Starts a gateway node: cleans its runtime home and deploys the custom API files left there
 /// (when it has one, [`Gateway::deploy_custom_files`]), then the sync task and the three
-/// servers, until `shutdown`.
+/// servers, until `shutdown` (or [`GatewayHandle::shutdown`], which also waits for them).
 pub fn start<L: Listener>(
     settings: GatewaySettings,
     listeners: GatewayListeners<L>,
@@ -152,10 +181,12 @@ pub fn start<L: Listener>(
     runtime: Option<RuntimeHome>,
     shutdown: CancellationToken,
 ) -> GatewayHandle {
+    let shutdown = shutdown.child_token();
+    let tasks = TaskTracker::new();
     let gateway = Gateway::with_runtime(settings, &outbound, clock, runtime);
     gateway.deploy_custom_files();
-    attach_traffic_manager(&gateway, &outbound, &shutdown);
-    tokio::spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
+    attach_traffic_manager(&gateway, &outbound, &shutdown, &tasks);
+    tasks.spawn(sync::run(gateway.clone(), outbound, shutdown.clone()));
     // In sync mode the API ports accept nothing until the start-up sync is done: a client (a
     // load balancer whose connection was already on its way) waits in the listen backlog and is
     // served the synchronised state, never a 404 of a node that has not caught up.
@@ -173,17 +204,21 @@ pub fn start<L: Listener>(
             serve(listener, tls, gateway.passthrough(transport), shutdown).await;
         }
     };
-    tokio::spawn(passthrough(listeners.passthru_http, None, Transport::Http));
-    tokio::spawn(passthrough(
+    tasks.spawn(passthrough(listeners.passthru_http, None, Transport::Http));
+    tasks.spawn(passthrough(
         listeners.passthru_https,
         Some(tls.clone()),
         Transport::Https,
     ));
-    tokio::spawn(serve(
+    tasks.spawn(serve(
         listeners.management,
         Some(tls),
         management::ManagementService::new(gateway.clone()),
-        shutdown,
+        shutdown.clone(),
     ));
-    GatewayHandle { gateway }
+    GatewayHandle {
+        gateway,
+        tasks,
+        shutdown,
+    }
 }

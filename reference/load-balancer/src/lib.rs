@@ -49,6 +49,7 @@ use std::sync::atomic::Ordering;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tollgate_protocol::net::{Listener, Outbound, serve};
 use tollgate_protocol::security::{self, TlsError};
 
@@ -107,7 +108,8 @@ pub struct LoadBalancerHandle {
     pools: BTreeMap<String, Arc<Pool>>,
     totals: Arc<Totals>,
     shutdown: CancellationToken,
-    tasks: tokio::task::JoinSet<()>,
+    /// Listeners, health checks and ejection timers.
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for LoadBalancerHandle {
@@ -159,10 +161,12 @@ impl LoadBalancerHandle {
             .map(|n| n.subscribe())
     }
 
-    /// Stops every listener and health check and waits for them; open connections are dropped.
-    pub async fn shutdown(mut self) {
+    /// Stops every listener, health check and ejection timer and waits for them: when this
+    /// returns its ports are closed and open connections dropped.
+    pub async fn shutdown(self) {
         self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 }
 
@@ -218,7 +222,7 @@ pub fn start_with_tls<L: Listener>(
     let shutdown = shutdown.child_token();
     let totals = Arc::new(Totals::default());
     let client = outbound.client::<proxy::UpstreamBody>();
-    let mut tasks = tokio::task::JoinSet::new();
+    let tasks = TaskTracker::new();
     for listener_config in &config.listeners {
         let Some(listener) = listeners.remove(&listener_config.name) else {
             return Err(LoadBalancerError::MissingListener(
@@ -237,6 +241,7 @@ pub fn start_with_tls<L: Listener>(
             client: client.clone(),
             totals: totals.clone(),
             shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
         };
         let tls = listener_config.tls.then(|| tls.clone());
         tasks.spawn(serve(listener, tls, proxy, shutdown.clone()));

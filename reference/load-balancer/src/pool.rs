@@ -102,6 +102,7 @@ impl Node {
         period: std::time::Duration,
         recheck: bool,
         shutdown: &CancellationToken,
+        tasks: &tokio_util::task::TaskTracker,
     ) {
         if period.is_zero() {
             return;
@@ -119,7 +120,7 @@ impl Node {
         tracing::info!(node = %self.name, ?period, "node ejected after a connection failure");
         let node = self.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = tokio::time::sleep_until(until) => {

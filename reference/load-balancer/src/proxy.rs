@@ -37,6 +37,8 @@ pub(crate) struct Proxy {
     pub client: HttpClient<UpstreamBody>,
     pub totals: Arc<Totals>,
     pub shutdown: CancellationToken,
+    /// The load balancer's tasks, which ejection timers join.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Proxy {
@@ -274,6 +276,7 @@ impl Proxy {
                             config.ejection.duration(),
                             config.health_check.is_some(),
                             &self.shutdown,
+                            &self.tasks,
                         );
                     }
                     errors.push(

@@ -9,8 +9,8 @@
 //! | `traffic-manager` | — not built: [`NodeError::UnsupportedRole`] | |
 //!
 //! A node never binds a socket, reads the clock or picks a seed itself: the harness (in-process
-//! or simulated) and the `tollgate node` command (real sockets, for containers and manual runs)
-//! bind every listener [`required_ports`] names and pass them in [`NodeResources`], with the
+//! or simulated) and the `tollgate-node` binary ([`run`]: real sockets, for containers and manual
+//! runs) bind every listener [`required_ports`] names and pass them in [`NodeResources`], with the
 //! [`Outbound`] it reaches other nodes through, the clock, the seed and the TLS config. That is
 //! what lets the same node run on loopback, in a simulator or in a container (mini-redis's
 //! `server::run(listener, shutdown)`, linkerd's injected binders).
@@ -35,11 +35,12 @@
 //! `[apim.throttling]` URL naming this node (`node_ip`, `hostname`, `localhost` or 127.0.0.1,
 //! with this node's TM port) is pointed at the listener's address.
 //!
-//! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM); the rest is
-//! this file: [`PortRole`], [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`],
+//! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM), [`run`] (a
+//! node or a load balancer as a process: the `tollgate-node` binary); the rest is this file: [`PortRole`], [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`],
 //! [`NodeHandle`].
 
 pub mod convergence;
+pub mod run;
 pub mod tls;
 pub mod traffic;
 
@@ -273,13 +274,19 @@ impl NodeHandle {
         }
     }
 
-    /// Stops every listener and background task of the node. It waits for the tasks the node
-    /// spawned itself (the control plane's servers, an all-in-one node's management port); the
-    /// gateway's and the Traffic Manager's end on the same cancellation but are not joined (their
-    /// crates spawn them detached), so their ports may stay bound a moment after this returns.
+    /// Stops every listener and background task of the node and waits for all of them: its
+    /// own servers (the control plane's, an all-in-one node's management port), the gateway's
+    /// ([`GatewayHandle::shutdown`]) and the Traffic Manager's. When this returns every socket
+    /// the node was given is closed, so its ports can be bound again at once (a restart).
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
+        if let Some(gateway) = &self.gateway {
+            gateway.shutdown().await;
+        }
+        if let Some(traffic_manager) = self.traffic_manager.take() {
+            traffic_manager.shutdown().await;
+        }
     }
 }
 
@@ -620,6 +627,52 @@ mod tests {
             ["tcp://127.0.9.9:5674", "tcp://tm.example.com:5674"]
         );
         assert_eq!(throttle.publish_groups[0].urls, ["tcp://127.0.9.9:9613"]);
+    }
+
+    #[tokio::test]
+    async fn after_shutdown_every_port_of_the_node_can_be_bound_again_at_once() {
+        // Every role: a gateway alone (no task of the node's own to wait for first), a control
+        // plane with its Traffic Manager (which keeps its listeners for restarts), all-in-one.
+        for role in ["gateway-worker", "control-plane", "default"] {
+            let cfg = config(&format!("[server]\nserver_role = \"{role}\"\n"));
+            let keys = tls::load(&cfg, Path::new(".")).unwrap();
+            let mut listeners = NodeListeners::default();
+            let mut addresses = Vec::new();
+            for (port_role, _) in required_ports(&cfg).unwrap() {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addresses.push(listener.local_addr().unwrap());
+                listeners.insert(port_role, listener);
+            }
+            let resources = NodeResources {
+                listeners,
+                outbound: Outbound::new(
+                    tollgate_protocol::net::HostMap::new(),
+                    &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+                )
+                .unwrap(),
+                clock: Arc::new(tollgate_protocol::ManualClock::new(0)),
+                seed: 1,
+                tls: keys.server,
+                signing: keys.signing,
+                home: None,
+            };
+            let handle = start(role, cfg, resources, CancellationToken::new())
+                .await
+                .unwrap();
+            // A connection open on each port, as a peer's would be.
+            let mut open = Vec::new();
+            for address in &addresses {
+                open.push(tokio::net::TcpStream::connect(address).await.unwrap());
+            }
+            handle.shutdown().await;
+            for address in addresses {
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("{role}: {address} still bound after shutdown: {e}")
+                    });
+            }
+        }
     }
 
     #[tokio::test]

@@ -20,7 +20,8 @@
 //! stops accepting (gateways see their decision streams end and fail open on what they
 //! hold); [`TrafficManagerHandle::restart`] serves again on the same sockets, with the
 //! counters it had. The sockets stay bound meanwhile (a node never binds its own), so a peer's
-//! new connection waits in the backlog instead of being refused.
+//! new connection waits in the backlog instead of being refused. [`TrafficManagerHandle::shutdown`]
+//! (the node's) waits for every task and closes the sockets.
 
 use axum::body::Body;
 use base64::Engine;
@@ -33,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tollgate_control_plane::ControlPlane;
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::event::{Event, EventEnvelope};
@@ -82,6 +84,8 @@ pub struct TrafficManagerHandle {
     running: Mutex<Option<CancellationToken>>,
     node_shutdown: CancellationToken,
     policies: watch::Receiver<u64>,
+    /// The policy follower and every serving run, for [`Self::shutdown`] to wait for.
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for TrafficManagerHandle {
@@ -106,7 +110,8 @@ impl TrafficManagerHandle {
     ) -> Self {
         let tm = TrafficManager::new(cp.throttle_data().policies, clock);
         let (applied, policies) = watch::channel(0);
-        tokio::spawn(follow_policies(
+        let tasks = TaskTracker::new();
+        tasks.spawn(follow_policies(
             tm.clone(),
             cp.clone(),
             applied,
@@ -118,10 +123,11 @@ impl TrafficManagerHandle {
         };
         let (receiver, decisions) = (reusable(receiver), reusable(decisions));
         let serving = tm.clone();
+        let serving_tasks = tasks.clone();
         let start: Box<Starter> = Box::new(move |token: CancellationToken| {
             let tm = serving.clone();
             let (receiver, decisions) = (receiver.clone(), decisions.clone());
-            tokio::spawn(async move {
+            serving_tasks.spawn(async move {
                 tm.serve_with(receiver, decisions, ServerSettings::default(), token)
                     .await
             });
@@ -132,6 +138,7 @@ impl TrafficManagerHandle {
             running: Mutex::new(None),
             node_shutdown: shutdown,
             policies,
+            tasks,
         };
         handle.restart();
         handle
@@ -192,6 +199,16 @@ impl TrafficManagerHandle {
     pub async fn wait_for_seq(&self, seq: u64) {
         let mut rx = self.policies.clone();
         let _ = rx.wait_for(|applied| *applied >= seq).await;
+    }
+
+    /// Stops it for good (after the node's shutdown token, no [`Self::restart`] serves again)
+    /// and waits for every task it spawned; its listeners close when this returns (they were
+    /// kept only for restarts).
+    pub(crate) async fn shutdown(self) {
+        self.node_shutdown.cancel();
+        self.stop();
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {

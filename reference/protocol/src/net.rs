@@ -318,7 +318,8 @@ fn http1_builder(limits: ListenerLimits) -> hyper::server::conn::http1::Builder 
 /// under the default [`ListenerLimits`].
 ///
 /// Cancelling stops accepting and drops every open connection at once: to a client it looks
-/// like a node that died, which is what the harness's kill means.
+/// like a node that died, which is what the harness's kill means. It returns once the listener
+/// and every connection are closed.
 pub async fn serve<L, S, B>(
     listener: L,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -407,7 +408,9 @@ pub async fn serve_with<L, S, B>(
             }
         });
     }
+    // Joined, not only aborted: when this returns, no connection of the listener is left open.
     connections.abort_all();
+    while connections.join_next().await.is_some() {}
 }
 
 #[derive(Clone)]

@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tollgate_config::model::{UrlGroup, UrlGroupKind};
 use tollgate_protocol::net::{HttpClient, Outbound};
 use tollgate_protocol::throttle::{
@@ -158,6 +159,7 @@ pub struct FollowerStatus {
 pub struct DecisionFollower {
     holder: Arc<ThrottleDataHolder>,
     status: watch::Receiver<FollowerStatus>,
+    tasks: TaskTracker,
 }
 
 impl DecisionFollower {
@@ -180,13 +182,24 @@ impl DecisionFollower {
             status: tx,
             backoff,
         };
-        tokio::spawn(async move {
+        let tasks = TaskTracker::new();
+        tasks.spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = task.run() => {}
             }
         });
-        Ok(Self { holder, status })
+        tasks.close();
+        Ok(Self {
+            holder,
+            status,
+            tasks,
+        })
+    }
+
+    /// Its task: [`TaskTracker::wait`] resolves once it has ended (after `shutdown`).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// The holder the gateway's throttle phase reads.
@@ -363,6 +376,7 @@ pub struct EventPublisher {
     groups: Vec<mpsc::Sender<Bytes>>,
     dropped_full: AtomicU64,
     stats: watch::Receiver<PublisherStats>,
+    tasks: TaskTracker,
 }
 
 impl EventPublisher {
@@ -379,6 +393,7 @@ impl EventPublisher {
         let (stats_tx, stats) = watch::channel(PublisherStats::default());
         let stats_tx = Arc::new(stats_tx);
         let mut senders = Vec::with_capacity(groups.len());
+        let tasks = TaskTracker::new();
         for group in groups {
             let (tx, rx) = mpsc::channel(settings.queue.max(1));
             let task = GroupTask {
@@ -391,7 +406,7 @@ impl EventPublisher {
                 linger: settings.linger,
             };
             let shutdown = shutdown.clone();
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
                     _ = task.run(rx) => {}
@@ -399,11 +414,18 @@ impl EventPublisher {
             });
             senders.push(tx);
         }
+        tasks.close();
         Ok(Self {
             groups: senders,
             dropped_full: AtomicU64::new(0),
             stats,
+            tasks,
         })
+    }
+
+    /// Its sender tasks: [`TaskTracker::wait`] resolves once they have ended (after `shutdown`).
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
     }
 
     /// Queues `event` for every group; `false` if some group's queue was full (that group

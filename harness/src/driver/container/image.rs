@@ -1,4 +1,6 @@
-//! The image every container runs: `FROM scratch` and one statically linked `tollgate`.
+//! The image every container runs: `FROM scratch` and one statically linked `tollgate-node`
+//! (`reference/node`: a node or a load balancer, none of the harness — no Docker client,
+//! runner or progress bars — in it).
 //!
 //! No registry is reachable and nothing may be pulled, so the image is built here from the
 //! project's own binary: a build context of two files (this Dockerfile and the binary) sent to
@@ -6,11 +8,13 @@
 //! image and a rebuilt one gets a new image.
 //!
 //! Where the binary comes from, first that answers:
-//! 1. `TOLLGATE_STATIC_BINARY`: a path to a statically linked `tollgate`;
-//! 2. the running executable, when it is `tollgate` and statically linked;
-//! 3. in the source tree: `cargo build --profile container --bin tollgate --target <host>`
-//!    with `-C target-feature=+crt-static`, into `target/container/` (its own target folder,
-//!    so the static build never invalidates the normal one and never waits for its lock).
+//! 1. `TOLLGATE_STATIC_BINARY`: a path to a statically linked `tollgate-node` (built elsewhere,
+//!    e.g. `cargo build -p tollgate-node --bin tollgate-node --target <triple>` with
+//!    `-C target-feature=+crt-static`); a dynamically linked one is refused;
+//! 2. in the source tree: `cargo build --profile container -p tollgate-node --bin tollgate-node
+//!    --target <host>` with `-C target-feature=+crt-static`, into `target/container/` (its own
+//!    target folder, so the static build never invalidates the normal one and never waits for
+//!    its lock).
 
 use super::engine::Engine;
 use sha2::{Digest, Sha256};
@@ -23,7 +27,11 @@ pub const IMAGE_REPOSITORY: &str = "tollgate-node";
 /// The cargo profile of the static build (see the workspace's Cargo.toml).
 const PROFILE: &str = "container";
 
-const DOCKERFILE: &str = "FROM scratch\nCOPY tollgate /tollgate\nENTRYPOINT [\"/tollgate\"]\n";
+/// The binary the image runs, and its name in the build context and the image.
+const BINARY: &str = "tollgate-node";
+
+const DOCKERFILE: &str =
+    "FROM scratch\nCOPY tollgate-node /tollgate-node\nENTRYPOINT [\"/tollgate-node\"]\n";
 
 /// Built once per process (every scenario of a run shares it).
 static IMAGE: OnceCell<String> = OnceCell::const_new();
@@ -57,7 +65,7 @@ fn build_context(binary: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut archive = tar::Builder::new(Vec::new());
     for (name, data, mode) in [
         ("Dockerfile", DOCKERFILE.as_bytes(), 0o644),
-        ("tollgate", binary, 0o755),
+        (BINARY, binary, 0o755),
     ] {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
@@ -80,28 +88,22 @@ async fn static_binary() -> Result<PathBuf, String> {
             ))
         };
     }
-    if let Ok(exe) = std::env::current_exe()
-        && exe.file_stem().is_some_and(|s| s == "tollgate")
-        && is_static_elf(&exe)
-    {
-        return Ok(exe);
-    }
     let Some(root) = crate::workspace_root() else {
-        return Err("no statically linked tollgate binary: set TOLLGATE_STATIC_BINARY, or run from the source tree so the harness can build one".into());
+        return Err("no statically linked tollgate-node binary: set TOLLGATE_STATIC_BINARY, or run from the source tree so the harness can build one".into());
     };
     build_static(&root).await
 }
 
-/// `cargo build` of a static `tollgate` for the host's triple, in `target/container/`.
+/// `cargo build` of a static `tollgate-node` for the host's triple, in `target/container/`.
 async fn build_static(root: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let triple = host_triple().await?;
     let target_dir = root.join("target").join("container");
-    tracing::info!(target = %triple, "building a statically linked tollgate for the container image");
+    tracing::info!(target = %triple, "building a statically linked tollgate-node for the container image");
     let output = tokio::process::Command::new(&cargo)
         .current_dir(root)
         .args(["build", "--locked", "--profile", PROFILE])
-        .args(["-p", "tollgate-harness", "--bin", "tollgate"])
+        .args(["-p", "tollgate-node", "--bin", BINARY])
         .args(["--target", &triple])
         .env("CARGO_TARGET_DIR", &target_dir)
         // With an explicit --target these flags reach the binary only, not build scripts and
@@ -117,12 +119,12 @@ async fn build_static(root: &Path) -> Result<PathBuf, String> {
         let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(format!(
-            "building the static tollgate failed ({}):\n{}",
+            "building the static tollgate-node failed ({}):\n{}",
             output.status,
             tail.join("\n")
         ));
     }
-    let binary = target_dir.join(&triple).join(PROFILE).join("tollgate");
+    let binary = target_dir.join(&triple).join(PROFILE).join(BINARY);
     if is_static_elf(&binary) {
         Ok(binary)
     } else {
@@ -200,7 +202,10 @@ mod tests {
             .collect();
         assert_eq!(
             entries,
-            vec![("Dockerfile".into(), 0o644), ("tollgate".into(), 0o755)]
+            vec![
+                ("Dockerfile".into(), 0o644),
+                ("tollgate-node".into(), 0o755)
+            ]
         );
     }
 }

@@ -26,7 +26,7 @@
 //!   ([`tollgate_control_plane::database`]). Skipped with the reason ([`Target::cannot`]):
 //!   faulting its Traffic Manager alone (same process), cutting off a mock backend (in the
 //!   harness).
-//! - **Virtual time**: every node runs a test clock (`tollgate node --virtual-clock`) started
+//! - **Virtual time**: every node runs a test clock (`tollgate-node node --virtual-clock`) started
 //!   at [`START_MILLIS`], as in-process; [`Target::set_clock`] moves it on each running node
 //!   with `PUT` [`NODE_CLOCK`], a paused node is told on resume, and a killed one gets the time
 //!   in its home's [`VIRTUAL_CLOCK_FILE`] before it restarts.
@@ -48,9 +48,8 @@ use super::{
     VirtualClock,
 };
 use crate::backend::{self, BackendIdentity, RunningBackend};
-use crate::cli::VIRTUAL_CLOCK_FILE;
 use crate::client::Client;
-use crate::topology::{HostTarget, MemberKind, Topology};
+use crate::topology::{HostTarget, LoadBalancerSpec, MemberKind, Topology};
 use engine::ContainerSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -59,6 +58,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tollgate_node::PortRole;
+use tollgate_node::run::VIRTUAL_CLOCK_FILE;
 use tollgate_protocol::internal::{
     CONTROL_PLANE_SYNC, ClockReading, ControlPlaneSync, GATEWAY_SYNC, GATEWAY_THROTTLE, NODE_CLOCK,
     SyncStatus, ThrottleView,
@@ -70,7 +70,7 @@ use tollgate_scenario::Driver as DriverKind;
 
 /// How long a member may take from `docker start` to its `Ready.` line.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// The line a node prints once it is ready (see `tollgate node`).
+/// The line a node or load balancer prints once it is ready ([`tollgate_node::run`]).
 const READY_LINE: &str = "Ready. Ctrl-C stops.";
 /// Where the topology folder is mounted in every container.
 const TOPOLOGY_MOUNT: &str = "/topology";
@@ -228,6 +228,25 @@ struct Member {
     mapped: BTreeMap<u16, u16>,
 }
 
+/// `tollgate-node load-balancer`'s arguments for `lb`: its ports and the gateways it fronts,
+/// by the names and ports the topology gives them (the routes lead them to the containers).
+fn load_balancer_args(topology: &Topology, lb: &LoadBalancerSpec) -> Result<Vec<String>, String> {
+    let mut args = vec![
+        "load-balancer".to_owned(),
+        "--name".to_owned(),
+        lb.name.clone(),
+        "--http".to_owned(),
+        lb.http.to_string(),
+        "--https".to_owned(),
+        lb.https.to_string(),
+    ];
+    for gateway in crate::topology::gateway_nodes(&topology.instances, lb)? {
+        args.push("--gateway".to_owned());
+        args.push(tollgate_node::run::gateway_arg(&gateway));
+    }
+    Ok(args)
+}
+
 /// Who runs where, decided before anything starts.
 #[derive(Debug, Clone)]
 struct Plan {
@@ -279,13 +298,7 @@ impl Plan {
                 name: lb.name.clone(),
                 ports: vec![lb.http, lb.https],
                 hosts: lb.hosts.clone(),
-                args: vec![
-                    "load-balancer".into(),
-                    "--topology".into(),
-                    TOPOLOGY_MOUNT.into(),
-                    "--name".into(),
-                    lb.name.clone(),
-                ],
+                args: load_balancer_args(topology, lb)?,
                 node: false,
                 mapped: BTreeMap::new(),
             });
