@@ -59,16 +59,18 @@ async fn reference() -> (RunningTopology, TargetFile) {
 async fn the_reference_conforms_through_its_public_urls_and_leaves_nothing_behind() {
     let folders = ["routing", "auth", "key-types"];
     let (running, target) = reference().await;
-    let report = conform::check_target(&options(&folders), target.clone(), "reference")
+    let mut options = options(&folders);
+    options.propagation = Duration::from_secs(30);
+    let report = conform::check_target(&options, target.clone(), "reference")
         .await
         .unwrap();
-    let failed: Vec<&str> = report
+    let failed: Vec<_> = report
         .tests
         .iter()
         .filter(|t| t.result == Outcome::Failed)
-        .map(|t| t.name.as_str())
+        .map(|t| (&t.name, &t.first_failure))
         .collect();
-    assert!(failed.is_empty(), "{failed:?}\n{}", report.summary());
+    assert!(failed.is_empty(), "{failed:#?}\n{}", report.summary());
     for profile in &report.profiles {
         let core = profile.core.as_ref().unwrap();
         assert_ne!(core.result, LevelResult::Failure, "{}", report.summary());
