@@ -81,45 +81,7 @@ pub enum Command {
     /// Check another deployment (a WSO2 API Manager 4.x, another gateway, `tollgate up`) with
     /// the scenarios, through its public URLs only, and report by profile: exit 0 only when
     /// every selected profile's core tests all pass.
-    Conform {
-        /// A target file (see README, "Check another gateway"), or `reference` to boot the
-        /// reference in this process and check it.
-        #[arg(long)]
-        target: String,
-        /// Scenario files or folders; default scenarios/.
-        paths: Vec<PathBuf>,
-        /// Profiles to check (comma-separated; default all).
-        #[arg(long)]
-        profiles: Option<String>,
-        /// Write the conformance report as YAML to this file.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Write the same report as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Write the run as JUnit XML to this file.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Run only this test (its path below scenarios/).
-        #[arg(long)]
-        run_test: Option<String>,
-        /// Skip these tests (comma-separated paths below scenarios/).
-        #[arg(long, value_delimiter = ',')]
-        skip_tests: Vec<String>,
-        /// How long a change may take to show on the gateways before a test fails as
-        /// propagation-lost.
-        #[arg(long, default_value = "60s")]
-        propagation: String,
-        /// Keep what each test created (for debugging) instead of deleting it.
-        #[arg(long)]
-        keep: bool,
-        /// First delete what interrupted runs left on the target (names starting `tollgate`).
-        #[arg(long)]
-        sweep: bool,
-        /// Seed for every scenario.
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Conform(crate::conform::ConformArgs),
     /// Boot a topology (in-process, or in Docker containers), print its endpoints, run until
     /// Ctrl-C.
     Up {
@@ -219,49 +181,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             seed,
         } => soak(duration, connections, seed).await,
         Command::Bench(args) => crate::bench::run(args).await,
-        Command::Conform {
-            target,
-            paths,
-            profiles,
-            report,
-            json,
-            junit,
-            run_test,
-            skip_tests,
-            propagation,
-            keep,
-            sweep,
-            seed,
-        } => {
-            let usage = |message: String| {
-                eprintln!("tollgate conform: {message}");
-                ExitCode::from(EXIT_CONFIG)
-            };
-            let profiles = match profiles.as_deref().map(crate::runner::parse_tags) {
-                None => Vec::new(),
-                Some(Ok(tags)) => tags,
-                Some(Err(e)) => return usage(e.to_string()),
-            };
-            let propagation = match tollgate_scenario::parse_duration(&propagation) {
-                Ok(d) => d,
-                Err(e) => return usage(format!("--propagation: {e}")),
-            };
-            crate::conform::run(crate::conform::ConformOptions {
-                target,
-                paths,
-                profiles,
-                report,
-                json,
-                junit,
-                run_test,
-                skip_tests,
-                propagation,
-                keep,
-                sweep,
-                seed,
-            })
-            .await
-        }
+        Command::Conform(args) => crate::conform::run(args).await,
     }
 }
 

@@ -27,6 +27,74 @@ use tollgate_config::model::EnvironmentType;
 use tollgate_protocol::{Clock, SharedClock, SystemClock};
 use tollgate_scenario::{Scenario, Support, Tag};
 
+/// `tollgate conform`'s command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConformArgs {
+    /// A target file (see README, "Check another gateway"), or `reference` to boot the
+    /// reference in this process and check it.
+    #[arg(long)]
+    target: String,
+    /// Scenario files or folders; default scenarios/.
+    paths: Vec<PathBuf>,
+    /// Profiles to check (comma-separated; default all).
+    #[arg(long)]
+    profiles: Option<String>,
+    /// Write the conformance report as YAML to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write the same report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the run as JUnit XML to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Run only this test (its path below scenarios/).
+    #[arg(long)]
+    run_test: Option<String>,
+    /// Skip these tests (comma-separated paths below scenarios/).
+    #[arg(long, value_delimiter = ',')]
+    skip_tests: Vec<String>,
+    /// How long a change may take to show on the gateways before a test fails as
+    /// propagation-lost.
+    #[arg(long, default_value = "60s")]
+    propagation: String,
+    /// Keep what each test created (for debugging) instead of deleting it.
+    #[arg(long)]
+    keep: bool,
+    /// First delete what interrupted runs left on the target (names starting `tollgate`).
+    #[arg(long)]
+    sweep: bool,
+    /// Seed for every scenario.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl ConformArgs {
+    /// The options, checked: an unknown profile or a bad duration is a usage error.
+    pub fn options(self) -> Result<ConformOptions, String> {
+        let profiles = match self.profiles.as_deref().map(runner::parse_tags) {
+            None => Vec::new(),
+            Some(tags) => tags.map_err(|e| e.to_string())?,
+        };
+        let propagation = tollgate_scenario::parse_duration(&self.propagation)
+            .map_err(|e| format!("--propagation: {e}"))?;
+        Ok(ConformOptions {
+            target: self.target,
+            paths: self.paths,
+            profiles,
+            report: self.report,
+            json: self.json,
+            junit: self.junit,
+            run_test: self.run_test,
+            skip_tests: self.skip_tests,
+            propagation,
+            keep: self.keep,
+            sweep: self.sweep,
+            seed: self.seed,
+        })
+    }
+}
+
 /// What `tollgate conform` was asked.
 #[derive(Debug, Clone)]
 pub struct ConformOptions {
@@ -51,7 +119,14 @@ const EXIT_CONFIG: u8 = 2;
 
 /// Runs the check; exit 0 only when every selected profile's core level is a success. On
 /// Ctrl-C, what this run created on the target is deleted (by its prefix) before exiting.
-pub async fn run(options: ConformOptions) -> ExitCode {
+pub async fn run(args: ConformArgs) -> ExitCode {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("tollgate conform: {message}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let checked = tokio::select! {
         checked = check(&options) => checked,
         _ = tokio::signal::ctrl_c() => {

@@ -15,19 +15,8 @@ impl Reader<'_> {
             "unthrottled",
             "load_sent",
         ];
-        let t = self.table(
-            node,
-            path,
-            &[
-                "revision_served",
-                "revocation_reached",
-                "gateway_synced",
-                "throttled",
-                "unthrottled",
-                "load_sent",
-                "timeout",
-            ],
-        )?;
+        let known: Vec<&str> = CONDITIONS.iter().copied().chain(["timeout"]).collect();
+        let t = self.table(node, path, &known)?;
         let timeout = self
             .opt(&t, "timeout", Self::duration)
             .unwrap_or(DEFAULT_WAIT);
