@@ -166,7 +166,11 @@ async fn caught_only_in(folders: &[&str], mutation: Mutation, profile: &str, tes
         target.resolve.insert(host.clone(), proxy.ip());
         gateway.http = format!("http://{host}:{}", proxy.port());
     }
-    let report = conform::check_target(&options(folders), target, "reference")
+    // In-process, a change shows in milliseconds: a short bound keeps the deliberately
+    // failing steps (each waits it out as propagation-lost) quick.
+    let mut options = options(folders);
+    options.propagation = Duration::from_secs(5);
+    let report = conform::check_target(&options, target, "reference")
         .await
         .unwrap();
     let failed: Vec<_> = report
