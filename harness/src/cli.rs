@@ -30,9 +30,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_config::model::DeploymentConfig;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_node::{NodeListeners, NodeResources, PortRole};
 use tollgate_protocol::internal::NODE_CLOCK;
-use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::{ManualClock, SharedClock, SystemClock};
 
 /// Exit code for a configuration that does not load.
@@ -799,7 +799,7 @@ async fn run_load_balancer(
     }
     let outbound = Outbound::new(
         network.host_map(address),
-        &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+        &[tollgate_net::security::DEFAULT_CERT_PEM],
     )
     .map_err(|e| e.to_string())?;
     let shutdown = CancellationToken::new();

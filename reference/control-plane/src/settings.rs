@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 use tollgate_config::model::{DeploymentConfig, Environment, EnvironmentType, VHost};
-use tollgate_protocol::security;
+use tollgate_net::security;
 
 /// WSO2's default cap on revisions per API (`ApiMaxRevisionCount` overrides it per tenant).
 pub const DEFAULT_MAX_REVISIONS: usize = 5;

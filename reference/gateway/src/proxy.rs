@@ -24,9 +24,9 @@ use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
+use tollgate_net::HttpClient;
 use tollgate_protocol::Clock;
 use tollgate_protocol::artifact::{EndpointSecurity, EndpointSecurityType};
-use tollgate_protocol::net::HttpClient;
 
 /// How long a backend may take to send its response head. WSO2's endpoint timeout default is
 /// 60 s (`synapse.global_timeout_interval` is longer; the endpoint's own wins).

@@ -2,7 +2,7 @@
 //! keys it trusts. Built from the checked `deployment.toml` model, or directly by tests.
 
 use tollgate_config::model::DeploymentConfig;
-use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
+use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 
 /// `[apim.cors]` as `CORSRequestHandler` uses it (wso2-behaviour.md §2.7).
 #[derive(Debug, Clone, PartialEq)]

@@ -19,9 +19,9 @@ use http_body_util::{BodyExt, Empty};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::event::EventEnvelope;
 use tollgate_protocol::internal::{EVENTS, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels};
-use tollgate_protocol::net::{HttpClient, Outbound};
 use tollgate_protocol::throttle::{THROTTLE_DATA, ThrottleData};
 
 /// The control plane's idle heartbeat period (its default).

@@ -49,8 +49,8 @@ use std::sync::atomic::Ordering;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::{Listener, Outbound, serve};
-use tollgate_protocol::security::{self, TlsError};
+use tollgate_net::security::{self, TlsError};
+use tollgate_net::{Listener, Outbound, serve};
 
 #[derive(Debug, Error)]
 pub enum LoadBalancerError {

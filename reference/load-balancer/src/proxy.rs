@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::{HttpClient, RemoteAddr};
+use tollgate_net::{HttpClient, RemoteAddr};
 
 /// What goes upstream: the client's body streamed, or buffered so it can be sent twice.
 pub(crate) type UpstreamBody = Either<Incoming, Full<Bytes>>;

@@ -34,10 +34,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tollgate_control_plane::ControlPlane;
+use tollgate_net::Listener;
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::EVENTS;
-use tollgate_protocol::net::Listener;
 use tollgate_traffic_manager::{ServerSettings, TrafficManager};
 use tower::ServiceExt;
 

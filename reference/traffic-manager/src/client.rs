@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tollgate_config::model::{UrlGroup, UrlGroupKind};
-use tollgate_protocol::net::{HttpClient, Outbound};
+use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::throttle::{
     DECISIONS_PATH, EVENTS_PATH, RequestEvent, ThrottleDecision, http_base,
 };

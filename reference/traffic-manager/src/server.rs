@@ -23,7 +23,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::Listener;
+use tollgate_net::Listener;
 use tollgate_protocol::throttle::{DECISIONS_PATH, EVENTS_PATH, RequestEvent, ThrottleDecision};
 
 /// How the server paces itself.
@@ -111,8 +111,8 @@ impl TrafficManager {
             }
         };
         tokio::join!(
-            tollgate_protocol::net::serve(receiver, None, events, shutdown.clone()),
-            tollgate_protocol::net::serve(decisions, None, stream, shutdown),
+            tollgate_net::serve(receiver, None, events, shutdown.clone()),
+            tollgate_net::serve(decisions, None, stream, shutdown),
             ticker,
         );
     }

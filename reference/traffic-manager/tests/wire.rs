@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::ManualClock;
-use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::throttle::{RequestEvent, defaults, key};
 use tollgate_traffic_manager::{
     Backoff, DecisionFollower, EventPublisher, FollowerStatus, PublishGroup, PublisherSettings,

@@ -55,13 +55,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_node::PortRole;
 use tollgate_protocol::internal::{
     CONTROL_PLANE_SYNC, ClockReading, ControlPlaneSync, GATEWAY_SYNC, GATEWAY_THROTTLE, NODE_CLOCK,
     SyncStatus, ThrottleView,
 };
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
 use tollgate_protocol::{Clock, ManualClock, SystemClock};
 use tollgate_scenario::Driver as DriverKind;
 

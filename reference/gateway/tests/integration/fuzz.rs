@@ -13,9 +13,9 @@ use proptest::test_runner::{Config, TestRunner};
 use std::sync::Arc;
 use tollgate_gateway::authenticate::{JwtVerifier, TokenCache, TrustedKey, authenticate};
 use tollgate_gateway::{Gateway, Transport};
+use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 use tollgate_protocol::ManualClock;
 use tollgate_protocol::artifact::EnvironmentType;
-use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 
 /// Cases per target: `TOLLGATE_FUZZ_CASES`, else 256.
 fn cases() -> u32 {

@@ -8,8 +8,8 @@ use http_body_util::{BodyExt, Empty};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_gateway::{GatewayListeners, start};
+use tollgate_net::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, server_config};
 use tollgate_protocol::artifact::EnvironmentType;
-use tollgate_protocol::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, server_config};
 use tollgate_protocol::{ManualClock, SharedClock};
 
 async fn bind() -> tokio::net::TcpListener {

@@ -18,9 +18,9 @@ use tollgate_load_balancer::{
     EjectionConfig, HealthCheckConfig, ListenerConfig, LoadBalancerConfig, LoadBalancerHandle,
     NodeConfig, NodeHealth, PoolConfig, Probe, start,
 };
-use tollgate_protocol::fault::FaultPlane;
-use tollgate_protocol::net::{HostMap, HttpClient, Outbound, serve};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_net::fault::FaultPlane;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, HttpClient, Outbound, serve};
 
 const BOUND: Duration = Duration::from_secs(5);
 

@@ -1,0 +1,27 @@
+//! Network plumbing handed to every node from outside.
+//!
+//! No node binds a socket or resolves a name by itself: it is given [`Listener`]s and an
+//! [`Outbound`] (connector + host map + truststore). In-process the harness binds loopback
+//! addresses and maps `gw.wso2.com`-style names to them, as the guide's step 5 does in
+//! `/etc/hosts`; in containers the same names resolve through Docker's DNS. In-process, the
+//! harness's [`FaultPlane`](fault::FaultPlane) rides along: `Outbound::with_faults` for a node's
+//! connections, [`FaultPlane::listener`](fault::FaultPlane::listener) for its listeners (see
+//! [`fault`]).
+//!
+//! What crosses the wire (artifacts, events, throttle messages) is `tollgate-protocol`'s; this
+//! crate is how it gets there:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`outbound`] | host map, outbound connector and pooled client ([`Outbound`]) |
+//! | [`listen`] | listeners and the HTTP(S) accept/serve loop ([`serve()`], [`ListenerLimits`]) |
+//! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
+//! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
+
+pub mod fault;
+pub mod listen;
+pub mod outbound;
+pub mod security;
+
+pub use listen::{Listener, ListenerLimits, RemoteAddr, serve, serve_with};
+pub use outbound::{Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound};
