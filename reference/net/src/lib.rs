@@ -23,5 +23,5 @@ pub mod listen;
 pub mod outbound;
 pub mod security;
 
-pub use listen::{Listener, ListenerLimits, RemoteAddr, serve, serve_with};
+pub use listen::{Listener, ListenerLimits, RemoteAddr, accept_loop, serve, serve_with};
 pub use outbound::{Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound};

@@ -112,7 +112,7 @@ pub async fn serve<L, S, B>(
 
 /// [`serve`] under `limits`.
 pub async fn serve_with<L, S, B>(
-    mut listener: L,
+    listener: L,
     tls: Option<Arc<rustls::ServerConfig>>,
     service: S,
     shutdown: CancellationToken,
@@ -130,31 +130,13 @@ pub async fn serve_with<L, S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-            // Reap finished connection tasks so the set does not grow without bound.
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+    accept_loop(listener, shutdown, move |io, remote| {
+        let service = WithRemote {
+            inner: service.clone(),
+            remote,
         };
-        let (io, remote) = match accepted {
-            Ok(pair) => pair,
-            Err(error) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let service = service.clone();
         let acceptor = acceptor.clone();
-        connections.spawn(async move {
-            let service = WithRemote {
-                inner: service,
-                remote,
-            };
+        async move {
             let builder = http1_builder(limits);
             let result = match acceptor {
                 Some(acceptor) => {
@@ -176,7 +158,42 @@ pub async fn serve_with<L, S, B>(
             if let Err(error) = result {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
-        });
+        }
+    })
+    .await;
+}
+
+/// Accepts connections on `listener` until `shutdown` is cancelled, running each in its own task
+/// made by `connection`; [`serve`] is this with HTTP/1.1 (and TLS) per connection, and a mock
+/// backend that must sometimes not speak HTTP at all uses it directly.
+///
+/// Cancelling stops accepting and aborts every connection task at once. A failed accept (EMFILE
+/// and friends) is logged and retried after a short pause instead of spinning.
+pub async fn accept_loop<L, F, Fut>(mut listener: L, shutdown: CancellationToken, mut connection: F)
+where
+    L: Listener,
+    F: FnMut(L::Io, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+            // Reap finished connection tasks so the set does not grow without bound.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (io, remote) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        connections.spawn(connection(io, remote));
     }
     connections.abort_all();
 }
