@@ -16,12 +16,15 @@
 //! | [`outbound`] | host map, outbound connector and pooled client ([`Outbound`]) |
 //! | [`listen`] | listeners and the HTTP(S) accept/serve loop ([`serve()`], [`ListenerLimits`]) |
 //! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
+//! | [`headers`] | hop-by-hop header rules for the nodes that proxy ([`strip_hop_by_hop`]) |
 //! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
 
 pub mod fault;
+pub mod headers;
 pub mod listen;
 pub mod outbound;
 pub mod security;
 
+pub use headers::strip_hop_by_hop;
 pub use listen::{Listener, ListenerLimits, RemoteAddr, accept_loop, serve, serve_with};
 pub use outbound::{Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound};
