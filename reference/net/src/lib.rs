@@ -17,11 +17,13 @@
 //! | [`listen`] | listeners and the HTTP(S) accept/serve loop ([`serve()`], [`ListenerLimits`]) |
 //! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
 //! | [`headers`] | hop-by-hop header rules for the nodes that proxy ([`strip_hop_by_hop`]) |
+//! | [`ndjson`] | newline-delimited JSON streams with heartbeats, both ends (event hub, Traffic Manager) |
 //! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
 
 pub mod fault;
 pub mod headers;
 pub mod listen;
+pub mod ndjson;
 pub mod outbound;
 pub mod security;
 
