@@ -22,13 +22,13 @@ use tokio_util::sync::CancellationToken;
 use tollgate_net::ndjson::{CONTENT_TYPE_NDJSON, LineReader, ReadError};
 use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::event::EventEnvelope;
-use tollgate_protocol::internal::{EVENTS, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels};
+use tollgate_protocol::internal::{
+    EVENTS, EVENTS_HEARTBEAT, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels,
+};
 use tollgate_protocol::throttle::{THROTTLE_DATA, ThrottleData};
 
-/// The control plane's idle heartbeat period (its default).
-pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
-/// Silence for this long means the stream is dead even if the socket is not.
-pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Silence for this long (three heartbeats) means the stream is dead even if the socket is not.
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * EVENTS_HEARTBEAT.as_secs());
 /// First retry delay; doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_START: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
