@@ -11,6 +11,7 @@
 mod common;
 mod all_in_one;
 mod cli;
+mod copies;
 mod guide_topology;
 mod ha;
 mod hostile;
