@@ -18,8 +18,10 @@
 //! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
 //! | [`headers`] | hop-by-hop header rules for the nodes that proxy ([`strip_hop_by_hop`]) |
 //! | [`ndjson`] | newline-delimited JSON streams with heartbeats, both ends (event hub, Traffic Manager) |
+//! | [`dead_port`] | test support: a port that refuses connections and cannot be taken ([`DeadPort`]) |
 //! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
 
+pub mod dead_port;
 pub mod fault;
 pub mod headers;
 pub mod listen;
@@ -27,6 +29,7 @@ pub mod ndjson;
 pub mod outbound;
 pub mod security;
 
+pub use dead_port::DeadPort;
 pub use headers::strip_hop_by_hop;
 pub use listen::{Listener, ListenerLimits, RemoteAddr, accept_loop, serve, serve_with};
 pub use outbound::{Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound};
