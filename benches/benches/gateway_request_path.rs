@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tollgate_benches::fixtures;
 use tollgate_gateway::authenticate::{JwtVerifier, TokenCache, verify_cached};
 use tollgate_gateway::{Gateway, Transport};
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::{DEFAULT_CERT_PEM, DEFAULT_PUBLIC_KEY_PEM};
+use tollgate_net::security::{DEFAULT_CERT_PEM, DEFAULT_PUBLIC_KEY_PEM};
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::{ManualClock, SharedClock};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -63,7 +63,7 @@ fn route_lookup(c: &mut Criterion) {
 
 fn jwt(c: &mut Criterion) {
     let verifier = JwtVerifier::new(&[tollgate_gateway::authenticate::TrustedKey::new(
-        tollgate_protocol::security::DEFAULT_KEY_ALIAS,
+        tollgate_net::security::DEFAULT_KEY_ALIAS,
         DEFAULT_PUBLIC_KEY_PEM,
     )]);
     let clock = ManualClock::new(fixtures::NOW_MILLIS);

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_benches::fixtures;
 use tollgate_gateway::{Gateway, Transport};
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::{ManualClock, SharedClock};
 
 mod client {
@@ -62,7 +62,7 @@ fn main() {
                 gw.apply_snapshot(&fixtures::snapshot(apis, backend));
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
-                tokio::spawn(tollgate_protocol::net::serve(
+                tokio::spawn(tollgate_net::serve(
                     listener,
                     None,
                     gw.passthrough(Transport::Http),

@@ -15,11 +15,11 @@ pub mod fixtures {
     use std::net::SocketAddr;
     use tokio_util::sync::CancellationToken;
     use tollgate_gateway::{CorsSettings, GatewaySettings};
+    use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
     use tollgate_protocol::artifact::{
         ApiArtifact, ArtifactEnvironment, Endpoints, EnvironmentType, KeyType, Operation,
     };
     use tollgate_protocol::internal::{GatewaySnapshot, LabelledArtifact};
-    use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
     use tollgate_protocol::store::{
         Application, KeyManager, KeyMapping, Subscription, SubscriptionStatus,
     };
@@ -67,9 +67,7 @@ pub mod fixtures {
             );
             Ok::<_, std::convert::Infallible>(response)
         });
-        tokio::spawn(tollgate_protocol::net::serve(
-            listener, None, service, shutdown,
-        ));
+        tokio::spawn(tollgate_net::serve(listener, None, service, shutdown));
         Ok(addr)
     }
 

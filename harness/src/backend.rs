@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The header naming the backend that served a response.
 pub const BACKEND_HEADER: &str = "x-tollgate-backend";
@@ -205,44 +206,32 @@ async fn accept_loop(
     control: BackendControl,
     shutdown: CancellationToken,
 ) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
-        let (stream, _) = match accepted {
-            Ok(pair) => pair,
-            Err(error) => {
-                tracing::warn!(%error, backend = %identity.name, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        if control.fault() == Fault::Reset {
-            // Closing a socket with unread data makes Linux send RST instead of FIN: wait for the
-            // request to arrive, then drop it unread.
-            connections.spawn(async move {
-                let _ = tokio::time::timeout(RESET_WAIT, stream.readable()).await;
-                drop(stream);
-            });
-            continue;
-        }
+    let span = tracing::info_span!("backend", name = %identity.name);
+    // Not `tollgate_net::serve`: a backend keeps hyper's own limits and no header-read timeout,
+    // and in reset mode must not speak HTTP at all.
+    tollgate_net::accept_loop(listener, shutdown, move |stream, _| {
+        // Decided at accept, as the connection arrives.
+        let reset = control.fault() == Fault::Reset;
         let identity = identity.clone();
         let control = control.clone();
-        connections.spawn(async move {
+        async move {
+            if reset {
+                // Closing a socket with unread data makes Linux send RST instead of FIN: wait for
+                // the request to arrive, then drop it unread.
+                let _ = tokio::time::timeout(RESET_WAIT, stream.readable()).await;
+                drop(stream);
+                return;
+            }
             let service = hyper::service::service_fn(move |req| {
                 respond(identity.clone(), control.clone(), req)
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
-        });
-    }
-    connections.abort_all();
+        }
+    })
+    .instrument(span)
+    .await;
 }
 
 /// Error returned to hyper to close a connection that turned to reset mode mid keep-alive.

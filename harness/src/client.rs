@@ -18,7 +18,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use std::time::Duration;
-use tollgate_protocol::net::{HttpClient, Outbound};
+use tollgate_net::{HttpClient, Outbound};
 
 /// Every request is bounded: a hung node fails the test instead of hanging it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

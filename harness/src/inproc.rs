@@ -48,10 +48,10 @@ use tollgate_config::model::ServerRole;
 use tollgate_control_plane::ControlPlane;
 use tollgate_gateway::GatewayHandle;
 use tollgate_load_balancer::{LoadBalancerConfig, LoadBalancerHandle};
+use tollgate_net::fault::{FaultIo, FaultListener, FaultPlane};
+use tollgate_net::{HostMap, Listener, Outbound};
 use tollgate_node::{NodeHandle, NodeListeners, NodeResources, PortRole};
 use tollgate_protocol::SharedClock;
-use tollgate_protocol::fault::{FaultIo, FaultListener, FaultPlane};
-use tollgate_protocol::net::{HostMap, Listener, Outbound};
 
 /// How to boot.
 #[derive(Debug, Clone)]
@@ -284,7 +284,7 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
     let host_map = host_map(topology, address);
     let outbound = Outbound::new(
         host_map.clone(),
-        &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+        &[tollgate_net::security::DEFAULT_CERT_PEM],
     )
     .map_err(|e| BootError::Node {
         instance: topology.name.clone(),

@@ -83,15 +83,17 @@ impl fmt::Display for ScenarioErrors {
     }
 }
 
-/// Turns byte offsets of one source into lines and columns.
+/// Turns byte offsets of one source into lines and columns. A copy of `tollgate-config`'s, on
+/// purpose (this crate depends on nothing of Tollgate's); the harness's `copies` test pins the
+/// two equal.
 #[derive(Debug, Clone)]
-pub(crate) struct SourceMap<'a> {
+pub struct SourceMap<'a> {
     source: &'a str,
     line_starts: Vec<usize>,
 }
 
 impl<'a> SourceMap<'a> {
-    pub(crate) fn new(source: &'a str) -> Self {
+    pub fn new(source: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
         Self {
@@ -100,7 +102,8 @@ impl<'a> SourceMap<'a> {
         }
     }
 
-    pub(crate) fn locate(&self, offset: usize) -> Location {
+    /// 1-based line and column (in characters) of byte `offset`, clamped to the source.
+    pub fn locate(&self, offset: usize) -> Location {
         let offset = offset.min(self.source.len());
         let line = self.line_starts.partition_point(|&start| start <= offset);
         let start = self.line_starts[line.saturating_sub(1)];

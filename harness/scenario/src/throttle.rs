@@ -67,7 +67,8 @@ impl ThrottleKey {
     }
 
     /// The key as the gateway computes it, given the application's id (ignored by the API and
-    /// resource levels).
+    /// resource levels). Written here again rather than taken from `tollgate_protocol::throttle::key`
+    /// (this crate depends on nothing of Tollgate's); the harness's `copies` test pins the two.
     pub fn render(&self, app_id: &str) -> String {
         match self {
             Self::Api {
@@ -109,7 +110,8 @@ impl ThrottleKey {
 }
 
 /// The context an API is served at: `context` with `{version}` filled in, else
-/// `{context}/{version}` (as the Publisher does in 4.x).
+/// `{context}/{version}` (as the Publisher does in 4.x). A copy of the control plane's
+/// `model::served_context`, pinned equal to it by the harness's `copies` test.
 pub fn served_context(context: &str, version: &str) -> String {
     if context.contains("{version}") {
         context.replace("{version}", version)

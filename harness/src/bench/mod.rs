@@ -35,8 +35,8 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, Outbound};
 
 /// How long the topology may take to boot, and the gateways to serve the bench's API.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);

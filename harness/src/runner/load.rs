@@ -275,7 +275,7 @@ mod tests {
     /// 1 % of 600, invisible at p99.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stall_shows_in_p99_because_latency_runs_from_the_scheduled_time() {
-        use tollgate_protocol::net::{HostMap, Outbound};
+        use tollgate_net::{HostMap, Outbound};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let identity = crate::backend::BackendIdentity {
             name: "slow".into(),

@@ -12,6 +12,7 @@ mod common;
 mod all_in_one;
 mod cli;
 mod conform;
+mod copies;
 mod guide_topology;
 mod ha;
 mod hostile;

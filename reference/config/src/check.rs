@@ -851,25 +851,12 @@ impl<'t> Checker<'t, '_, '_> {
     fn cors(&mut self) -> Cors {
         let at = self.at("apim.cors");
         Cors {
-            enable: self.flag(at, "enable", true),
-            allow_origins: self.list_or(at.table, "allow_origins", &["*"]),
-            allow_methods: self.list_or(
-                at.table,
-                "allow_methods",
-                &["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"],
-            ),
-            allow_headers: self.list_or(
-                at.table,
-                "allow_headers",
-                &[
-                    "authorization",
-                    "Access-Control-Allow-Origin",
-                    "Content-Type",
-                    "SOAPAction",
-                ],
-            ),
-            allow_credentials: self.flag(at, "allow_credentials", false),
-            expose_headers: self.list_or(at.table, "expose_headers", &[]),
+            enable: self.flag(at, "enable", Cors::DEFAULT_ENABLE),
+            allow_origins: self.list_or(at.table, "allow_origins", Cors::DEFAULT_ALLOW_ORIGINS),
+            allow_methods: self.list_or(at.table, "allow_methods", Cors::DEFAULT_ALLOW_METHODS),
+            allow_headers: self.list_or(at.table, "allow_headers", Cors::DEFAULT_ALLOW_HEADERS),
+            allow_credentials: self.flag(at, "allow_credentials", Cors::DEFAULT_ALLOW_CREDENTIALS),
+            expose_headers: self.list_or(at.table, "expose_headers", Cors::DEFAULT_EXPOSE_HEADERS),
         }
     }
 }

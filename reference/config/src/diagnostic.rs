@@ -54,15 +54,16 @@ pub struct Location {
     pub column: usize,
 }
 
-/// Turns byte offsets of one source into lines and columns.
+/// Turns byte offsets of one source into lines and columns. Public so the harness can pin the
+/// scenario crate's copy (`tollgate_scenario::error::SourceMap`) to this one.
 #[derive(Debug, Clone)]
-pub(crate) struct SourceMap<'a> {
+pub struct SourceMap<'a> {
     source: &'a str,
     line_starts: Vec<usize>,
 }
 
 impl<'a> SourceMap<'a> {
-    pub(crate) fn new(source: &'a str) -> Self {
+    pub fn new(source: &'a str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
         Self {
@@ -71,7 +72,8 @@ impl<'a> SourceMap<'a> {
         }
     }
 
-    pub(crate) fn locate(&self, offset: usize) -> Location {
+    /// 1-based line and column (in characters) of byte `offset`, clamped to the source.
+    pub fn locate(&self, offset: usize) -> Location {
         let offset = offset.min(self.source.len());
         let line = self.line_starts.partition_point(|&start| start <= offset);
         let start = self.line_starts[line.saturating_sub(1)];

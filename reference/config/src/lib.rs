@@ -44,7 +44,7 @@ mod url;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use diagnostic::{ConfigErrors, Diagnostic, Location};
+pub use diagnostic::{ConfigErrors, Diagnostic, Location, SourceMap};
 pub use model::DeploymentConfig;
 pub use placeholder::Vars;
 pub use ports::{PortOverflow, Ports};

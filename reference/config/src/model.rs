@@ -79,6 +79,12 @@ pub struct SuperAdmin {
     pub create_admin_account: bool,
 }
 
+impl SuperAdmin {
+    /// WSO2's `[super_admin] username` (the schema's default, which `$ref{…}` falls back to).
+    pub const DEFAULT_USERNAME: &str = "admin";
+    pub const DEFAULT_PASSWORD: &str = "admin";
+}
+
 /// `[user_store]`. Default type `database_unique_id`; kept, not used.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserStore {
@@ -264,7 +270,8 @@ pub struct EventHub {
     pub event_listening_endpoints: Vec<String>,
 }
 
-/// `[apim.cors]` (§2.7).
+/// `[apim.cors]` (§2.7). [`Cors::default`] is WSO2's, what a file without the table gets; the
+/// gateway's own default is this one too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cors {
     pub enable: bool,
@@ -274,6 +281,35 @@ pub struct Cors {
     pub allow_headers: Vec<String>,
     pub allow_credentials: bool,
     pub expose_headers: Vec<String>,
+}
+
+impl Cors {
+    pub const DEFAULT_ENABLE: bool = true;
+    pub const DEFAULT_ALLOW_ORIGINS: &[&str] = &["*"];
+    pub const DEFAULT_ALLOW_METHODS: &[&str] =
+        &["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"];
+    pub const DEFAULT_ALLOW_HEADERS: &[&str] = &[
+        "authorization",
+        "Access-Control-Allow-Origin",
+        "Content-Type",
+        "SOAPAction",
+    ];
+    pub const DEFAULT_ALLOW_CREDENTIALS: bool = false;
+    pub const DEFAULT_EXPOSE_HEADERS: &[&str] = &[];
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            enable: Self::DEFAULT_ENABLE,
+            allow_origins: list(Self::DEFAULT_ALLOW_ORIGINS),
+            allow_methods: list(Self::DEFAULT_ALLOW_METHODS),
+            allow_headers: list(Self::DEFAULT_ALLOW_HEADERS),
+            allow_credentials: Self::DEFAULT_ALLOW_CREDENTIALS,
+            expose_headers: list(Self::DEFAULT_EXPOSE_HEADERS),
+        }
+    }
 }
 
 /// `[transport.http]` / `[transport.https]` (servlet connectors) and passthrough ports.

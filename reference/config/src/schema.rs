@@ -62,6 +62,7 @@ const fn dflt(name: &'static [&'static str], kind: Kind, default: &'static str) 
     }
 }
 
+use crate::model::SuperAdmin;
 use Kind::{Accepted, Bool, Int, List, ListOrStr, Str, Unsupported};
 
 pub(crate) const ROOT: &[Field] = &[
@@ -101,8 +102,8 @@ const SERVER: &[Field] = &[
 ];
 
 const SUPER_ADMIN: &[Field] = &[
-    dflt(&["username"], Str, "admin"),
-    dflt(&["password"], Str, "admin"),
+    dflt(&["username"], Str, SuperAdmin::DEFAULT_USERNAME),
+    dflt(&["password"], Str, SuperAdmin::DEFAULT_PASSWORD),
     dflt(&["create_admin_account"], Bool, "true"),
     key(&["admin_role"], Accepted),
 ];
@@ -353,6 +354,20 @@ mod tests {
         );
         assert_eq!(default_at("apim.gateway.environment"), None);
         assert_eq!(default_at("no.such.key"), None);
+    }
+
+    #[test]
+    fn the_cors_flags_defaults_agree_with_the_model() {
+        // `$ref{apim.cors.*}` falls back to these strings; the checker to the model's consts.
+        let text = |b: bool| if b { "true" } else { "false" };
+        assert_eq!(
+            default_at("apim.cors.enable"),
+            Some(text(crate::model::Cors::DEFAULT_ENABLE))
+        );
+        assert_eq!(
+            default_at("apim.cors.allow_credentials"),
+            Some(text(crate::model::Cors::DEFAULT_ALLOW_CREDENTIALS))
+        );
     }
 
     #[test]

@@ -13,16 +13,14 @@
 
 use crate::ControlPlane;
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
-use std::collections::{BTreeMap, VecDeque};
-use std::convert::Infallible;
+use http::{HeaderMap, StatusCode, header};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tollgate_net::ndjson::{self, Feed, Lines};
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::{self, GatewaySnapshot, LabelledArtifact, decode_labels};
 
@@ -122,59 +120,39 @@ struct Follower {
     cp: Arc<ControlPlane>,
     head: watch::Receiver<u64>,
     last_sent: u64,
-    pending: VecDeque<Bytes>,
-    idle: Interval,
-    ended: bool,
-}
-
-fn line(envelope: &EventEnvelope) -> Bytes {
-    let mut bytes = serde_json::to_vec(envelope).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
 }
 
 impl Follower {
     /// Queues every event after `last_sent`; `false` if some were already dropped.
-    fn catch_up(&mut self) -> bool {
+    fn catch_up(&mut self, out: &mut Lines<EventEnvelope>) -> bool {
         let state = self.cp.lock();
         let Some(events) = state.events_after(self.last_sent) else {
             return false;
         };
         for envelope in events {
             self.last_sent = envelope.seq;
-            self.pending.push_back(line(&envelope));
+            out.push(&envelope);
         }
         true
     }
+}
 
-    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
-        loop {
-            if let Some(bytes) = self.pending.pop_front() {
-                return Some((Ok(bytes), self));
-            }
-            if self.ended {
-                return None;
-            }
-            tokio::select! {
-                changed = self.head.changed() => {
-                    if changed.is_err() {
-                        return None; // the control plane is gone
-                    }
-                    if !self.catch_up() {
-                        self.ended = true;
-                    }
-                    self.idle.reset();
-                }
-                _ = self.idle.tick() => {
-                    let heartbeat = EventEnvelope {
-                        seq: *self.head.borrow(),
-                        time_stamp: self.cp.now_millis(),
-                        tenant_domain: self.cp.settings().tenant_domain.clone(),
-                        event: Event::Heartbeat,
-                    };
-                    self.pending.push_back(line(&heartbeat));
-                }
-            }
+impl Feed for Follower {
+    type Item = EventEnvelope;
+
+    async fn next(&mut self, out: &mut Lines<EventEnvelope>) -> bool {
+        if self.head.changed().await.is_err() {
+            return false; // the control plane is gone
+        }
+        self.catch_up(out)
+    }
+
+    fn heartbeat(&self) -> EventEnvelope {
+        EventEnvelope {
+            seq: *self.head.borrow(),
+            time_stamp: self.cp.now_millis(),
+            tenant_domain: self.cp.settings().tenant_domain.clone(),
+            event: Event::Heartbeat,
         }
     }
 }
@@ -199,14 +177,9 @@ async fn notifications(
         cp: cp.clone(),
         head,
         last_sent: after,
-        pending: VecDeque::new(),
-        idle: tokio::time::interval_at(Instant::now() + period, period),
-        ended: false,
     };
-    follower
-        .idle
-        .set_missed_tick_behavior(MissedTickBehavior::Delay);
-    if !follower.catch_up() {
+    let mut backlog = Lines::new();
+    if !follower.catch_up(&mut backlog) {
         return (
             StatusCode::GONE,
             axum::Json(serde_json::json!({"code": 410, "message": "Gone",
@@ -215,11 +188,5 @@ async fn notifications(
         )
             .into_response();
     }
-    let stream = futures_util::stream::unfold(follower, Follower::next);
-    let mut response = Body::from_stream(stream).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    response
+    ndjson::response(follower, backlog, period).into_response()
 }

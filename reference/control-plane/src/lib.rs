@@ -47,8 +47,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tollgate_key_manager::{KeyManager, KeyManagerSettings, RevocationSink};
+use tollgate_net::Listener;
 use tollgate_protocol::event::Event;
-use tollgate_protocol::net::Listener;
 use tollgate_protocol::store::RevokedToken;
 use tollgate_protocol::{SeededRng, SharedClock};
 
@@ -218,8 +218,8 @@ impl ControlPlane {
     ) {
         let service = hyper_util::service::TowerToHyperService::new(self.router());
         tokio::join!(
-            tollgate_protocol::net::serve(mgmt_https, Some(tls), service.clone(), shutdown.clone()),
-            tollgate_protocol::net::serve(servlet_http, None, service, shutdown),
+            tollgate_net::serve(mgmt_https, Some(tls), service.clone(), shutdown.clone()),
+            tollgate_net::serve(servlet_http, None, service, shutdown),
         );
     }
 

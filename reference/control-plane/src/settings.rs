@@ -1,8 +1,9 @@
 //! What the control plane is built from: a few values of the checked `deployment.toml` model.
 
 use std::time::Duration;
-use tollgate_config::model::{DeploymentConfig, Environment, EnvironmentType, VHost};
-use tollgate_protocol::security;
+use tollgate_config::Ports;
+use tollgate_config::model::{DeploymentConfig, Environment, EnvironmentType, SuperAdmin, VHost};
+use tollgate_net::security;
 
 /// WSO2's default cap on revisions per API (`ApiMaxRevisionCount` overrides it per tenant).
 pub const DEFAULT_MAX_REVISIONS: usize = 5;
@@ -90,19 +91,23 @@ impl ControlPlaneSettings {
     fn defaults() -> Self {
         Self {
             hostname: "localhost".to_owned(),
-            mgmt_https_port: 9443,
+            mgmt_https_port: Ports::BASE.mgmt_https,
             environments: Vec::new(),
-            admin_username: "admin".to_owned(),
-            admin_password: "admin".to_owned(),
+            admin_username: SuperAdmin::DEFAULT_USERNAME.to_owned(),
+            admin_password: SuperAdmin::DEFAULT_PASSWORD.to_owned(),
             event_hub_credentials: None,
             tenant_domain: "carbon.super".to_owned(),
             signing_key_pem: security::DEFAULT_KEY_PEM.to_owned(),
             public_key_pem: security::DEFAULT_PUBLIC_KEY_PEM.to_owned(),
             // The `kid` WSO2 IS derives from the signing certificate, as the Key Manager does.
-            key_id: tollgate_key_manager::KeyManagerSettings::new("localhost", 9443).key_id,
+            key_id: tollgate_key_manager::KeyManagerSettings::new(
+                "localhost",
+                Ports::BASE.mgmt_https,
+            )
+            .key_id,
             token_validity_secs: 3600,
             max_revisions: DEFAULT_MAX_REVISIONS,
-            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_interval: tollgate_protocol::internal::EVENTS_HEARTBEAT,
             max_retained_events: 100_000,
         }
     }
@@ -146,11 +151,11 @@ pub fn guide_environment(
             http_port,
             https_port,
             ws_host: "localhost".to_owned(),
-            ws_port: 9099,
+            ws_port: Ports::BASE.ws,
             wss_host: "localhost".to_owned(),
-            wss_port: 8099,
-            websub_http_port: 9021,
-            websub_https_port: 8021,
+            wss_port: Ports::BASE.wss,
+            websub_http_port: Ports::BASE.websub_http,
+            websub_https_port: Ports::BASE.websub_https,
         }],
         visibility: Vec::new(),
     }

@@ -22,11 +22,11 @@ use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
+use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::artifact::ApiArtifact;
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::{GatewaySnapshot, SyncStatus};
-use tollgate_protocol::net::{HttpClient, Outbound};
 
 /// One gateway node's state: routing table, subscription store, token cache, sync progress.
 #[derive(Debug)]

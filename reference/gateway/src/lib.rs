@@ -71,9 +71,9 @@ pub use settings::{CorsSettings, GatewaySettings, ThrottleSettings};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tollgate_net::{Listener, Outbound, serve};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::SyncStatus;
-use tollgate_protocol::net::{Listener, Outbound, serve};
 
 /// The three listeners of a gateway node.
 #[derive(Debug)]

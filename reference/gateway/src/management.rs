@@ -258,7 +258,7 @@ async fn throttle(State(gateway): State<Arc<Gateway>>, Query(q): Query<ThrottleQ
     (code, Json(view)).into_response()
 }
 
-/// The router as a hyper service for [`tollgate_protocol::net::serve`].
+/// The router as a hyper service for [`tollgate_net::serve`].
 #[derive(Debug, Clone)]
 pub struct ManagementService {
     router: axum::Router,

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tollgate_protocol::net::RemoteAddr;
+use tollgate_net::RemoteAddr;
 
 impl Gateway {
     /// Serves one API request: route → cors → authenticate → authorize → throttle → key type

@@ -19,14 +19,14 @@ use crate::url_template::Variables;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
+use tollgate_net::{HttpClient, strip_hop_by_hop};
 use tollgate_protocol::Clock;
 use tollgate_protocol::artifact::{EndpointSecurity, EndpointSecurityType};
-use tollgate_protocol::net::HttpClient;
 
 /// How long a backend may take to send its response head. WSO2's endpoint timeout default is
 /// 60 s (`synapse.global_timeout_interval` is longer; the endpoint's own wins).
@@ -35,41 +35,6 @@ pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest body a failover group or a Digest-secured endpoint holds in memory to send it
 /// again; a larger one is refused with 400 / 101001 (WSO2 holds the whole message, unbounded).
 const REPLAY_BODY_LIMIT: usize = 16 * 1024 * 1024;
-
-/// RFC 9110 §7.6.1 connection-specific fields, plus the proxy ones.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over their few names is cheaper than ten hashed
-    // removals (~1.9k instructions a message, twice per request).
-    if !headers
-        .keys()
-        .any(|name| name == header::UPGRADE || HOP_BY_HOP.contains(name))
-    {
-        return;
-    }
-    // Fields named in `Connection` are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
-        headers.remove(name);
-    }
-    headers.remove(header::UPGRADE);
-}
 
 /// The backend URL: the endpoint (stored without a trailing `/`) and the path after the
 /// context, query included.
@@ -375,37 +340,4 @@ fn digest_authorization(
     let mut value = HeaderValue::from_str(&answer.to_header_string()).ok()?;
     value.set_sensitive(true);
     Some(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_named_and_standard_hop_by_hop_headers_are_removed() {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, "keep-alive, x-trace".parse().unwrap());
-        h.insert("x-trace", "1".parse().unwrap());
-        h.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
-        h.insert("x-kept", "1".parse().unwrap());
-        strip_hop_by_hop(&mut h);
-        assert_eq!(h.len(), 1);
-        assert!(h.contains_key("x-kept"));
-    }
-
-    #[test]
-    fn each_hop_by_hop_header_alone_is_removed_and_others_kept() {
-        for name in HOP_BY_HOP.iter().chain([&header::UPGRADE]) {
-            let mut h = HeaderMap::new();
-            h.insert(name.clone(), "x".parse().unwrap());
-            h.insert("x-kept", "1".parse().unwrap());
-            strip_hop_by_hop(&mut h);
-            assert_eq!(h.len(), 1, "{name}");
-            assert!(h.contains_key("x-kept"));
-        }
-        let mut clean = HeaderMap::new();
-        clean.insert("x-kept", "1".parse().unwrap());
-        strip_hop_by_hop(&mut clean);
-        assert_eq!(clean.len(), 1);
-    }
 }

@@ -1,8 +1,8 @@
 //! What a gateway node is built from: its labels, the control plane it follows, CORS and the
 //! keys it trusts. Built from the checked `deployment.toml` model, or directly by tests.
 
-use tollgate_config::model::DeploymentConfig;
-use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
+use tollgate_config::model::{Cors, DeploymentConfig};
+use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 
 /// `[apim.cors]` as `CORSRequestHandler` uses it (wso2-behaviour.md §2.7).
 #[derive(Debug, Clone, PartialEq)]
@@ -26,21 +26,22 @@ pub struct CorsSettings {
     pub expose_headers: Vec<String>,
 }
 
+/// WSO2's defaults, as the config crate owns them.
 impl Default for CorsSettings {
     fn default() -> Self {
-        let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        Self::from(&Cors::default())
+    }
+}
+
+impl From<&Cors> for CorsSettings {
+    fn from(cors: &Cors) -> Self {
         Self {
-            enable: true,
-            allow_origins: list(&["*"]),
-            allow_methods: list(&["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]),
-            allow_headers: list(&[
-                "authorization",
-                "Access-Control-Allow-Origin",
-                "Content-Type",
-                "SOAPAction",
-            ]),
-            allow_credentials: false,
-            expose_headers: Vec::new(),
+            enable: cors.enable,
+            allow_origins: cors.allow_origins.clone(),
+            allow_methods: cors.allow_methods.clone(),
+            allow_headers: cors.allow_headers.clone(),
+            allow_credentials: cors.allow_credentials,
+            expose_headers: cors.expose_headers.clone(),
         }
     }
 }
@@ -108,7 +109,6 @@ impl ThrottleSettings {
 impl GatewaySettings {
     /// The settings a `gateway-worker` (or all-in-one) node reads from its `deployment.toml`.
     pub fn from_config(cfg: &DeploymentConfig, node_name: &str) -> Self {
-        let cors = &cfg.cors;
         Self {
             node_name: node_name.to_owned(),
             labels: cfg.sync_gateway.gateway_labels.clone(),
@@ -121,14 +121,7 @@ impl GatewaySettings {
             event_hub_password: cfg.event_hub.password.clone(),
             admin_username: cfg.super_admin.username.clone(),
             admin_password: cfg.super_admin.password.clone(),
-            cors: CorsSettings {
-                enable: cors.enable,
-                allow_origins: cors.allow_origins.clone(),
-                allow_methods: cors.allow_methods.clone(),
-                allow_headers: cors.allow_headers.clone(),
-                allow_credentials: cors.allow_credentials,
-                expose_headers: cors.expose_headers.clone(),
-            },
+            cors: CorsSettings::from(&cfg.cors),
             trusted_keys: vec![crate::authenticate::TrustedKey::new(
                 DEFAULT_KEY_ALIAS,
                 DEFAULT_PUBLIC_KEY_PEM,

@@ -12,22 +12,23 @@
 
 use crate::gateway::Gateway;
 use base64::Engine;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::ndjson::{CONTENT_TYPE_NDJSON, LineReader, ReadError};
+use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::event::EventEnvelope;
-use tollgate_protocol::internal::{EVENTS, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels};
-use tollgate_protocol::net::{HttpClient, Outbound};
+use tollgate_protocol::internal::{
+    EVENTS, EVENTS_HEARTBEAT, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels,
+};
 use tollgate_protocol::throttle::{THROTTLE_DATA, ThrottleData};
 
-/// The control plane's idle heartbeat period (its default).
-pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(5);
-/// Silence for this long means the stream is dead even if the socket is not.
-pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Silence for this long (three heartbeats) means the stream is dead even if the socket is not.
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(3 * EVENTS_HEARTBEAT.as_secs());
 /// First retry delay; doubles up to [`BACKOFF_MAX`].
 pub const BACKOFF_START: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -216,7 +217,7 @@ impl SyncClient {
 
     /// Follows the event stream after `after` until it ends or fails.
     async fn follow(&self, after: u64, backoff: &mut Backoff) -> Result<(), SyncError> {
-        let request = self.request(&format!("{EVENTS}?after={after}"), "application/x-ndjson")?;
+        let request = self.request(&format!("{EVENTS}?after={after}"), CONTENT_TYPE_NDJSON)?;
         let response = tokio::time::timeout(STREAM_IDLE_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT))?
@@ -229,26 +230,20 @@ impl SyncClient {
         // Snapshot applied and the log followed from it: this node is in sync.
         self.gateway.set_synced(true);
         backoff.reset();
-        let mut body = response.into_body();
-        let mut buffer = BytesMut::new();
+        let mut lines = LineReader::new(
+            response.into_body(),
+            STREAM_IDLE_TIMEOUT,
+            MAX_EVENT_LINE_BYTES,
+        );
         loop {
-            let frame = tokio::time::timeout(STREAM_IDLE_TIMEOUT, body.frame())
-                .await
-                .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT))?;
-            let Some(frame) = frame else {
-                return Err(SyncError::Ended);
-            };
-            let frame = frame.map_err(|e| SyncError::Body(e.to_string()))?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
-            buffer.extend_from_slice(&data);
-            while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
-                let line = buffer.split_to(newline + 1);
-                self.apply_line(&line[..newline])?;
-            }
-            if buffer.len() > MAX_EVENT_LINE_BYTES {
-                return Err(SyncError::Payload("event line too long".into()));
+            match lines.next_line().await {
+                Ok(Some(line)) => self.apply_line(&line)?,
+                Ok(None) => return Err(SyncError::Ended),
+                Err(ReadError::Idle(after)) => return Err(SyncError::Idle(after)),
+                Err(ReadError::Body(error)) => return Err(SyncError::Body(error)),
+                Err(ReadError::LineTooLong) => {
+                    return Err(SyncError::Payload("event line too long".into()));
+                }
             }
         }
     }

@@ -78,7 +78,7 @@ impl SigningKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_protocol::security::{DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
+    use tollgate_net::security::{DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
 
     #[test]
     fn built_in_pair_gives_an_rsa_jwk_with_the_usual_exponent() {

@@ -3,7 +3,7 @@
 use crate::error::KeyManagerError;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use tollgate_protocol::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
+use tollgate_net::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
 
 /// The name WSO2 gives the built-in key manager (`APIConstants.KeyManager.DEFAULT_KEY_MANAGER`).
 pub const RESIDENT_KEY_MANAGER: &str = "Resident Key Manager";
@@ -58,7 +58,7 @@ impl KeyManagerSettings {
             // The built-in certificate is compiled in and parsed by the protocol crate's own
             // tests; should it ever fail here, the alias is WSO2's older `kid` choice.
             key_id: wso2_key_id(DEFAULT_CERT_PEM)
-                .unwrap_or_else(|_| tollgate_protocol::security::DEFAULT_KEY_ALIAS.to_owned()),
+                .unwrap_or_else(|_| tollgate_net::security::DEFAULT_KEY_ALIAS.to_owned()),
             default_validity_secs: DEFAULT_ACCESS_TOKEN_VALIDITY_SECS,
             tenant_domain: SUPER_TENANT_DOMAIN.to_owned(),
         }

@@ -50,8 +50,8 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tollgate_protocol::net::{Listener, Outbound, serve};
-use tollgate_protocol::security::{self, TlsError};
+use tollgate_net::security::{self, TlsError};
+use tollgate_net::{Listener, Outbound, serve};
 
 #[derive(Debug, Error)]
 pub enum LoadBalancerError {

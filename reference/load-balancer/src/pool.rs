@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::{HttpClient, Outbound};
+use tollgate_net::{HttpClient, Outbound};
 
 /// A node as the load balancer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 
 use crate::pool::Pool;
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::{HttpClient, RemoteAddr};
+use tollgate_net::{HttpClient, RemoteAddr, strip_hop_by_hop};
 
 /// What goes upstream: the client's body streamed, or buffered so it can be sent twice.
 pub(crate) type UpstreamBody = Either<Incoming, Full<Bytes>>;
@@ -58,36 +58,6 @@ fn idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     )
-}
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    // Framing is re-decided per hop by hyper from the body (Content-Length kept when known).
-    headers.remove(header::TRANSFER_ENCODING);
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response<ResponseBody> {

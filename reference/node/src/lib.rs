@@ -16,7 +16,7 @@
 //! `server::run(listener, shutdown)`, linkerd's injected binders).
 //!
 //! TLS: every HTTPS listener serves the built-in `wso2carbon` pair
-//! ([`tollgate_protocol::security`]) unless `[keystore.tls] file_name` names a `.pem` file; then
+//! ([`tollgate_net::security`]) unless `[keystore.tls] file_name` names a `.pem` file; then
 //! that file (one PEM holding the certificate chain and the private key, path relative to the
 //! `deployment.toml`'s folder) serves HTTPS and signs tokens. JKS keystores are not read: a
 //! `.jks` name keeps the built-in pair, which is what WSO2's own default `wso2carbon.jks` holds.
@@ -55,10 +55,10 @@ use tollgate_config::ports::Ports;
 use tollgate_control_plane::{ControlPlane, ControlPlaneSettings, Database};
 use tollgate_gateway::management::clock_router;
 use tollgate_gateway::{GatewayHandle, GatewayListeners, GatewaySettings, RuntimeHome};
+use tollgate_net::serve;
+use tollgate_net::{Listener, Outbound};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::internal::{GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE};
-use tollgate_protocol::net::serve;
-use tollgate_protocol::net::{Listener, Outbound};
 
 /// What a listener of a node is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -646,8 +646,8 @@ mod tests {
             let resources = NodeResources {
                 listeners,
                 outbound: Outbound::new(
-                    tollgate_protocol::net::HostMap::new(),
-                    &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+                    tollgate_net::HostMap::new(),
+                    &[tollgate_net::security::DEFAULT_CERT_PEM],
                 )
                 .unwrap(),
                 clock: Arc::new(tollgate_protocol::ManualClock::new(0)),
@@ -682,8 +682,8 @@ mod tests {
         let resources = NodeResources::<tokio::net::TcpListener> {
             listeners: NodeListeners::default(),
             outbound: Outbound::new(
-                tollgate_protocol::net::HostMap::new(),
-                &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+                tollgate_net::HostMap::new(),
+                &[tollgate_net::security::DEFAULT_CERT_PEM],
             )
             .unwrap(),
             clock: Arc::new(tollgate_protocol::ManualClock::new(0)),

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_config::model::DeploymentConfig;
 use tollgate_load_balancer::GatewayNode;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::internal::NODE_CLOCK;
-use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::{ManualClock, SharedClock, SystemClock};
 
 /// The address a node binds unless told otherwise.
@@ -425,7 +425,7 @@ pub async fn load_balancer(args: LoadBalancerArgs) -> Result<(), RunError> {
     }
     let outbound = Outbound::new(
         network.host_map(address),
-        &[tollgate_protocol::security::DEFAULT_CERT_PEM],
+        &[tollgate_net::security::DEFAULT_CERT_PEM],
     )
     .map_err(|e| RunError::Start(e.to_string()))?;
     let handle =

@@ -11,7 +11,7 @@ use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tollgate_config::model::DeploymentConfig;
-use tollgate_protocol::security;
+use tollgate_net::security;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsConfigError {

@@ -25,9 +25,7 @@
 
 use axum::body::Body;
 use base64::Engine;
-use bytes::BytesMut;
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -36,10 +34,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tollgate_control_plane::ControlPlane;
+use tollgate_net::Listener;
+use tollgate_net::ndjson::LineReader;
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::EVENTS;
-use tollgate_protocol::net::Listener;
 use tollgate_traffic_manager::{ServerSettings, TrafficManager};
 use tower::ServiceExt;
 
@@ -288,25 +287,18 @@ async fn follow(
             return Feed::Lost;
         }
     }
-    let mut body = response.into_body();
-    let mut buffer = BytesMut::new();
-    while let Some(Ok(frame)) = body.frame().await {
-        let Ok(data) = frame.into_data() else {
-            continue;
+    // In-process from the control plane's own router: no idle timeout, no line limit.
+    let mut lines = LineReader::new(response.into_body(), Duration::MAX, usize::MAX);
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(envelope) = serde_json::from_slice::<EventEnvelope>(&line) else {
+            // Resume after the last event applied rather than skip one.
+            return Feed::Lost;
         };
-        buffer.extend_from_slice(&data);
-        while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
-            let line = buffer.split_to(newline + 1);
-            let Ok(envelope) = serde_json::from_slice::<EventEnvelope>(&line[..newline]) else {
-                // Resume after the last event applied rather than skip one.
-                return Feed::Lost;
-            };
-            if matches!(envelope.event, Event::Heartbeat) || envelope.seq <= *applied.borrow() {
-                continue;
-            }
-            tm.apply_event(&envelope.event);
-            applied.send_replace(envelope.seq);
+        if matches!(envelope.event, Event::Heartbeat) || envelope.seq <= *applied.borrow() {
+            continue;
         }
+        tm.apply_event(&envelope.event);
+        applied.send_replace(envelope.seq);
     }
     Feed::Lost
 }

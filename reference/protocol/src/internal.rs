@@ -15,6 +15,10 @@ pub const GATEWAY_SNAPSHOT: &str = "/internal/data/v1/runtime-artifacts";
 /// older than the retained log: pull the snapshot again.
 pub const EVENTS: &str = "/internal/data/v1/notifications";
 
+/// How long the [`EVENTS`] stream stays silent before a `HEARTBEAT` (the control plane's
+/// default); a follower times a stream out at a few of these.
+pub const EVENTS_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Gateway-local: `GET` → deployed APIs on this node (WSO2's `/api/am/gateway/v2/apis`).
 pub const GATEWAY_APIS: &str = "/api/am/gateway/v2/apis";
 

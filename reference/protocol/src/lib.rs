@@ -1,7 +1,9 @@
 //! The meeting place of the control plane and the gateways.
 //!
 //! They never import each other: they meet here, as they meet on the wire. This crate holds
-//! what crosses that wire and what every node is handed from outside:
+//! what crosses that wire, plus the two inputs every node is handed from outside and the wire's
+//! meaning depends on (wall clock, seed). How bytes get across (listeners, the outbound
+//! connector, TLS, faults, streams) is `tollgate-net`'s:
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -11,18 +13,12 @@
 //! | [`internal`] | internal REST paths (`/internal/data/v1/...`) and their payloads |
 //! | [`clock`] | the injected wall clock ([`Clock`]), real or manual |
 //! | [`seed`] | one seed for every random choice ([`SeededRng`]) |
-//! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
 //! | [`throttle`] | throttling policies, gateway→TM request events, TM→gateway decisions |
-//! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
-//! | [`net`] | listeners, outbound connector with a host map, and the HTTP(S) server loop |
 
 pub mod artifact;
 pub mod clock;
 pub mod event;
-pub mod fault;
 pub mod internal;
-pub mod net;
-pub mod security;
 pub mod seed;
 pub mod store;
 pub mod throttle;

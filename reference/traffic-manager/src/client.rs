@@ -23,7 +23,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tollgate_config::model::{UrlGroup, UrlGroupKind};
-use tollgate_protocol::net::{HttpClient, Outbound};
+use tollgate_net::ndjson::{CONTENT_TYPE_NDJSON, LineReader};
+use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::throttle::{
     DECISIONS_PATH, EVENTS_PATH, RequestEvent, ThrottleDecision, http_base,
 };
@@ -271,44 +272,31 @@ impl FollowTask {
                 return false;
             }
         };
-        let mut body = response.into_body();
-        let mut buffer: Vec<u8> = Vec::new();
+        // No line limit: the TM is trusted to send decisions, each a few hundred bytes.
+        let mut lines = LineReader::new(response.into_body(), STREAM_IDLE_TIMEOUT, usize::MAX);
         let mut snapshot: Option<Vec<ThrottleDecision>> = Some(Vec::new());
-        while let Ok(Some(Ok(frame))) =
-            tokio::time::timeout(STREAM_IDLE_TIMEOUT, body.frame()).await
-        {
-            let Ok(data) = frame.into_data() else {
+        // Idle, broken or ended alike: this endpoint is done.
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(decision) = serde_json::from_slice::<ThrottleDecision>(&line) else {
                 continue;
             };
-            buffer.extend_from_slice(&data);
-            // Parse every complete line in place, then drop them with one drain (no copy per
-            // line, no rescanning of what is left).
-            let Some(last) = buffer.iter().rposition(|b| *b == b'\n') else {
-                continue;
-            };
-            for line in buffer[..last].split(|b| *b == b'\n') {
-                let Ok(decision) = serde_json::from_slice::<ThrottleDecision>(line) else {
-                    continue;
-                };
-                match snapshot.as_mut() {
-                    // The first heartbeat ends the snapshot: it replaces what we had.
-                    Some(active) if decision.is_heartbeat() => {
-                        self.holder.replace(active);
-                        snapshot = None;
-                        self.status.send_modify(|s| {
-                            s.connected = Some(index);
-                            s.connections += 1;
-                        });
-                    }
-                    Some(active) => active.push(decision),
-                    None if decision.is_heartbeat() => {}
-                    None => {
-                        self.holder.apply(&decision);
-                        self.status.send_modify(|s| s.decisions += 1);
-                    }
+            match snapshot.as_mut() {
+                // The first heartbeat ends the snapshot: it replaces what we had.
+                Some(active) if decision.is_heartbeat() => {
+                    self.holder.replace(active);
+                    snapshot = None;
+                    self.status.send_modify(|s| {
+                        s.connected = Some(index);
+                        s.connections += 1;
+                    });
+                }
+                Some(active) => active.push(decision),
+                None if decision.is_heartbeat() => {}
+                None => {
+                    self.holder.apply(&decision);
+                    self.status.send_modify(|s| s.decisions += 1);
                 }
             }
-            buffer.drain(..=last);
         }
         // Fail-open: the holder keeps the last decisions until they expire.
         self.status.send_modify(|s| s.connected = None);
@@ -515,7 +503,7 @@ impl GroupTask {
             let Ok(request) = Request::builder()
                 .method(Method::POST)
                 .uri(format!("{}{EVENTS_PATH}", self.bases[index]))
-                .header(http::header::CONTENT_TYPE, "application/x-ndjson")
+                .header(http::header::CONTENT_TYPE, CONTENT_TYPE_NDJSON)
                 .body(Full::new(body.clone()))
             else {
                 return false;

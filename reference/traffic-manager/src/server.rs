@@ -11,19 +11,18 @@
 
 use crate::TrafficManager;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{HeaderValue, StatusCode, header};
-use std::collections::VecDeque;
-use std::convert::Infallible;
+use http::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::Listener;
+use tollgate_net::Listener;
+use tollgate_net::ndjson::{self, Feed, Lines};
 use tollgate_protocol::throttle::{DECISIONS_PATH, EVENTS_PATH, RequestEvent, ThrottleDecision};
 
 /// How the server paces itself.
@@ -111,8 +110,8 @@ impl TrafficManager {
             }
         };
         tokio::join!(
-            tollgate_protocol::net::serve(receiver, None, events, shutdown.clone()),
-            tollgate_protocol::net::serve(decisions, None, stream, shutdown),
+            tollgate_net::serve(receiver, None, events, shutdown.clone()),
+            tollgate_net::serve(decisions, None, stream, shutdown),
             ticker,
         );
     }
@@ -148,72 +147,47 @@ async fn receive(State(ctx): State<Ctx>, body: Bytes) -> Response {
         .into_response()
 }
 
+/// One gateway following the decisions.
 struct Subscriber {
     receiver: broadcast::Receiver<ThrottleDecision>,
-    pending: VecDeque<Bytes>,
-    idle: Interval,
-    ended: bool,
 }
 
-fn line(decision: &ThrottleDecision) -> Bytes {
-    let mut bytes = serde_json::to_vec(decision).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
-}
+impl Feed for Subscriber {
+    type Item = ThrottleDecision;
 
-impl Subscriber {
-    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
-        loop {
-            if let Some(bytes) = self.pending.pop_front() {
-                return Some((Ok(bytes), self));
+    async fn next(&mut self, out: &mut Lines<ThrottleDecision>) -> bool {
+        match self.receiver.recv().await {
+            Ok(decision) => {
+                out.push(&decision);
+                true
             }
-            if self.ended {
-                return None;
-            }
-            tokio::select! {
-                received = self.receiver.recv() => {
-                    match received {
-                        Ok(decision) => self.pending.push_back(line(&decision)),
-                        // Lagged: decisions were lost for this subscriber; closing makes it
-                        // reconnect and start again from a snapshot. Closed: the TM is gone.
-                        Err(_) => self.ended = true,
-                    }
-                    self.idle.reset();
-                }
-                _ = self.idle.tick() => {
-                    self.pending.push_back(line(&ThrottleDecision::heartbeat()));
-                }
-            }
+            // Lagged: decisions were lost for this subscriber; closing makes it reconnect and
+            // start again from a snapshot. Closed: the TM is gone.
+            Err(_) => false,
         }
+    }
+
+    fn heartbeat(&self) -> ThrottleDecision {
+        ThrottleDecision::heartbeat()
     }
 }
 
 async fn decisions(State(ctx): State<Ctx>) -> Response {
     let (active, receiver) = ctx.tm.subscribe_with_snapshot();
-    let mut pending: VecDeque<Bytes> = active.iter().map(line).collect();
+    let mut snapshot = Lines::new();
+    for decision in &active {
+        snapshot.push(decision);
+    }
     // The first heartbeat marks the end of the snapshot.
-    pending.push_back(line(&ThrottleDecision::heartbeat()));
+    snapshot.push(&ThrottleDecision::heartbeat());
     let period = ctx.settings.heartbeat_interval;
-    let mut idle = tokio::time::interval_at(Instant::now() + period, period);
-    idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let subscriber = Subscriber {
-        receiver,
-        pending,
-        idle,
-        ended: false,
-    };
-    let stream = futures_util::stream::unfold(subscriber, Subscriber::next);
-    let mut response = Body::from_stream(stream).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    response
+    ndjson::response(Subscriber { receiver }, snapshot, period).into_response()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
     use http::Request;
     use http_body_util::BodyExt;
     use tollgate_protocol::ManualClock;

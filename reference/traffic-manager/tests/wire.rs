@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::{DeadPort, HostMap, Outbound};
 use tollgate_protocol::ManualClock;
-use tollgate_protocol::net::{HostMap, Outbound};
 use tollgate_protocol::throttle::{RequestEvent, defaults, key};
 use tollgate_traffic_manager::{
     Backoff, DecisionFollower, EventPublisher, FollowerStatus, PublishGroup, PublisherSettings,
@@ -206,14 +206,11 @@ async fn every_url_group_receives_every_event() {
 #[tokio::test]
 async fn a_failover_group_moves_to_the_next_tm_when_the_first_is_down() {
     let clock = ManualClock::new(NOON);
-    let dead = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap()
-    };
+    let dead = DeadPort::new().unwrap();
     let tm = start_tm(&clock).await;
     let shutdown = CancellationToken::new();
     let groups = vec![PublishGroup {
-        urls: vec![tcp(dead), tcp(tm.receiver)],
+        urls: vec![tcp(dead.addr()), tcp(tm.receiver)],
         load_balance: false,
     }];
     let gw = EventPublisher::spawn(
@@ -278,14 +275,11 @@ async fn the_follower_keeps_its_decisions_while_the_tm_is_down_and_resumes_after
 #[tokio::test]
 async fn the_follower_fails_over_to_the_next_decision_endpoint() {
     let clock = ManualClock::new(NOON);
-    let dead = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap()
-    };
+    let dead = DeadPort::new().unwrap();
     let tm = start_tm(&clock).await;
     let shutdown = CancellationToken::new();
     let follower = DecisionFollower::spawn(
-        &[tcp(dead), tcp(tm.decisions)],
+        &[tcp(dead.addr()), tcp(tm.decisions)],
         &outbound(),
         fast(),
         shutdown.clone(),
@@ -299,14 +293,11 @@ async fn the_follower_fails_over_to_the_next_decision_endpoint() {
 
 #[tokio::test]
 async fn the_publisher_drops_without_blocking_when_the_tm_is_down() {
-    let dead = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap()
-    };
+    let dead = DeadPort::new().unwrap();
     let shutdown = CancellationToken::new();
     let gw = EventPublisher::spawn(
         &[PublishGroup {
-            urls: vec![tcp(dead)],
+            urls: vec![tcp(dead.addr())],
             load_balance: false,
         }],
         &outbound(),

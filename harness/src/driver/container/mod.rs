@@ -57,14 +57,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_node::PortRole;
 use tollgate_node::run::VIRTUAL_CLOCK_FILE;
 use tollgate_protocol::internal::{
     CONTROL_PLANE_SYNC, ClockReading, ControlPlaneSync, GATEWAY_SYNC, GATEWAY_THROTTLE, NODE_CLOCK,
     SyncStatus, ThrottleView,
 };
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
 use tollgate_protocol::{Clock, ManualClock, SystemClock};
 use tollgate_scenario::Driver as DriverKind;
 

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::{Clock, SystemClock};
 use tollgate_scenario::Driver as DriverKind;
 

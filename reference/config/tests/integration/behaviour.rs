@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tollgate_config::model::{EnvironmentType, ServerRole, UrlGroupKind, VHost};
+use tollgate_config::model::{Cors, EnvironmentType, ServerRole, UrlGroupKind, VHost};
 use tollgate_config::{Loaded, Location, Ports, Vars, check_gateway_labels, parse, parse_with};
 
 fn loaded(source: &str) -> Loaded {
@@ -96,6 +96,8 @@ fn an_empty_file_is_wso2s_all_in_one_node_with_every_default() {
     );
     assert!(!cors.allow_credentials);
     assert!(cors.expose_headers.is_empty());
+    // The model's own default (the gateway's too) is this same file-less one.
+    assert_eq!(*cors, Cors::default());
     assert_eq!(c.transport, Default::default());
 }
 

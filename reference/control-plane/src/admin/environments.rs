@@ -20,6 +20,7 @@ use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use tollgate_config::Ports;
 use tollgate_config::model::{Environment, EnvironmentType, VHost};
 
 pub const ENVIRONMENT_READ: &str = "apim:environment_read";
@@ -79,8 +80,8 @@ impl DynamicEnvironment {
                     ws_port: v.ws_port,
                     wss_host: v.wss_host.clone(),
                     wss_port: v.wss_port,
-                    websub_http_port: 9021,
-                    websub_https_port: 8021,
+                    websub_http_port: Ports::BASE.websub_http,
+                    websub_https_port: Ports::BASE.websub_https,
                 })
                 .collect(),
             visibility: Vec::new(),
@@ -191,9 +192,9 @@ fn validate(id: String, input: EnvironmentInput) -> Result<DynamicEnvironment, R
             http_port: v.http_port.unwrap_or(80),
             https_port: v.https_port.unwrap_or(443),
             ws_host: v.ws_host.unwrap_or_else(|| host.clone()),
-            ws_port: v.ws_port.unwrap_or(9099),
+            ws_port: v.ws_port.unwrap_or(Ports::BASE.ws),
             wss_host: v.wss_host.unwrap_or_else(|| host.clone()),
-            wss_port: v.wss_port.unwrap_or(8099),
+            wss_port: v.wss_port.unwrap_or(Ports::BASE.wss),
             host,
         });
     }

@@ -324,7 +324,11 @@ pub(crate) fn api_gateway_endpoint(environments: &[Environment]) -> String {
         .find(|e| e.show_as_token_endpoint_url)
         .or_else(|| environments.first());
     let Some(env) = env else {
-        return "http://localhost:8280, https://localhost:8243".to_owned();
+        let base = tollgate_config::Ports::BASE;
+        return format!(
+            "http://localhost:{}, https://localhost:{}",
+            base.passthru_http, base.passthru_https
+        );
     };
     let vhost = env.vhosts.first();
     let https = env

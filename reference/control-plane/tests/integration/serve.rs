@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tollgate_control_plane::{ControlPlane, ControlPlaneSettings};
+use tollgate_net::security::{self, DEFAULT_CERT_PEM, DEFAULT_KEY_PEM};
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::ManualClock;
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::{self, DEFAULT_CERT_PEM, DEFAULT_KEY_PEM};
 
 #[tokio::test]
 async fn serve_answers_over_https_and_plain_http_until_shutdown() {

@@ -8,10 +8,10 @@ use serde_json::json;
 use std::sync::Arc;
 use tollgate_gateway::Gateway;
 use tollgate_gateway::route::Transport;
+use tollgate_net::security::DEFAULT_KEY_PEM;
 use tollgate_protocol::ManualClock;
 use tollgate_protocol::artifact::EnvironmentType;
 use tollgate_protocol::event::Event;
-use tollgate_protocol::security::DEFAULT_KEY_PEM;
 use tollgate_protocol::store::RevokedToken;
 
 fn serving(schemes: &[&str], addr: std::net::SocketAddr) -> (Arc<Gateway>, ManualClock) {

@@ -11,13 +11,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_gateway::{Gateway, GatewaySettings, Transport};
+use tollgate_net::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_ALIAS, DEFAULT_KEY_PEM};
+use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::artifact::{
     ApiArtifact, ArtifactEnvironment, Endpoints, EnvironmentType, KeyType, Operation,
 };
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::{GatewaySnapshot, LabelledArtifact};
-use tollgate_protocol::net::{HostMap, Outbound};
-use tollgate_protocol::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_ALIAS, DEFAULT_KEY_PEM};
 use tollgate_protocol::store::{
     Application, KeyManager, KeyMapping, Subscription, SubscriptionStatus,
 };
@@ -45,7 +45,7 @@ pub fn settings(labels: &[&str]) -> GatewaySettings {
         cors: Default::default(),
         trusted_keys: vec![tollgate_gateway::authenticate::TrustedKey::new(
             DEFAULT_KEY_ALIAS,
-            tollgate_protocol::security::DEFAULT_PUBLIC_KEY_PEM,
+            tollgate_net::security::DEFAULT_PUBLIC_KEY_PEM,
         )],
         tenant_domain: "carbon.super".into(),
         throttle: tollgate_gateway::ThrottleSettings {
@@ -99,7 +99,7 @@ pub async fn backend() -> (SocketAddr, CancellationToken) {
                 .unwrap(),
         )
     });
-    tokio::spawn(tollgate_protocol::net::serve(
+    tokio::spawn(tollgate_net::serve(
         listener,
         None,
         service,

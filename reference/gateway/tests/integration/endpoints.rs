@@ -247,7 +247,7 @@ async fn digest_backend() -> (SocketAddr, CancellationToken) {
             answer(StatusCode::UNAUTHORIZED, "{}")
         }
     });
-    tokio::spawn(tollgate_protocol::net::serve(
+    tokio::spawn(tollgate_net::serve(
         listener,
         None,
         service,

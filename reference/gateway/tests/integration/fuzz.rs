@@ -13,9 +13,9 @@ use proptest::test_runner::{Config, TestRunner};
 use std::sync::Arc;
 use tollgate_gateway::authenticate::{JwtVerifier, TokenCache, TrustedKey, authenticate};
 use tollgate_gateway::{Gateway, Transport};
+use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 use tollgate_protocol::ManualClock;
 use tollgate_protocol::artifact::EnvironmentType;
-use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 
 /// Cases per target: `TOLLGATE_FUZZ_CASES`, else 256.
 fn cases() -> u32 {
@@ -136,12 +136,13 @@ fn fuzz_the_request_path_never_panics() {
         .enable_all()
         .build()
         .unwrap();
+    let dead = tollgate_net::DeadPort::new().unwrap();
     let gw: Arc<Gateway> = runtime.block_on(async {
-        // Nothing listens on the endpoint: what passes every phase meets a refused connection.
+        // The endpoint refuses: what passes every phase meets a refused connection.
         let gw = gateway_with(settings(&["Default"]), &ManualClock::new(NOW_MILLIS));
         let (p, s) = (
-            Some("http://127.0.0.1:9/production".to_owned()),
-            Some("http://127.0.0.1:9/sandbox".to_owned()),
+            Some(format!("http://{}/production", dead.addr())),
+            Some(format!("http://{}/sandbox", dead.addr())),
         );
         gw.apply_snapshot(&snapshot(
             "Default",

@@ -16,9 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tollgate_gateway::endpoint::State;
 use tollgate_gateway::{Gateway, Transport};
+use tollgate_net::ListenerLimits;
 use tollgate_protocol::ManualClock;
 use tollgate_protocol::artifact::{EndpointConfig, EnvironmentType};
-use tollgate_protocol::net::ListenerLimits;
 
 /// A backend that reads each request's body whole and records its path (and how the body
 /// ended), answering 200.
@@ -91,7 +91,7 @@ async fn gateway() -> (
         header_read_timeout: Duration::from_secs(2),
         ..ListenerLimits::default()
     };
-    tokio::spawn(tollgate_protocol::net::serve_with(
+    tokio::spawn(tollgate_net::serve_with(
         listener,
         None,
         gw.passthrough(Transport::Http),

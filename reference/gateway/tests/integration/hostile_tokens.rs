@@ -8,9 +8,9 @@ use http::{Method, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::json;
 use tollgate_gateway::{Gateway, Transport};
+use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
 use tollgate_protocol::ManualClock;
 use tollgate_protocol::artifact::EnvironmentType;
-use tollgate_protocol::security::{DEFAULT_KEY_ALIAS, DEFAULT_KEY_PEM, DEFAULT_PUBLIC_KEY_PEM};
 
 const ATTACKER_KEY_PEM: &str = include_str!("fixtures/attacker.key.pem");
 const MENU: &str = "/pizzashack/1.0.0/menu";

@@ -555,11 +555,8 @@ async fn a_blocked_api_answers_503_and_a_refused_transport_403() {
 
 #[tokio::test]
 async fn a_dead_backend_is_wso2s_101503_fault() {
-    // Bind and drop a listener: nothing accepts on that port any more.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    // Held for the test: connections to it are refused, and no other bind can take it.
+    let dead = tollgate_net::DeadPort::new().unwrap();
     let clock = ManualClock::new(NOW_MILLIS);
     let gw = gateway_with(settings(&["Default"]), &clock);
     gw.apply_snapshot(&snapshot(
@@ -568,7 +565,7 @@ async fn a_dead_backend_is_wso2s_101503_fault() {
             "pizza",
             "/pizzashack/1.0.0",
             EnvironmentType::Hybrid,
-            Some(format!("http://{dead}/production")),
+            Some(format!("http://{}/production", dead.addr())),
             None,
         )],
         1,

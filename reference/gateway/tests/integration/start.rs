@@ -8,8 +8,8 @@ use http_body_util::{BodyExt, Empty};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tollgate_gateway::{GatewayListeners, start};
+use tollgate_net::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, server_config};
 use tollgate_protocol::artifact::EnvironmentType;
-use tollgate_protocol::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, server_config};
 use tollgate_protocol::{ManualClock, SharedClock};
 
 async fn bind() -> tokio::net::TcpListener {
@@ -19,13 +19,10 @@ async fn bind() -> tokio::net::TcpListener {
 #[tokio::test]
 async fn a_started_node_serves_passthrough_and_management_while_the_control_plane_is_down() {
     let (backend_addr, _backend_stop) = backend().await;
-    // A port nobody listens on: the control plane is down.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A port that refuses every connection: the control plane is down.
+    let dead = tollgate_net::DeadPort::new().unwrap();
     let mut s = settings(&["Default"]);
-    s.control_plane_url = format!("http://{dead}");
+    s.control_plane_url = format!("http://{}", dead.addr());
     let (http, https, management) = (bind().await, bind().await, bind().await);
     let (http_addr, https_addr, mgmt_addr) = (
         http.local_addr().unwrap(),

@@ -508,11 +508,9 @@ async fn an_unsecured_resource_is_counted_per_client_ip_on_the_unauthenticated_t
         let mut request = http::Request::get(format!("{CONTEXT}/menu"))
             .body(Full::new(bytes::Bytes::new()))
             .unwrap();
-        request
-            .extensions_mut()
-            .insert(tollgate_protocol::net::RemoteAddr(
-                format!("{ip}:40000").parse().unwrap(),
-            ));
+        request.extensions_mut().insert(tollgate_net::RemoteAddr(
+            format!("{ip}:40000").parse().unwrap(),
+        ));
         request
     };
     let refused =

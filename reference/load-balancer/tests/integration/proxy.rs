@@ -18,9 +18,9 @@ use tollgate_load_balancer::{
     EjectionConfig, HealthCheckConfig, ListenerConfig, LoadBalancerConfig, LoadBalancerHandle,
     NodeConfig, NodeHealth, PoolConfig, Probe, start,
 };
-use tollgate_protocol::fault::FaultPlane;
-use tollgate_protocol::net::{HostMap, HttpClient, Outbound, serve};
-use tollgate_protocol::security::DEFAULT_CERT_PEM;
+use tollgate_net::fault::FaultPlane;
+use tollgate_net::security::DEFAULT_CERT_PEM;
+use tollgate_net::{HostMap, HttpClient, Outbound, serve};
 
 const BOUND: Duration = Duration::from_secs(5);
 
@@ -80,9 +80,20 @@ impl Backend {
                     "x-forwarded-for": header("x-forwarded-for"),
                     "x-forwarded-proto": header("x-forwarded-proto"),
                     "x-forwarded-host": header("x-forwarded-host"),
+                    "x-drop-me": header("x-drop-me"),
+                    "transfer-encoding": header("transfer-encoding"),
+                    "content-length": header("content-length"),
                     "body": String::from_utf8_lossy(&req.into_body().collect().await.unwrap().to_bytes()),
                 });
-                Ok(Response::new(Full::new(Bytes::from(answer.to_string()))))
+                let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
+                // A header named by the node's `Connection` is for the balancer's hop only.
+                response
+                    .headers_mut()
+                    .insert("connection", "x-node-hop".parse().unwrap());
+                response
+                    .headers_mut()
+                    .insert("x-node-hop", "1".parse().unwrap());
+                Ok(response)
             }
         });
         let shutdown = CancellationToken::new();
@@ -449,6 +460,38 @@ async fn forwarded_headers_are_set_and_host_is_kept() {
     assert_eq!(body["x-forwarded-proto"], "https");
     assert_eq!(body["x-forwarded-for"], "127.0.0.1");
     assert_eq!(body["host"], format!("localhost:{}", lb.https.port()));
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_stop_at_the_balancer_both_ways() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (hung, _) = mpsc::unbounded_channel();
+    let a = Backend::start("gw-1", hung).await;
+    let lb = balance(pool(&[&a]), outbound()).await;
+    // Raw, so the request really arrives chunked with its own `Transfer-Encoding`: a PUT is
+    // buffered for retry, and must reach the node re-framed with a Content-Length, not with the
+    // client's framing header beside it.
+    let mut stream = tokio::net::TcpStream::connect(lb.http).await.unwrap();
+    stream
+        .write_all(
+            b"PUT /menu HTTP/1.1\r\nHost: gw.wso2.com\r\nConnection: close, X-Drop-Me\r\n\
+              X-Drop-Me: 1\r\nTransfer-Encoding: chunked\r\n\r\n7\r\npayload\r\n0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("http/1.1 200"), "{answer}");
+    assert!(!head.contains("x-node-hop"), "{head}");
+    assert!(body.contains(r#""body":"payload""#), "{body}");
+    assert!(body.contains(r#""x-drop-me":null"#), "{body}");
+    assert!(body.contains(r#""transfer-encoding":null"#), "{body}");
+    assert!(body.contains(r#""content-length":"7""#), "{body}");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The in-process fault layer: partitions and pauses between named instances.
 //!
 //! The harness owns one [`FaultPlane`] per topology and hands it to every node: to its
-//! [`Outbound`](crate::net::Outbound) (`Outbound::with_faults(plane, "gateway-1")`) and to each
+//! [`Outbound`](crate::Outbound) (`Outbound::with_faults(plane, "gateway-1")`) and to each
 //! of its listeners ([`FaultPlane::listener`]). Instances are named as the topology names them;
 //! addresses are mapped to instances by [`FaultPlane::register`] (done by `listener` for the
 //! listener it wraps).
@@ -155,7 +155,7 @@ impl FaultPlane {
     }
 
     /// Wraps `listener` as `instance`'s and registers its address.
-    pub fn listener<L: crate::net::Listener>(
+    pub fn listener<L: crate::Listener>(
         &self,
         listener: L,
         instance: &str,
@@ -565,7 +565,7 @@ impl<L> FaultListener<L> {
     }
 }
 
-impl<L: crate::net::Listener> crate::net::Listener for FaultListener<L> {
+impl<L: crate::Listener> crate::Listener for FaultListener<L> {
     type Io = FaultIo<L::Io>;
 
     async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
@@ -585,8 +585,8 @@ impl<L: crate::net::Listener> crate::net::Listener for FaultListener<L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{HostMap, Listener, Outbound, serve};
     use crate::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, server_config};
+    use crate::{HostMap, Listener, Outbound, serve};
     use bytes::Bytes;
     use http::{Request, Response, StatusCode};
     use http_body_util::{BodyExt, Empty, Full};
@@ -638,7 +638,7 @@ mod tests {
     }
 
     async fn get(
-        client: &crate::net::HttpClient<Empty<Bytes>>,
+        client: &crate::HttpClient<Empty<Bytes>>,
         url: &str,
     ) -> Result<(StatusCode, Bytes), hyper_util::client::legacy::Error> {
         let response = tokio::time::timeout(BOUND, client.get(url.parse().unwrap()))

@@ -1,0 +1,322 @@
+//! The inbound side: [`Listener`]s and the one HTTP(S) accept/serve loop every node and the
+//! harness's backends run ([`serve`], [`serve_with`]), under one [`ListenerLimits`].
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+/// Something that accepts connections: a bound TCP socket in-process and in containers, a
+/// simulated one elsewhere.
+pub trait Listener: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Io, SocketAddr)>> + Send;
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        let (stream, addr) = tokio::net::TcpListener::accept(self).await?;
+        // Small request/response exchanges: don't let Nagle hold the last segment.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, addr))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        tokio::net::TcpListener::local_addr(self)
+    }
+}
+
+/// The client's address, put into every request's extensions by [`serve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// What every listener of every node refuses or closes, one policy for all (docs/security.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// How long a client has to finish its TLS handshake, and then each request head, counted
+    /// from the moment the connection waits for it: a connection that trickles its headers, or
+    /// sits idle between keep-alive requests, is closed when it runs out.
+    pub header_read_timeout: Duration,
+    /// The largest request head (request line and header fields), in bytes: 431 beyond.
+    pub max_header_bytes: usize,
+    /// The most header fields in one request: 431 beyond.
+    pub max_headers: usize,
+}
+
+impl ListenerLimits {
+    /// 60 s: WSO2's servlet connector gives a request 20 s (Tomcat's `connectionTimeout`) and
+    /// its PassThrough transport closes a socket idle for 180 s (`http.socket.timeout`); one
+    /// figure between them serves both kinds of listener without cutting a pooled client off.
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+    /// 16 KiB of head: twice Tomcat's `maxHttpHeaderSize`, room for a large JWT.
+    pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+    /// hyper's own default, spelled out.
+    pub const MAX_HEADERS: usize = 100;
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Self::HEADER_READ_TIMEOUT,
+            max_header_bytes: Self::MAX_HEADER_BYTES,
+            max_headers: Self::MAX_HEADERS,
+        }
+    }
+}
+
+/// One connection's HTTP/1.1 settings under `limits`.
+fn http1_builder(limits: ListenerLimits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers);
+    builder
+}
+
+/// Serves HTTP/1.1 (over TLS when `tls` is given) on `listener` until `shutdown` is cancelled,
+/// under the default [`ListenerLimits`].
+///
+/// Cancelling stops accepting and drops every open connection at once: to a client it looks
+/// like a node that died, which is what the harness's kill means.
+pub async fn serve<L, S, B>(
+    listener: L,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: S,
+    shutdown: CancellationToken,
+) where
+    L: Listener,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_with(listener, tls, service, shutdown, ListenerLimits::default()).await;
+}
+
+/// [`serve`] under `limits`.
+pub async fn serve_with<L, S, B>(
+    listener: L,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: S,
+    shutdown: CancellationToken,
+    limits: ListenerLimits,
+) where
+    L: Listener,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    accept_loop(listener, shutdown, move |io, remote| {
+        let service = WithRemote {
+            inner: service.clone(),
+            remote,
+        };
+        let acceptor = acceptor.clone();
+        async move {
+            let builder = http1_builder(limits);
+            let result = match acceptor {
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(io);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(tls)) => builder.serve_connection(TokioIo::new(tls), service).await,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, %remote, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%remote, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+                None => builder.serve_connection(TokioIo::new(io), service).await,
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, %remote, "connection ended with an error");
+            }
+        }
+    })
+    .await;
+}
+
+/// Accepts connections on `listener` until `shutdown` is cancelled, running each in its own task
+/// made by `connection`; [`serve`] is this with HTTP/1.1 (and TLS) per connection, and a mock
+/// backend that must sometimes not speak HTTP at all uses it directly.
+///
+/// Cancelling stops accepting and aborts every connection task at once; it returns once they
+/// have ended. A failed accept (EMFILE
+/// and friends) is logged and retried after a short pause instead of spinning.
+pub async fn accept_loop<L, F, Fut>(mut listener: L, shutdown: CancellationToken, mut connection: F)
+where
+    L: Listener,
+    F: FnMut(L::Io, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+            // Reap finished connection tasks so the set does not grow without bound.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let (io, remote) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        connections.spawn(connection(io, remote));
+    }
+    // Joined, not only aborted: when this returns, no connection of the listener is left open
+    // (a restart binds the same port at once).
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+#[derive(Clone)]
+struct WithRemote<S> {
+    inner: S,
+    remote: SocketAddr,
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for WithRemote<S>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(RemoteAddr(self.remote));
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain-HTTP server answering 204 under `limits`, and its address.
+    async fn limited_server(limits: ListenerLimits) -> (SocketAddr, CancellationToken) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, std::convert::Infallible>(
+                Response::builder()
+                    .status(204)
+                    .body(http_body_util::Empty::<Bytes>::new())
+                    .unwrap(),
+            )
+        });
+        tokio::spawn(serve_with(
+            listener,
+            None,
+            service,
+            shutdown.clone(),
+            limits,
+        ));
+        (addr, shutdown)
+    }
+
+    /// Bytes the server sends until it closes the connection (bounded by 10 s).
+    async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut all = Vec::new();
+        let read = stream.read_to_end(&mut all);
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("the server never closed the connection")
+            .unwrap();
+        String::from_utf8_lossy(&all).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_trickles_its_headers_is_closed_at_the_header_read_timeout() {
+        use tokio::io::AsyncWriteExt;
+        let limits = ListenerLimits {
+            header_read_timeout: Duration::from_millis(300),
+            ..ListenerLimits::default()
+        };
+        let (addr, shutdown) = limited_server(limits).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+            .await
+            .unwrap();
+        // Never finishes the head: the server must hang up on its own.
+        let answer = read_until_closed(&mut stream).await;
+        assert!(!answer.contains("204"), "{answer}");
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_at_the_header_read_timeout() {
+        use tokio::io::AsyncWriteExt;
+        let limits = ListenerLimits {
+            header_read_timeout: Duration::from_millis(300),
+            ..ListenerLimits::default()
+        };
+        let (addr, shutdown) = limited_server(limits).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_head_over_the_limit_is_431_on_every_listener() {
+        use tokio::io::AsyncWriteExt;
+        let (addr, shutdown) = limited_server(ListenerLimits::default()).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let big = "a".repeat(ListenerLimits::MAX_HEADER_BYTES);
+        let request = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let many: String = (0..=ListenerLimits::MAX_HEADERS)
+            .map(|i| format!("X-H{i}: 1\r\n"))
+            .collect();
+        let request = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        shutdown.cancel();
+    }
+}
