@@ -216,6 +216,10 @@ pub(crate) struct Executor<'t, D: Driver> {
     revoked_at: BTreeMap<String, Option<u64>>,
     /// A control-plane change gateways have not been seen to apply yet.
     unconverged: bool,
+    /// Black-box: the gateways (`via` names) a request has been seen to converge on since the
+    /// last change. Each gateway learns of a change on its own, so one converged gateway says
+    /// nothing of another.
+    converged_via: std::collections::BTreeSet<String>,
     /// The names of the applications this scenario created, as written.
     app_names: Vec<String>,
     /// What `http` steps created on a shared deployment (throttling policies, deny
@@ -249,6 +253,7 @@ impl<'t, D: Driver> Executor<'t, D> {
             tokens: BTreeMap::new(),
             revoked_at: BTreeMap::new(),
             unconverged: false,
+            converged_via: std::collections::BTreeSet::new(),
             app_names: Vec::new(),
             created: Vec::new(),
             counts_quota: false,
@@ -474,7 +479,7 @@ impl<'t, D: Driver> Executor<'t, D> {
             Action::Artifact(artifact) => return self.artifact(artifact).await,
         };
         if step.action.changes_gateway_state() {
-            self.unconverged = true;
+            self.changed();
         }
         self.expect_and_capture(step, &exchange)?;
         Ok(StepEnd::Passed)
@@ -727,7 +732,13 @@ impl<'t, D: Driver> Executor<'t, D> {
     /// A convergence wait on a target without signals: nothing to watch, so the next gateway
     /// request polls until its expectation holds.
     fn converge_black_box(&mut self) {
+        self.changed();
+    }
+
+    /// A change the gateways have yet to apply, every one of them.
+    fn changed(&mut self) {
         self.unconverged = true;
+        self.converged_via.clear();
     }
 }
 

@@ -39,7 +39,7 @@ impl<D: Driver> Executor<'_, D> {
         if let Some(body) = &request.body {
             outgoing = self.body(outgoing, body)?;
         }
-        if self.unconverged {
+        if self.unconverged && !self.converged_via.contains(&request.via) {
             // Only without signals: `converge` clears it otherwise.
             if self.counts_quota {
                 return Ok(StepEnd::Skipped(format!(
@@ -49,6 +49,7 @@ impl<D: Driver> Executor<'_, D> {
                 )));
             }
             self.poll_until_converged(step, &outgoing).await?;
+            self.converged_via.insert(request.via.clone());
         }
         let Some(repeat) = &step.repeat else {
             let exchange = self.send(outgoing).await?;
@@ -107,9 +108,9 @@ impl<D: Driver> Executor<'_, D> {
         Ok(StepEnd::Passed)
     }
 
-    /// Black-box convergence, on a target without signals: sends the step's request until its
-    /// `expect` holds on [`CONSECUTIVE`] tries in a row — a 200 from the wrong backend is a miss —
-    /// backing off between misses, within the target's propagation bound. A control-plane step
+    /// Black-box convergence on one gateway, on a target without signals: sends the step's
+    /// request until its `expect` holds on [`CONSECUTIVE`] tries in a row — a 200 from the wrong
+    /// backend is a miss — backing off between misses, within the target's propagation bound. A control-plane step
     /// is never redone: a change that never shows fails the step as `propagation-lost`. A step
     /// with only `expect_counts` is not polled (each try would spend the quota it counts).
     async fn poll_until_converged(
@@ -131,7 +132,6 @@ impl<D: Driver> Executor<'_, D> {
                     if mismatches.is_empty() {
                         streak += 1;
                         if streak == CONSECUTIVE {
-                            self.unconverged = false;
                             return Ok(());
                         }
                         continue;
