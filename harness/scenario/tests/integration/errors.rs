@@ -256,7 +256,7 @@ fn an_unknown_tag_and_an_unknown_driver_are_errors() {
                 "scenario.tags[1]".into(),
                 4,
                 20,
-                "unknown tag `keytypes`; did you mean `key-types`? (tags: routing, key-types, throttling, ha, control-plane)".into()
+                "unknown tag `keytypes`; did you mean `key-types`? (tags: routing, key-types, token-auth, throttling, ha, control-plane)".into()
             ),
             (
                 "scenario.drivers[0]".into(),

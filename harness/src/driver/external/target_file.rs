@@ -104,12 +104,13 @@ pub struct Backend {
 
 /// A problem in a target file, located.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {key}: {message}")]
+#[error("{file}:{line}:{column}: {}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
 pub struct TargetFileError {
     pub file: String,
     pub line: usize,
     pub column: usize,
-    /// The dotted key path (`gateway[0].type`).
+    /// The dotted key path (`gateway[0].type`); empty when the TOML itself does not parse (the
+    /// message then names the key).
     pub key: String,
     pub message: String,
 }
@@ -483,8 +484,8 @@ url = "http://localhost:9080/pizzashack"
             keys,
             [
                 ("implementation.version", 4, 11),
-                ("gateway[0].type", 16, 8),
-                ("backends.pizzashack-production.bind", 21, 8),
+                ("gateway[0].type", 15, 8),
+                ("backends.pizzashack-production.bind", 20, 8),
             ]
         );
         assert!(errors[1].message.contains("production, sandbox or hybrid"));
@@ -494,7 +495,7 @@ url = "http://localhost:9080/pizzashack"
     fn an_unknown_key_is_refused_where_it_is() {
         let errors = load(&GOOD.replace("username = \"admin\"", "user = \"admin\"")).unwrap_err();
         let e = &errors.0[0];
-        assert_eq!(e.line, 10, "{e}");
+        assert_eq!(e.line, 9, "{e}");
         assert!(e.message.contains("unknown field `user`"), "{e}");
     }
 }
