@@ -1,7 +1,7 @@
 //! Throttle keys: what a `wait = { throttled = … }` step watches on a gateway.
 //!
 //! A gateway asks its Traffic Manager's decisions about four keys per request
-//! (wso2-behaviour.md §4.2); a decision arrives asynchronously after the request that used up
+//! (docs/wso2-behaviour.md §4.2); a decision arrives asynchronously after the request that used up
 //! the quota, so a scenario awaits it instead of counting on timing. The parser resolves
 //! everything it can from earlier steps (the API's served context, the subscription tier); the
 //! runner fills in the one thing only the control plane knows, the application's id.

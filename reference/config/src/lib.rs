@@ -1,7 +1,7 @@
 //! WSO2 API Manager's `deployment.toml`, read the way WSO2 reads it, checked, and located.
 //!
 //! Every Tollgate node is configured by a real `deployment.toml`: the keys, defaults, role
-//! inference, placeholders and port offsets of WSO2 API-M 4.x (wso2-behaviour.md §1–§2). A file
+//! inference, placeholders and port offsets of WSO2 API-M 4.x (docs/wso2-behaviour.md §1–§2). A file
 //! with mistakes gets *every* error at once, each naming file, line, column and key path
 //! (`deployment.toml:14:8: apim.gateway.environment[1].type: unknown environment type ...`);
 //! keys WSO2 would ignore are warnings, with a "did you mean" when a known key is close.

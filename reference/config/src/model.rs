@@ -1,7 +1,7 @@
 //! The checked model of a `deployment.toml`: what a node is built from.
 //!
 //! Every field here is already validated and has WSO2's default applied
-//! (wso2-behaviour.md §2). Placeholders (`$ref{…}`, `${…}`) are resolved. Field docs say what
+//! (docs/wso2-behaviour.md §2). Placeholders (`$ref{…}`, `${…}`) are resolved. Field docs say what
 //! WSO2 does with the key.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Every listener port of an instance, from its `[server] offset` (wso2-behaviour.md §1).
+//! Every listener port of an instance, from its `[server] offset` (docs/wso2-behaviour.md §1).
 //!
 //! WSO2 adds the offset to every port it listens on; literal ports written inside URLs do not
 //! move. [`Ports::for_config`] applies the `[transport.*]` base-port overrides first, then the

@@ -2,7 +2,7 @@
 //!
 //! One table per TOML table. The twin walker ([`crate::twin`]) checks the file against it
 //! (unknown keys warn, with a suggestion from the siblings listed here), and `$ref{…}` falls back
-//! to the `default` written here when the file does not set the key (wso2-behaviour.md §2).
+//! to the `default` written here when the file does not set the key (docs/wso2-behaviour.md §2).
 
 /// What a key holds.
 #[derive(Debug, Clone, Copy)]

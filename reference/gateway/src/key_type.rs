@@ -1,5 +1,5 @@
 //! Phase 6: key type against environment type — the velocity template's filter
-//! (wso2-behaviour.md §3.3), decided per request from the artifact's environment and which
+//! (docs/wso2-behaviour.md §3.3), decided per request from the artifact's environment and which
 //! endpoints exist.
 
 use crate::respond::GatewayError;

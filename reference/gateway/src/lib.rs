@@ -3,7 +3,7 @@
 //! A gateway node follows its `gateway_labels`: it pulls every artifact and the subscription
 //! data for them from the control plane, follows the event log, and serves API traffic on the
 //! passthrough listeners through a lean request path, one phase per module, in this order
-//! (pingora-style; WSO2's handler chain, wso2-behaviour.md §3.1):
+//! (pingora-style; WSO2's handler chain, docs/wso2-behaviour.md §3.1):
 //!
 //! | phase | module | what it decides |
 //! |---|---|---|

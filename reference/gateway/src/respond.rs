@@ -1,5 +1,5 @@
 //! Phase 8, and the one place every refusal is rendered: WSO2's exact statuses, bodies and
-//! headers (wso2-behaviour.md §3.3, §3.4), plus the CORS headers of the selected resource.
+//! headers (docs/wso2-behaviour.md §3.3, §3.4), plus the CORS headers of the selected resource.
 
 use crate::cors::CorsHeaders;
 use bytes::Bytes;
@@ -23,7 +23,7 @@ pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
 /// `WWW-Authenticate` on every 401 authentication failure. An OAuth2 API's handler chain holds
 /// the Internal API Key authenticator (always added, for the Publisher's try-out key) and the
 /// OAuth authenticator; `getAuthenticatorsChallengeString` joins their challenges and
-/// `handleAuthFailure` appends the error parameters (wso2-behaviour.md §3.4, whose 4.2 example
+/// `handleAuthFailure` appends the error parameters (docs/wso2-behaviour.md §3.4, whose 4.2 example
 /// this is verbatim).
 pub const WWW_AUTHENTICATE_CHALLENGE: &str = "Internal API Key realm=\"WSO2 API Manager\", Bearer realm=\"WSO2 API Manager\", error=\"invalid_token\", error_description=\"The provided token is invalid\"";
 

@@ -1,5 +1,5 @@
 //! The gateway node's runtime home (WSO2's `<APIM_HOME>`) and the Synapse artifact folders in
-//! it, as `InMemoryAPIDeployer` and `GatewayStartupListener` treat them (wso2-behaviour.md §2.3).
+//! it, as `InMemoryAPIDeployer` and `GatewayStartupListener` treat them (docs/wso2-behaviour.md §2.3).
 //!
 //! WSO2 keeps one file per deployed API in
 //! `repository/deployment/server/synapse-configs/default/api/`, named

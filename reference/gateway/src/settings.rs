@@ -4,7 +4,7 @@
 use tollgate_config::model::{Cors, DeploymentConfig};
 use tollgate_net::security::{DEFAULT_KEY_ALIAS, DEFAULT_PUBLIC_KEY_PEM};
 
-/// `[apim.cors]` as `CORSRequestHandler` uses it (wso2-behaviour.md §2.7).
+/// `[apim.cors]` as `CORSRequestHandler` uses it (docs/wso2-behaviour.md §2.7).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorsSettings {
     /// `enable`, default true. When false no CORS header is ever added and `OPTIONS` is routed
@@ -75,7 +75,7 @@ pub struct GatewaySettings {
     pub blocking_startup: bool,
 }
 
-/// `[apim.throttling]` as a gateway uses it (wso2-behaviour.md §2.5). The default is a gateway
+/// `[apim.throttling]` as a gateway uses it (docs/wso2-behaviour.md §2.5). The default is a gateway
 /// with no Traffic Manager: deny policies, burst control and hard limits still apply (they are
 /// local); quotas counted by a TM do not.
 #[derive(Debug, Clone, PartialEq, Default)]

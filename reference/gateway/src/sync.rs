@@ -1,4 +1,4 @@
-//! Artifact and subscription sync with the control plane (wso2-behaviour.md §2.3, §6).
+//! Artifact and subscription sync with the control plane (docs/wso2-behaviour.md §2.3, §6).
 //!
 //! Our wire, WSO2's shape: pull everything for our labels at start
 //! ([`GATEWAY_SNAPSHOT`], then the throttle policies and deny policies, [`THROTTLE_DATA`]),

@@ -1,5 +1,5 @@
 //! Phase 5: throttling, as WSO2's `ThrottleHandler#doRoleBasedAccessThrottlingWithCEP` does it
-//! (wso2-behaviour.md §4.2). It runs after authorization and before key-type routing (§3.1),
+//! (docs/wso2-behaviour.md §4.2). It runs after authorization and before key-type routing (§3.1),
 //! so a wrong-type key is counted before it is refused.
 //!
 //! In order, the first that applies ends the request:

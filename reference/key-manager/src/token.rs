@@ -12,7 +12,7 @@ pub const AUT_APPLICATION: &str = "APPLICATION";
 pub const AUT_APPLICATION_USER: &str = "APPLICATION_USER";
 
 /// The JWT header `typ`. Newer WSO2 IS releases write `at+jwt` (RFC 9068); whether API-M 4.2's
-/// bundled IS already did is UNCONFIRMED (wso2-behaviour.md §9). We chose `at+jwt`; gateways do
+/// bundled IS already did is UNCONFIRMED (docs/wso2-behaviour.md §9). We chose `at+jwt`; gateways do
 /// not look at it.
 pub const JWT_TYP: &str = "at+jwt";
 
@@ -80,7 +80,7 @@ pub struct TokenInfo {
 
 /// The claims of a WSO2 4.x JWT access token (IS `JWTTokenIssuer`), in the order IS writes them.
 /// No `keytype`: the gateway finds the key type from the application key mapping of `azp`
-/// (wso2-behaviour.md §3.2).
+/// (docs/wso2-behaviour.md §3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AccessTokenClaims {
     pub sub: String,

@@ -1,7 +1,7 @@
 //! The runtime artifact: one API revision as deployed to one gateway environment.
 //!
 //! WSO2's control plane renders a Synapse XML file per environment label, with the environment's
-//! type baked in (`SynapseArtifactGenerator`, wso2-behaviour.md §3.3). Ours is the same content
+//! type baked in (`SynapseArtifactGenerator`, docs/wso2-behaviour.md §3.3). Ours is the same content
 //! as JSON: the gateway needs nothing the control plane did not put here.
 
 use serde::{Deserialize, Serialize};

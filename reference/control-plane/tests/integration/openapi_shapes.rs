@@ -19,7 +19,7 @@
 //!   fields as `null`) or is `nullable`; a required property must not be `null`.
 //!
 //! Where WSO2 4.2's implementation deviates from its spec, the test follows the
-//! implementation and says so (wso2-behaviour.md §9).
+//! implementation and says so (docs/wso2-behaviour.md §9).
 
 use crate::common::*;
 use http::StatusCode;
@@ -478,7 +478,7 @@ async fn revisions_and_deployments_answer_the_publisher_spec_with_wso2s_document
     )
     .await;
 
-    // Deviation (wso2-behaviour.md §9): 4.2's deploy-revision answers 201, the spec says 200.
+    // Deviation (docs/wso2-behaviour.md §9): 4.2's deploy-revision answers 201, the spec says 200.
     // The body is the spec's 200 body, an array of APIRevisionDeployment.
     let (status, deployed) = h
         .deploy(

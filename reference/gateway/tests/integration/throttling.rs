@@ -1,4 +1,4 @@
-//! The throttle phase (wso2-behaviour.md §4.2, §4.3): every level's refusal with WSO2's status,
+//! The throttle phase (docs/wso2-behaviour.md §4.2, §4.3): every level's refusal with WSO2's status,
 //! code, body and headers; local burst and hard limits; deny policies; and, against a real
 //! Traffic Manager on loopback, a quota that holds, ignores `Unlimited` and ends with its
 //! window by the injected clock.
