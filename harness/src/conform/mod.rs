@@ -546,6 +546,7 @@ pub fn describe_topology(topology: &Topology, address: std::net::IpAddr) -> Targ
             username: "admin".into(),
             password: "admin".into(),
             trusted_pems: Vec::new(),
+            insecure_tls: false,
         },
         resolve,
         gateways,

@@ -188,6 +188,17 @@ impl Outbound {
         })
     }
 
+    /// Outbound networking that accepts any server certificate
+    /// ([`insecure_client_config`](crate::security::insecure_client_config)): for a conformance
+    /// target file's `insecure_tls = true`, never for a node.
+    pub fn insecure(host_map: HostMap) -> Result<Self, TlsError> {
+        Ok(Self {
+            host_map: Arc::new(host_map),
+            tls: crate::security::insecure_client_config()?,
+            faults: None,
+        })
+    }
+
     /// The same outbound networking, its connections owned by `instance` on `plane`: a
     /// partition or pause of `instance` applies to every client made afterwards.
     pub fn with_faults(mut self, plane: FaultPlane, instance: &str) -> Self {

@@ -56,6 +56,68 @@ pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::Server
 }
 
 /// A client config that trusts exactly the given certificates (the truststore).
+/// A client config that accepts any server certificate (signatures are still checked):
+/// `insecure_tls = true` in a conformance target file, what `curl -k` does against a WSO2 whose
+/// self-signed `wso2carbon` certificate the user has not exported. Never used by a node.
+pub fn insecure_client_config() -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let provider = provider();
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Trusts every certificate chain, checks handshake signatures.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 pub fn client_config(trusted_pems: &[&str]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     for pem in trusted_pems {
@@ -78,5 +140,41 @@ mod tests {
     fn built_in_key_and_certificate_make_server_and_client_configs() {
         server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM).unwrap();
         client_config(&[DEFAULT_CERT_PEM]).unwrap();
+    }
+
+    /// A handshake with the built-in server certificate, by a client with `config`.
+    async fn handshake(config: Arc<rustls::ClientConfig>) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(
+            server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM).unwrap(),
+        );
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await?;
+            acceptor.accept(tcp).await.map(drop)
+        });
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let client = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await;
+        let _ = server.await;
+        client.map(drop)
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_certificate_is_refused_unless_insecure_tls_is_asked_for() {
+        let other_pem = include_str!("../tests/fixtures/untrusted-cert.pem");
+        assert!(
+            handshake(client_config(&[other_pem]).unwrap())
+                .await
+                .is_err()
+        );
+        assert!(
+            handshake(client_config(&[DEFAULT_CERT_PEM]).unwrap())
+                .await
+                .is_ok()
+        );
+        assert!(handshake(insecure_client_config().unwrap()).await.is_ok());
     }
 }

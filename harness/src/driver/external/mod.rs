@@ -84,16 +84,21 @@ impl ExternalDriver {
 }
 
 /// A client that resolves the file's `[resolve]` names (others through DNS) and trusts its CA
-/// file besides Tollgate's built-in certificate.
+/// file besides Tollgate's built-in certificate (or, with `insecure_tls`, any certificate).
 pub fn client_for(target: &TargetFile) -> Result<Client, String> {
     let mut hosts = HostMap::new();
     for (host, ip) in &target.resolve {
         hosts.insert(host.clone(), *ip);
     }
     hosts.use_system_dns = true;
-    let mut pems: Vec<&str> = vec![DEFAULT_CERT_PEM];
-    pems.extend(target.control_plane.trusted_pems.iter().map(String::as_str));
-    let outbound = Outbound::new(hosts, &pems).map_err(|e| format!("TLS trust: {e}"))?;
+    let outbound = if target.control_plane.insecure_tls {
+        Outbound::insecure(hosts)
+    } else {
+        let mut pems: Vec<&str> = vec![DEFAULT_CERT_PEM];
+        pems.extend(target.control_plane.trusted_pems.iter().map(String::as_str));
+        Outbound::new(hosts, &pems)
+    }
+    .map_err(|e| format!("TLS trust: {e}"))?;
     Ok(Client::new(&outbound))
 }
 

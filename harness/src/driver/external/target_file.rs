@@ -12,7 +12,8 @@
 //! url = "https://localhost:9443"       # Publisher, Developer Portal, Admin, Key Manager
 //! username = "admin"
 //! password = "admin"                   # or password_env = "APIM_ADMIN_PASSWORD"
-//! ca_file = "wso2carbon.pem"           # certificates to trust (PEM), beside Tollgate's own
+//! ca_file = "wso2carbon.pem"           # certificates to trust (PEM), beside Tollgate's own;
+//!                                      # or insecure_tls = true to accept any (curl -k)
 //!
 //! [resolve]                            # optional: a hostname -> the IP it reaches (curl's --resolve)
 //! "gw.wso2.com" = "10.0.0.7"
@@ -70,6 +71,8 @@ pub struct ControlPlane {
     pub password: String,
     /// PEM certificates to trust besides Tollgate's built-in one.
     pub trusted_pems: Vec<String>,
+    /// `insecure_tls = true`: accept any certificate (as `curl -k`).
+    pub insecure_tls: bool,
 }
 
 /// The gateway types WSO2 knows.
@@ -154,6 +157,8 @@ struct RawControlPlane {
     password: Option<String>,
     password_env: Option<Spanned<String>>,
     ca_file: Option<Spanned<String>>,
+    #[serde(default)]
+    insecure_tls: bool,
 }
 
 #[derive(Deserialize)]
@@ -399,6 +404,7 @@ impl TargetFile {
                 username: raw.control_plane.username,
                 password: password.unwrap_or_default(),
                 trusted_pems,
+                insecure_tls: raw.control_plane.insecure_tls,
             },
             resolve,
             gateways,
