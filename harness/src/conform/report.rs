@@ -87,6 +87,8 @@ pub struct TestReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
     pub duration_ms: u64,
+    /// Of `duration_ms`, the time changes took to show on the gateways.
+    pub convergence_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<FirstFailure>,
     pub replay: String,
@@ -160,6 +162,7 @@ pub(super) fn build(
             support: scenario.support.name(),
             follows: scenario.follows.clone(),
             duration_ms: report.duration_ms,
+            convergence_ms: report.convergence_ms,
             first_failure: FirstFailure::of(report),
             replay: report.replay.clone(),
         })

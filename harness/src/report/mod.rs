@@ -92,6 +92,9 @@ pub struct ScenarioReport {
     /// Where the topology ran (a loopback address); volatile.
     pub location: Option<String>,
     pub duration_ms: u64,
+    /// Of `duration_ms`, the time spent waiting for gateways to apply changes (by signal, or
+    /// polling on a black-box target); volatile.
+    pub convergence_ms: u64,
 }
 
 impl ScenarioReport {

@@ -220,6 +220,8 @@ pub(crate) struct Executor<'t, D: Driver> {
     /// last change. Each gateway learns of a change on its own, so one converged gateway says
     /// nothing of another.
     converged_via: std::collections::BTreeSet<String>,
+    /// Time spent waiting for gateways to apply changes, by signal or by polling.
+    convergence: Duration,
     /// The names of the applications this scenario created, as written.
     app_names: Vec<String>,
     /// What `http` steps created on a shared deployment (throttling policies, deny
@@ -254,6 +256,7 @@ impl<'t, D: Driver> Executor<'t, D> {
             revoked_at: BTreeMap::new(),
             unconverged: false,
             converged_via: std::collections::BTreeSet::new(),
+            convergence: Duration::ZERO,
             app_names: Vec::new(),
             created: Vec::new(),
             counts_quota: false,
@@ -707,6 +710,18 @@ impl<'t, D: Driver> Executor<'t, D> {
         if !self.unconverged {
             return Ok(());
         }
+        let started = tokio::time::Instant::now();
+        let converged = self.await_signals().await;
+        self.convergence += started.elapsed();
+        converged
+    }
+
+    /// The time this scenario spent waiting for convergence so far.
+    pub(crate) fn convergence(&self) -> Duration {
+        self.convergence
+    }
+
+    async fn await_signals(&mut self) -> Result<(), Box<Failure>> {
         let Some(signals) = self.target.signals() else {
             return Ok(());
         };

@@ -208,6 +208,7 @@ pub fn skipped_report(
         steps: Vec::new(),
         location: None,
         duration_ms: 0,
+        convergence_ms: 0,
     }
 }
 
@@ -227,6 +228,7 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
         steps: Vec::new(),
         location: None,
         duration_ms: 0,
+        convergence_ms: 0,
     };
     let finish = |mut report: ScenarioReport, outcome, reason: Option<String>| {
         report.outcome = outcome;
@@ -264,6 +266,7 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
     report.location = Some(target.location());
     let mut executor = exec::Executor::new(driver, &mut target);
     let steps = executor.run(scenario, &replay_path(&scenario.file)).await;
+    report.convergence_ms = exec::millis(executor.convergence());
     executor.clean_up().await;
     target.shutdown().await;
     let failed = steps

@@ -263,7 +263,7 @@ fn redact(value: &mut Value) {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 match key.as_str() {
-                    "duration_ms" => *v = Value::from("[duration]"),
+                    "duration_ms" | "convergence_ms" => *v = Value::from("[duration]"),
                     "location" if !v.is_null() => *v = Value::from("[address]"),
                     _ => redact(v),
                 }

@@ -48,7 +48,10 @@ impl<D: Driver> Executor<'_, D> {
                     Capability::Signals
                 )));
             }
-            self.poll_until_converged(step, &outgoing).await?;
+            let started = tokio::time::Instant::now();
+            let polled = self.poll_until_converged(step, &outgoing).await;
+            self.convergence += started.elapsed();
+            polled?;
             self.converged_via.insert(request.via.clone());
         }
         let Some(repeat) = &step.repeat else {
