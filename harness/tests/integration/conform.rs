@@ -314,3 +314,23 @@ fn the_shipped_wso2_target_file_names_what_it_still_needs() {
         errors[1]
     );
 }
+
+/// What a run leaves (`--keep`, or a run killed before it cleaned up) is found by `--sweep`
+/// by its prefix and deleted; nothing is left after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_deletes_what_a_kept_run_left_and_then_finds_nothing() {
+    let (running, target) = reference().await;
+    let mut kept = options(&["routing"]);
+    kept.keep = true;
+    let report = conform::check_target(&kept, target.clone(), "reference")
+        .await
+        .unwrap();
+    assert!(report.tests.iter().all(|t| t.result != Outcome::Failed));
+    let driver =
+        tollgate_harness::driver::ExternalDriver::new(target, "sweep", Duration::ZERO).unwrap();
+    let prefix = tollgate_harness::driver::external::NAME_PREFIX;
+    let swept = conform::sweep(&driver, prefix).await.unwrap();
+    assert!(swept >= report.tests.len(), "swept {swept}");
+    assert_eq!(conform::sweep(&driver, prefix).await.unwrap(), 0);
+    running.shutdown().await;
+}
