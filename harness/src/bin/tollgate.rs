@@ -4,29 +4,20 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = tollgate_harness::cli::Cli::parse();
     // A run's report is its output; node logs would bury it.
     let default_level = match cli.command {
-        tollgate_harness::cli::Command::Run { .. } => "warn",
+        tollgate_harness::cli::Command::Run { .. } | tollgate_harness::cli::Command::Conform(_) => {
+            "warn"
+        }
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tollgate_node::run::start(default_level) {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("tollgate: cannot start the async runtime: {error}");
+            eprintln!("tollgate: {error}");
             return ExitCode::from(tollgate_harness::cli::EXIT_START);
         }
     };

@@ -446,6 +446,24 @@ pub async fn load_balancer(args: LoadBalancerArgs) -> Result<(), RunError> {
     Ok(())
 }
 
+/// What every Tollgate binary does first: logs to stderr at `default_level` unless `RUST_LOG`
+/// says otherwise (colour only on a terminal), then a multi-threaded runtime. The error is the
+/// line to print before exiting with [`EXIT_START`].
+pub fn start(default_level: &str) -> Result<tokio::runtime::Runtime, String> {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tollgate_node::run::{self, LoadBalancerArgs, NodeArgs};
-use tracing_subscriber::EnvFilter;
 
 const PROGRAM: &str = "tollgate-node";
 
@@ -38,20 +37,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match run::start("info") {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("{PROGRAM}: cannot start the async runtime: {error}");
+            eprintln!("{PROGRAM}: {error}");
             return ExitCode::from(run::EXIT_START);
         }
     };
