@@ -155,17 +155,22 @@ async fn broken_gateway(upstream: String, client: Client, mutation: Mutation) ->
     local
 }
 
+/// Puts every gateway's HTTP URL of `target` behind a proxy applying `mutation`.
+async fn behind_proxies(target: &mut TargetFile, mutation: Mutation) {
+    let client = tollgate_harness::driver::external::client_for(target).unwrap();
+    for gateway in &mut target.gateways {
+        let proxy = broken_gateway(gateway.http.clone(), client.clone(), mutation).await;
+        let host = format!("proxied-{}", gateway.instance);
+        target.resolve.insert(host.clone(), proxy.ip());
+        gateway.http = format!("http://{host}:{}", proxy.port());
+    }
+}
+
 /// Runs `folders` against the reference with every gateway's HTTP port behind `mutation`, and
 /// checks that what fails is in `profile`, and only there.
 async fn caught_only_in(folders: &[&str], mutation: Mutation, profile: &str, test: &str) {
     let (running, mut target) = reference().await;
-    let client = tollgate_harness::driver::external::client_for(&target).unwrap();
-    for gateway in &mut target.gateways {
-        let proxy = broken_gateway(gateway.http.clone(), client.clone(), mutation).await;
-        let host = format!("broken-{}", gateway.instance);
-        target.resolve.insert(host.clone(), proxy.ip());
-        gateway.http = format!("http://{host}:{}", proxy.port());
-    }
+    behind_proxies(&mut target, mutation).await;
     // In-process, a change shows in milliseconds: a short bound keeps the deliberately
     // failing steps (each waits it out as propagation-lost) quick.
     let mut options = options(folders);
@@ -332,5 +337,35 @@ async fn a_sweep_deletes_what_a_kept_run_left_and_then_finds_nothing() {
     let swept = conform::sweep(&driver, prefix).await.unwrap();
     assert!(swept >= report.tests.len(), "swept {swept}");
     assert_eq!(conform::sweep(&driver, prefix).await.unwrap(), 0);
+    running.shutdown().await;
+}
+
+/// What a real WSO2 answers differently without being wrong must not fail a test: here every
+/// JSON object a gateway answers carries a field the scenarios do not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harmless_differences_such_as_extra_json_fields_still_pass() {
+    let (running, mut target) = reference().await;
+    behind_proxies(&mut target, |status, body| {
+        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(body) {
+            map.insert("x-wso2-extra".into(), serde_json::Value::Bool(true));
+            *body = serde_json::to_vec(&map).unwrap();
+        }
+        status
+    })
+    .await;
+    let report = conform::check_target(
+        &options(&["routing", "auth", "key-types"]),
+        target,
+        "reference",
+    )
+    .await
+    .unwrap();
+    let failed: Vec<_> = report
+        .tests
+        .iter()
+        .filter(|t| t.result == Outcome::Failed)
+        .map(|t| (&t.name, &t.first_failure))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
     running.shutdown().await;
 }
