@@ -149,6 +149,19 @@ impl Driver {
     }
 }
 
+/// A quota checked from outside: the request is sent until an answer has `status`, and that
+/// must come after at least `served` and at most `served + slack` 2xx answers. A gateway counts
+/// asynchronously (its decision comes back from the Traffic Manager), so a black-box client
+/// sees a few more served than the quota; `slack` bounds how many, and the report gives the
+/// overshoot it saw. Answers before the first 2xx that have neither status (the API or the
+/// subscription not there yet) are waited through, within the propagation bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Until {
+    pub status: u16,
+    pub served: u32,
+    pub slack: u32,
+}
+
 /// One `[[step]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -166,6 +179,9 @@ pub struct Step {
     pub expect: Option<Expect>,
     /// `repeat = N` on a `request` step.
     pub repeat: Option<Repeat>,
+    /// `until = { status = 429, served = 5, slack = 2 }` on a `request` step: sent until the
+    /// answer has that status, which must come after `served` to `served + slack` 2xx answers.
+    pub until: Option<Until>,
     /// Values taken from the main response, usable as `${name}` by later steps.
     pub captures: Vec<Capture>,
 }

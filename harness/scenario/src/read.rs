@@ -46,11 +46,12 @@ mod token;
 mod undeploy;
 mod wait;
 
-const STEP_KEYS: [&str; 6] = [
+const STEP_KEYS: [&str; 7] = [
     "name",
     "expect",
     "expect_counts",
     "repeat",
+    "until",
     "capture",
     "expect_load",
 ];
@@ -1072,8 +1073,10 @@ impl<'s> Reader<'s> {
         };
 
         let repeat = self.repeat(&t, kind);
+        let until = self.until(&t, kind);
         if kind.is_some_and(StepKind::is_probe)
             && !t.has("repeat")
+            && !t.has("until")
             && !t.has("expect")
             && !t.has("expect_counts")
             && !t.has("capture")
@@ -1107,6 +1110,7 @@ impl<'s> Reader<'s> {
             action: action?,
             expect,
             repeat: repeat?,
+            until: until?,
             captures,
         })
     }

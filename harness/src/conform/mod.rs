@@ -271,6 +271,7 @@ pub async fn check_target(
             date: now_rfc3339(),
             implementation: target.implementation.clone(),
             mode,
+            target: &options.target,
             suite_digest: digest,
             seed: options.seed,
             options: describe(options),

@@ -89,6 +89,9 @@ pub struct TestReport {
     pub duration_ms: u64,
     /// Of `duration_ms`, the time changes took to show on the gateways.
     pub convergence_ms: u64,
+    /// What steps observed beyond pass or fail: a quota's overshoot (`until`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<FirstFailure>,
     pub replay: String,
@@ -137,6 +140,8 @@ pub(super) struct Inputs<'a> {
     pub date: String,
     pub implementation: Implementation,
     pub mode: &'a str,
+    /// `--target` as given, for each test's replay line.
+    pub target: &'a str,
     pub suite_digest: String,
     pub seed: Option<u64>,
     pub options: Vec<String>,
@@ -163,8 +168,16 @@ pub(super) fn build(
             follows: scenario.follows.clone(),
             duration_ms: report.duration_ms,
             convergence_ms: report.convergence_ms,
+            observed: report
+                .steps
+                .iter()
+                .filter_map(|s| s.observed.as_ref().map(|o| format!("{}: {o}", s.label)))
+                .collect(),
             first_failure: FirstFailure::of(report),
-            replay: report.replay.clone(),
+            replay: format!(
+                "tollgate conform --target {} --run-test {} --seed {}",
+                inputs.target, report.file, report.seed
+            ),
         })
         .collect();
     let profiles = inputs

@@ -118,6 +118,10 @@ pub struct StepReport {
     /// A stopped background load's counts and latencies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub figures: Option<crate::runner::LoadFigures>,
+    /// What the step observed beyond pass or fail (`until`: how many were served before the
+    /// refusal, and the overshoot past the quota).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
     pub duration_ms: u64,
 }
 

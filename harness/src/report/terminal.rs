@@ -152,6 +152,9 @@ pub fn render(report: &RunReport) -> String {
             _ => {}
         }
         out.push('\n');
+        for observed in s.steps.iter().filter_map(|step| step.observed.as_ref()) {
+            let _ = writeln!(out, "            {observed}");
+        }
         for figures in s.steps.iter().filter_map(|step| step.figures.as_ref()) {
             let _ = writeln!(out, "            {}", figures.line());
         }

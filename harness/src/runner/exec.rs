@@ -234,6 +234,8 @@ pub(crate) struct Executor<'t, D: Driver> {
     loads: BTreeMap<String, RunningLoad>,
     /// The figures of the load the current step stopped, for its report.
     figures: Option<LoadFigures>,
+    /// What the current step observed, for its report.
+    observed: Option<String>,
 }
 
 impl<'t, D: Driver> Executor<'t, D> {
@@ -262,6 +264,7 @@ impl<'t, D: Driver> Executor<'t, D> {
             counts_quota: false,
             loads: BTreeMap::new(),
             figures: None,
+            observed: None,
         }
     }
 
@@ -305,6 +308,7 @@ impl<'t, D: Driver> Executor<'t, D> {
                 reason,
                 failure,
                 figures: self.figures.take(),
+                observed: self.observed.take(),
                 duration_ms: millis(started.elapsed()),
             });
         }

@@ -17,6 +17,37 @@ const EXPECT_KEYS: [&str; 9] = [
 const MAX_REPEAT: i64 = 100_000;
 
 impl Reader<'_> {
+    /// `until`; `Some(None)` when the step has none.
+    pub(super) fn until(&mut self, t: &Table<'_>, kind: Option<StepKind>) -> Option<Option<Until>> {
+        let Some(entry) = t.get("until") else {
+            return Some(None);
+        };
+        let path = t.sub("until");
+        if kind != Some(StepKind::Request) || t.has("repeat") {
+            self.error(
+                entry.key_span.start,
+                &path,
+                "`until` applies to a `request` step without `repeat`",
+            );
+            return None;
+        }
+        let u = self.table(&entry.value, &path, &["status", "served", "slack"])?;
+        let status = self.req(&u, "status", |r, n, p| r.integer(n, p, "status", 100..=599));
+        let served = self.req(&u, "served", |r, n, p| {
+            r.integer(n, p, "served count", 0..=MAX_REPEAT)
+        });
+        let slack = self
+            .opt(&u, "slack", |r, n, p| {
+                r.integer(n, p, "slack", 0..=MAX_REPEAT)
+            })
+            .unwrap_or(0);
+        Some(Some(Until {
+            status: u16::try_from(status?).ok()?,
+            served: u32::try_from(served?).ok()?,
+            slack: u32::try_from(slack).ok()?,
+        }))
+    }
+
     /// `repeat` and `expect_counts`; `Some(None)` when the step has neither.
     pub(super) fn repeat(
         &mut self,

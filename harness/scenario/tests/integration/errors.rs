@@ -341,6 +341,26 @@ fn waiting_on_a_load_that_is_not_running_is_an_error_at_its_name() {
 }
 
 #[test]
+fn until_goes_with_a_request_step_without_repeat() {
+    let (path, line, _, message) = only(&setup_with(concat!(
+        "[[step]]\nrequest = { via = \"default-gateway\", path = \"/x\" }\n",
+        "repeat = 2\nexpect.status = 200\nuntil = { status = 429, served = 1 }\n",
+    )));
+    assert_eq!((path.as_str(), line), ("step[5].until", 25));
+    assert_eq!(
+        message,
+        "`until` applies to a `request` step without `repeat`"
+    );
+    let ok = setup_with(concat!(
+        "[[step]]\nrequest = { via = \"default-gateway\", path = \"/x\" }\n",
+        "until = { status = 429, served = 5, slack = 2 }\n",
+    ));
+    let scenario = tollgate_scenario::parse(&ok, Path::new("t.toml")).unwrap();
+    let until = scenario.steps[5].until.unwrap();
+    assert_eq!((until.status, until.served, until.slack), (429, 5, 2));
+}
+
+#[test]
 fn a_request_that_checks_nothing_is_an_error() {
     let (path, line, column, message) = only(&setup_with(
         "[[step]]\nrequest = { via = \"default-gateway\", path = \"/x\" }\n",

@@ -39,6 +39,11 @@ impl<D: Driver> Executor<'_, D> {
         if let Some(body) = &request.body {
             outgoing = self.body(outgoing, body)?;
         }
+        if let Some(until) = step.until {
+            let end = self.until_status(step, &outgoing, until).await?;
+            self.converged_via.insert(request.via.clone());
+            return Ok(end);
+        }
         if self.unconverged && !self.converged_via.contains(&request.via) {
             // Only without signals: `converge` clears it otherwise.
             if self.counts_quota {
@@ -152,6 +157,79 @@ impl<D: Driver> Executor<'_, D> {
                 return Err(last);
             }
             // No signal exists to await on a black-box target: polling is the only way.
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(POLL_MAX_BACKOFF);
+        }
+    }
+}
+
+impl<D: Driver> Executor<'_, D> {
+    /// `until`: the request is sent until an answer has `until.status`, which must come after
+    /// `served` to `served + slack` 2xx answers; `expect` then checks that answer. Before the
+    /// first 2xx, other answers are the change not there yet: waited through with backoff,
+    /// within the propagation bound (a target with signals has converged already).
+    async fn until_status(
+        &mut self,
+        step: &Step,
+        outgoing: &Outgoing,
+        until: tollgate_scenario::Until,
+    ) -> Result<StepEnd, Box<Failure>> {
+        let propagation = self.target.propagation();
+        let deadline = tokio::time::Instant::now() + propagation;
+        let most = until.served.saturating_add(until.slack);
+        let mut served: u32 = 0;
+        let mut backoff = POLL_FIRST_BACKOFF;
+        loop {
+            let exchange = self.send(outgoing.clone()).await?;
+            let status = exchange.response.status;
+            if status.as_u16() == until.status {
+                if served < until.served {
+                    return Err(exchange.failure(
+                        format!(
+                            "the first {} came after {served} served, fewer than the quota's {}",
+                            until.status, until.served
+                        ),
+                        Vec::new(),
+                    ));
+                }
+                self.expect_and_capture(step, &exchange)?;
+                self.observed = Some(format!(
+                    "{} after {served} served (quota {}, overshoot {}, slack {})",
+                    until.status,
+                    until.served,
+                    served - until.served,
+                    until.slack
+                ));
+                return Ok(StepEnd::Passed);
+            }
+            if status.is_success() {
+                served += 1;
+                if served > most {
+                    return Err(exchange.failure(
+                        format!(
+                            "{served} served and no {}: more than the quota's {} plus the slack of {}",
+                            until.status, until.served, until.slack
+                        ),
+                        Vec::new(),
+                    ));
+                }
+                continue;
+            }
+            if served > 0 || tokio::time::Instant::now() + backoff > deadline {
+                return Err(exchange.failure(
+                    format!(
+                        "answered {status}, neither 2xx nor the {} awaited{}",
+                        until.status,
+                        if served == 0 {
+                            format!(" (within {propagation:?} of the last change)")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    Vec::new(),
+                ));
+            }
+            // Not there yet on a black-box target: nothing to await but the next try.
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(POLL_MAX_BACKOFF);
         }
