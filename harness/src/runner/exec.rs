@@ -424,7 +424,8 @@ impl<'t, D: Driver> Executor<'t, D> {
                 .send(Outgoing::new(Method::DELETE, url.clone()).bearer(&token))
                 .await
             {
-                Ok(e) if e.response.status.is_success() => {}
+                // Gone already: the scenario deleted it itself.
+                Ok(e) if e.response.status.is_success() || e.response.status == 404 => {}
                 Ok(e) => tracing::warn!(%url, status = %e.response.status, "not deleted"),
                 Err(f) => tracing::warn!(%url, error = %f.message, "not deleted"),
             }

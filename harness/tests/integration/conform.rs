@@ -369,3 +369,30 @@ async fn harmless_differences_such_as_extra_json_fields_still_pass() {
     assert!(failed.is_empty(), "{failed:#?}");
     running.shutdown().await;
 }
+
+/// A scenario skipped half-way on a shared deployment (here after it denied the admin user, whom
+/// every scenario acts as) leaves nothing active: its clean-up deletes the deny condition, and
+/// the next scenario is served once the gateway has heard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_skipped_scenario_created_does_not_reach_the_next_one() {
+    let (running, target) = reference().await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/throttling");
+    let mut both = options(&[]);
+    both.paths = vec![
+        root.join("a-user-deny-policy-is-stored-with-the-tenant-domain-and-blocks-that-user.toml"),
+        root.join(
+            "an-application-quota-seen-from-outside-refuses-within-its-limit-plus-slack.toml",
+        ),
+    ];
+    let report = conform::check_target(&both, target, "reference")
+        .await
+        .unwrap();
+    let results: Vec<Outcome> = report.tests.iter().map(|t| t.result).collect();
+    assert_eq!(
+        results,
+        [Outcome::Skipped, Outcome::Passed],
+        "{:#?}",
+        report.tests
+    );
+    running.shutdown().await;
+}

@@ -71,6 +71,11 @@ impl<D: Driver> Executor<'_, D> {
             .find_map(|key| doc[*key].as_str())
         {
             let collection = url.split('?').next().unwrap_or(url).trim_end_matches('/');
+            // The Admin API names one deny condition in the singular (`/deny-policy/{id}`).
+            let collection = match collection.strip_suffix("/deny-policies") {
+                Some(base) => format!("{base}/deny-policy"),
+                None => collection.to_owned(),
+            };
             self.created.push(format!("{collection}/{id}"));
         }
     }
