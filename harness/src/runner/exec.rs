@@ -216,10 +216,6 @@ pub(crate) struct Executor<'t, D: Driver> {
     revoked_at: BTreeMap<String, Option<u64>>,
     /// A control-plane change gateways have not been seen to apply yet.
     unconverged: bool,
-    /// Black-box: the gateways (`via` names) a request has been seen to converge on since the
-    /// last change. Each gateway learns of a change on its own, so one converged gateway says
-    /// nothing of another.
-    converged_via: std::collections::BTreeSet<String>,
     /// Time spent waiting for gateways to apply changes, by signal or by polling.
     convergence: Duration,
     /// The names of the applications this scenario created, as written.
@@ -257,7 +253,6 @@ impl<'t, D: Driver> Executor<'t, D> {
             tokens: BTreeMap::new(),
             revoked_at: BTreeMap::new(),
             unconverged: false,
-            converged_via: std::collections::BTreeSet::new(),
             convergence: Duration::ZERO,
             app_names: Vec::new(),
             created: Vec::new(),
@@ -758,7 +753,6 @@ impl<'t, D: Driver> Executor<'t, D> {
     /// A change the gateways have yet to apply, every one of them.
     fn changed(&mut self) {
         self.unconverged = true;
-        self.converged_via.clear();
     }
 }
 

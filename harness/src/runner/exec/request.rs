@@ -40,12 +40,12 @@ impl<D: Driver> Executor<'_, D> {
             outgoing = self.body(outgoing, body)?;
         }
         if let Some(until) = step.until {
-            let end = self.until_status(step, &outgoing, until).await?;
-            self.converged_via.insert(request.via.clone());
-            return Ok(end);
+            return self.until_status(step, &outgoing, until).await;
         }
-        if self.unconverged && !self.converged_via.contains(&request.via) {
-            // Only without signals: `converge` clears it otherwise.
+        if self.unconverged {
+            // Only without signals (`converge` clears it otherwise), and for good: from outside,
+            // no answer proves a gateway has applied everything (a 404 holds before a deploy as
+            // after it), so every request after a change polls until its own `expect` holds.
             if self.counts_quota {
                 return Ok(StepEnd::Skipped(format!(
                     "driver `{}` has no {}: requests counted against a quota cannot wait for a change by polling (each try would spend the quota)",
@@ -57,7 +57,6 @@ impl<D: Driver> Executor<'_, D> {
             let polled = self.poll_until_converged(step, &outgoing).await;
             self.convergence += started.elapsed();
             polled?;
-            self.converged_via.insert(request.via.clone());
         }
         let Some(repeat) = &step.repeat else {
             let exchange = self.send(outgoing).await?;
@@ -116,7 +115,7 @@ impl<D: Driver> Executor<'_, D> {
         Ok(StepEnd::Passed)
     }
 
-    /// Black-box convergence on one gateway, on a target without signals: sends the step's
+    /// Black-box convergence, on a target without signals: sends the step's
     /// request until its `expect` holds on [`CONSECUTIVE`] tries in a row — a 200 from the wrong
     /// backend is a miss — backing off between misses, within the target's propagation bound. A control-plane step
     /// is never redone: a change that never shows fails the step as `propagation-lost`. A step
