@@ -216,34 +216,9 @@ impl Setup {
     /// An admin session on the control plane (DCR, then a password grant).
     pub async fn admin(client: Client, layout: &Layout) -> Result<Self, String> {
         let base = layout.control_plane.clone();
-        let dcr = client
-            .post(format!("{base}/client-registration/v0.17/register"))
-            .basic_auth("admin", "admin")
-            .json(&json!({
-                "callbackUrl": "www.google.lk",
-                "clientName": "rest_api_bench",
-                "owner": "admin",
-                "grantType": "client_credentials password refresh_token",
-                "saasApp": true
-            }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let dcr = ok(dcr, "DCR")?;
-        let (id, secret) = (field(&dcr, "clientId")?, field(&dcr, "clientSecret")?);
-        let grant = client
-            .post(format!("{base}/oauth2/token"))
-            .basic_auth(&id, &secret)
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "admin"),
-                ("password", "admin"),
-                ("scope", ADMIN_SCOPES),
-            ])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let admin = field(&ok(grant, "admin password grant")?, "access_token")?;
+        let admin = client
+            .password_grant_token(&base, ("admin", "admin"), "rest_api_bench", ADMIN_SCOPES)
+            .await?;
         Ok(Self {
             client,
             base,

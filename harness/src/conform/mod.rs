@@ -381,7 +381,15 @@ pub async fn sweep(driver: &ExternalDriver, prefix: &str) -> Result<usize, Strin
     let target = driver.target_file();
     let client = driver.client();
     let base = &target.control_plane.url;
-    let token = admin_token(&client, target).await?;
+    let cp = &target.control_plane;
+    let token = client
+        .password_grant_token(
+            base,
+            (&cp.username, &cp.password),
+            "tollgate_conform_sweep",
+            "apim:api_view apim:api_delete apim:app_manage apim:subscribe",
+        )
+        .await?;
     let mut removed = 0;
     for (list, delete, id_field) in [
         (
@@ -424,55 +432,6 @@ pub async fn sweep(driver: &ExternalDriver, prefix: &str) -> Result<usize, Strin
         }
     }
     Ok(removed)
-}
-
-/// An admin token through DCR and the password grant, as WSO2's own clients get one.
-async fn admin_token(
-    client: &crate::client::Client,
-    target: &TargetFile,
-) -> Result<String, String> {
-    let base = &target.control_plane.url;
-    let (user, password) = (
-        &target.control_plane.username,
-        &target.control_plane.password,
-    );
-    let dcr = client
-        .post(format!("{base}/client-registration/v0.17/register"))
-        .basic_auth(user, password)
-        .json(&serde_json::json!({
-            "callbackUrl": "www.google.lk",
-            "clientName": "tollgate_conform_sweep",
-            "owner": user,
-            "grantType": "client_credentials password refresh_token",
-            "saasApp": true
-        }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let dcr: serde_json::Value = dcr.json().map_err(|e| e.to_string())?;
-    let (Some(id), Some(secret)) = (dcr["clientId"].as_str(), dcr["clientSecret"].as_str()) else {
-        return Err(format!("DCR gave no client: {dcr}"));
-    };
-    let grant = client
-        .post(format!("{base}/oauth2/token"))
-        .basic_auth(id, secret)
-        .form(&[
-            ("grant_type", "password"),
-            ("username", user),
-            ("password", password),
-            (
-                "scope",
-                "apim:api_view apim:api_delete apim:app_manage apim:subscribe",
-            ),
-        ])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let grant: serde_json::Value = grant.json().map_err(|e| e.to_string())?;
-    grant["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("the password grant gave no token: {grant}"))
 }
 
 /// The reference's guide topology booted in this process on the system clock, described as a
