@@ -140,6 +140,8 @@ pub enum ThrottleCode {
     Subscription,
     /// 900807: the subscription tier's burst control.
     SubscriptionBurst,
+    /// 900806: a custom rule (the Admin API's `/throttling/policies/custom`).
+    Custom,
 }
 
 impl ThrottleCode {
@@ -150,6 +152,7 @@ impl ThrottleCode {
             Self::Application => "900803",
             Self::Subscription => "900804",
             Self::SubscriptionBurst => "900807",
+            Self::Custom => "900806",
         }
     }
 }

@@ -12,6 +12,7 @@ mod admin;
 mod control_plane;
 mod coverage;
 mod create_api_script;
+mod custom_rules;
 mod database;
 mod definitions;
 mod edges;
