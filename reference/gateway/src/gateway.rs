@@ -47,6 +47,8 @@ pub struct Gateway {
     status: watch::Sender<SyncStatus>,
     /// Where this node keeps its API files; `None` keeps none (tests, benches).
     runtime: Option<RuntimeHome>,
+    /// `[apim.jwt] enable = true`: the JWT sent to backends.
+    pub(crate) backend_jwt: Option<crate::backend_jwt::BackendJwt>,
 }
 
 /// What this node deploys: synchronised APIs and the custom files it started with.
@@ -79,7 +81,23 @@ impl Gateway {
             labels: settings.labels.clone(),
             ..SyncStatus::default()
         };
+        let backend_jwt = settings.backend_jwt.enable.then(|| {
+            let key = match &settings.signing_key {
+                Some(key) => Ok(key.clone()),
+                None => crate::backend_jwt::SigningKey::built_in(),
+            };
+            key.and_then(|key| {
+                crate::backend_jwt::BackendJwt::new(
+                    &settings.backend_jwt,
+                    &key,
+                    &settings.node_name,
+                )
+            })
+            .inspect_err(|error| tracing::error!(%error, "backend JWT disabled"))
+            .ok()
+        });
         Arc::new(Self {
+            backend_jwt: backend_jwt.flatten(),
             verifier: JwtVerifier::new(&settings.trusted_keys),
             api_keys: crate::api_key::ApiKeyVerifier::default(),
             cors: crate::cors::CorsPolicy::new(&settings.cors),

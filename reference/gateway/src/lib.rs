@@ -44,6 +44,7 @@
 pub mod api_key;
 pub mod authenticate;
 pub mod authorize;
+pub mod backend_jwt;
 pub mod cors;
 pub mod endpoint;
 pub mod gateway;

@@ -141,6 +141,21 @@ impl Gateway {
         // 6. key type → endpoint.
         let served = key_type::choose_key_type(api, authorized.key_type)?;
 
+        // The backend JWT, when `[apim.jwt]` enables it, for an identified caller.
+        if let Some(jwt) = &self.backend_jwt
+            && let Some(value) = crate::backend_jwt::for_request(
+                jwt,
+                &caller,
+                &authorized,
+                &api.artifact,
+                &parts.headers,
+                &self.settings.tenant_domain,
+                self.clock.now_secs(),
+            )
+        {
+            parts.headers.insert(jwt.header().clone(), value);
+        }
+
         // 7. proxy (8. respond is the caller's: CORS on the way out).
         let body = body.map_err(proxy::client_body_error).boxed_unsync();
         // One address, nothing to expand, no credentials, no suspension: straight out.
