@@ -55,6 +55,8 @@ pub enum Caller {
     Token(Arc<VerifiedToken>),
     /// An API key ([`crate::api_key`]).
     ApiKey(Arc<crate::api_key::ApiKeyCaller>),
+    /// The Publisher's internal key ([`crate::internal_key`]).
+    InternalKey(Arc<crate::internal_key::InternalKeyCaller>),
 }
 
 impl Caller {
@@ -64,6 +66,7 @@ impl Caller {
             Self::Anonymous => None,
             Self::Token(token) => Some(&token.subject),
             Self::ApiKey(key) => Some(&key.subject),
+            Self::InternalKey(key) => Some(&key.subject),
         }
     }
 }

@@ -250,7 +250,7 @@ impl BackendJwt {
 }
 
 /// The backend JWT of one request, or `None` for a caller with no identity (a resource with
-/// auth type `None`, for which WSO2 generates none).
+/// auth type `None`) or an internal key, for which WSO2 generates none.
 pub fn for_request(
     jwt: &BackendJwt,
     caller: &Caller,
@@ -260,6 +260,10 @@ pub fn for_request(
     tenant: &str,
     now_secs: i64,
 ) -> Option<HeaderValue> {
+    // An internal key gets none either: WSO2 generates one for it only for MCP servers.
+    if matches!(caller, Caller::InternalKey(_)) {
+        return None;
+    }
     let user = caller.subject()?;
     let end_user = if user.contains('@') {
         user.to_owned()

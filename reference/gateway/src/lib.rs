@@ -48,6 +48,7 @@ pub mod backend_jwt;
 pub mod cors;
 pub mod endpoint;
 pub mod gateway;
+pub mod internal_key;
 pub mod key_type;
 pub mod management;
 pub mod pipeline;

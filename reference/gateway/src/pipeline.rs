@@ -8,7 +8,7 @@ use crate::respond::{self, BoxError, GatewayError, ProxyBody};
 use crate::route::{self, Transport};
 use crate::throttle::ThrottleRequest;
 use crate::url_template::Variables;
-use crate::{api_key, authorize, key_type, proxy};
+use crate::{api_key, authorize, internal_key, key_type, proxy};
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH};
 use http::{Method, Request, Response};
@@ -79,7 +79,21 @@ impl Gateway {
             .api_key
             .then(|| api_key::credential(&parts.headers, selected.query()))
             .flatten();
-        let caller = if operation.is_unsecured() {
+        let internal_key = parts
+            .headers
+            .get(internal_key::INTERNAL_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        let caller = if let Some(key) = internal_key {
+            // First, whatever the resource's auth type (priority -10).
+            Caller::InternalKey(Arc::new(internal_key::authenticate(
+                key,
+                &self.verifier,
+                self.clock.as_ref(),
+                &selected.api.artifact,
+            )?))
+        } else if operation.is_unsecured() {
             Caller::Anonymous
         } else if let Some(key) = api_key.filter(|_| {
             !(selected.api.oauth2 && parts.headers.contains_key(http::header::AUTHORIZATION))
@@ -105,8 +119,10 @@ impl Gateway {
             return Err(GatewayError::MissingCredentials);
         };
         // The key is the gateway's business, not the backend's.
-        if matches!(caller, Caller::ApiKey(_)) {
-            parts.headers.remove(api_key::API_KEY_HEADER);
+        match caller {
+            Caller::ApiKey(_) => drop(parts.headers.remove(api_key::API_KEY_HEADER)),
+            Caller::InternalKey(_) => drop(parts.headers.remove(internal_key::INTERNAL_KEY_HEADER)),
+            Caller::Anonymous | Caller::Token(_) => {}
         }
 
         // 4. authorize: key mapping, subscription, scopes.

@@ -55,6 +55,8 @@ pub use tollgate_traffic_manager::{FollowerStatus, PublisherStats, ThrottleDataH
 
 /// The subscription tier of an unauthenticated request.
 pub const UNAUTHENTICATED: &str = "Unauthenticated";
+/// The application an internal key's calls count under (`INTERNAL_KEY_APP_NAME`).
+pub const INTERNAL_KEY_APP: &str = "internal-key-app";
 /// The user of an unauthenticated request (`END_USER_ANONYMOUS`).
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -421,6 +423,10 @@ impl Throttle {
                 subject,
                 Some(app),
             ),
+            // The Publisher's internal key: WSO2's `internal-key-app` on Unlimited tiers.
+            (None, None, Some(subject)) if matches!(r.caller, Caller::InternalKey(_)) => {
+                (INTERNAL_KEY_APP, UNLIMITED, UNLIMITED, subject, None)
+            }
             _ => {
                 ip_text = r.ip.map(|ip| ip.to_string()).unwrap_or_default();
                 (

@@ -3,6 +3,7 @@
 
 pub mod apis;
 pub mod definitions;
+pub mod internal_key;
 pub mod revisions;
 pub mod subscriptions;
 pub mod tiers;
@@ -28,6 +29,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
         .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
+        .route("/apis/{api_id}/generate-key", post(internal_key::generate))
         .route("/apis/{api_id}/swagger", get(definitions::publisher_get))
         .route(
             "/apis/{api_id}/lifecycle-history",

@@ -17,6 +17,7 @@ mod database;
 mod definitions;
 mod edges;
 mod environments;
+mod internal_key;
 mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
