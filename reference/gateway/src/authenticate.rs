@@ -57,6 +57,8 @@ pub enum Caller {
     ApiKey(Arc<crate::api_key::ApiKeyCaller>),
     /// The Publisher's internal key ([`crate::internal_key`]).
     InternalKey(Arc<crate::internal_key::InternalKeyCaller>),
+    /// A user with Basic credentials ([`crate::basic_auth`]).
+    Basic(Arc<crate::basic_auth::BasicCaller>),
 }
 
 impl Caller {
@@ -67,6 +69,7 @@ impl Caller {
             Self::Token(token) => Some(&token.subject),
             Self::ApiKey(key) => Some(&key.subject),
             Self::InternalKey(key) => Some(&key.subject),
+            Self::Basic(user) => Some(&user.username),
         }
     }
 }

@@ -64,6 +64,19 @@ pub fn authorize_request<'a>(
                 subscription: None,
             });
         }
+        // `BasicAuthAuthenticator`: PRODUCTION, no subscription, roles for scopes.
+        Caller::Basic(user) => {
+            if !user.allows(&operation.scopes) {
+                return Err(GatewayError::InvalidScope {
+                    resource: resource_template.to_owned(),
+                });
+            }
+            return Ok(Authorized {
+                key_type: KeyType::Production,
+                application: None,
+                subscription: None,
+            });
+        }
         Caller::Token(token) => token,
     };
     let mapping = store

@@ -260,8 +260,9 @@ pub fn for_request(
     tenant: &str,
     now_secs: i64,
 ) -> Option<HeaderValue> {
-    // An internal key gets none either: WSO2 generates one for it only for MCP servers.
-    if matches!(caller, Caller::InternalKey(_)) {
+    // An internal key gets none either (WSO2 makes one for MCP servers only), nor Basic auth
+    // (`BasicAuthAuthenticator` sets no caller token).
+    if matches!(caller, Caller::InternalKey(_) | Caller::Basic(_)) {
         return None;
     }
     let user = caller.subject()?;

@@ -49,6 +49,8 @@ pub struct Gateway {
     runtime: Option<RuntimeHome>,
     /// `[apim.jwt] enable = true`: the JWT sent to backends.
     pub(crate) backend_jwt: Option<crate::backend_jwt::BackendJwt>,
+    /// Basic credentials the control plane has checked.
+    pub(crate) basic_auth: crate::basic_auth::BasicAuthCache,
 }
 
 /// What this node deploys: synchronised APIs and the custom files it started with.
@@ -98,6 +100,7 @@ impl Gateway {
         });
         Arc::new(Self {
             backend_jwt: backend_jwt.flatten(),
+            basic_auth: Default::default(),
             verifier: JwtVerifier::new(&settings.trusted_keys),
             api_keys: crate::api_key::ApiKeyVerifier::default(),
             cors: crate::cors::CorsPolicy::new(&settings.cors),

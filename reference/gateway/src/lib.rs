@@ -45,6 +45,7 @@ pub mod api_key;
 pub mod authenticate;
 pub mod authorize;
 pub mod backend_jwt;
+pub mod basic_auth;
 pub mod cors;
 pub mod endpoint;
 pub mod gateway;

@@ -107,6 +107,16 @@ impl Gateway {
                 &parts.headers,
                 parts.extensions.get::<RemoteAddr>().map(|r| r.0.ip()),
             )?)
+        } else if let Some(basic) = selected
+            .api
+            .basic_auth
+            .then(|| parts.headers.get(http::header::AUTHORIZATION))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("Basic ") || !selected.api.oauth2)
+        {
+            // After OAuth in WSO2's order: a Basic header is no bearer token.
+            Caller::Basic(self.basic_caller(basic).await?)
         } else if selected.api.oauth2 {
             Caller::Token(authenticate::authenticate(
                 &parts.headers,
@@ -122,7 +132,7 @@ impl Gateway {
         match caller {
             Caller::ApiKey(_) => drop(parts.headers.remove(api_key::API_KEY_HEADER)),
             Caller::InternalKey(_) => drop(parts.headers.remove(internal_key::INTERNAL_KEY_HEADER)),
-            Caller::Anonymous | Caller::Token(_) => {}
+            Caller::Anonymous | Caller::Token(_) | Caller::Basic(_) => {}
         }
 
         // 4. authorize: key mapping, subscription, scopes.

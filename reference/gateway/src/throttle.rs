@@ -427,6 +427,10 @@ impl Throttle {
             (None, None, Some(subject)) if matches!(r.caller, Caller::InternalKey(_)) => {
                 (INTERNAL_KEY_APP, UNLIMITED, UNLIMITED, subject, None)
             }
+            // Basic auth: the user is the application, on the Unauthenticated tier.
+            (None, None, Some(subject)) if matches!(r.caller, Caller::Basic(_)) => {
+                (subject, UNLIMITED, UNAUTHENTICATED, subject, None)
+            }
             _ => {
                 ip_text = r.ip.map(|ip| ip.to_string()).unwrap_or_default();
                 (

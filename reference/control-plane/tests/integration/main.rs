@@ -23,3 +23,4 @@ mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
 mod tiers;
+mod user_store;
