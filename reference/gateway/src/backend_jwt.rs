@@ -18,6 +18,9 @@
 //!
 //! Off by default; when off the request path never reaches this module. The `jti` is a UUID
 //! derived from the node's name and a counter (WSO2's is random), so a seeded run repeats.
+//! A token is signed once per caller credential, API and tiers and reused until it expires, as
+//! WSO2's gateway token cache keeps it: an RSA signature per request would cost more than the
+//! rest of the request path.
 
 use crate::authenticate::Caller;
 use crate::authorize::Authorized;
@@ -28,6 +31,8 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Map, Value, json};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tollgate_config::model::{Jwt, JwtEncoding};
 use tollgate_protocol::artifact::ApiArtifact;
@@ -38,6 +43,8 @@ pub const ISSUER: &str = "wso2.org/products/am";
 pub const TTL_SECS: i64 = 900;
 /// The super tenant's id (`MultitenantConstants.SUPER_TENANT_ID`).
 const SUPER_TENANT_ID: &str = "-1234";
+/// How many signed tokens are kept; the cache starts over when full.
+const CACHE_CAPACITY: usize = 10_000;
 /// Claims never copied from the caller's token (`populateCustomClaims`).
 const RESTRICTED: [&str; 10] = [
     "iss",
@@ -101,6 +108,8 @@ pub struct BackendJwt {
     excluded: Vec<String>,
     node: String,
     next: AtomicU64,
+    /// Signed tokens by what they say (credential, API, tiers), with their `exp`.
+    cache: Mutex<HashMap<String, (i64, HeaderValue)>>,
 }
 
 impl std::fmt::Debug for BackendJwt {
@@ -175,6 +184,7 @@ impl BackendJwt {
             excluded: config.excluded_claims.clone(),
             node: node.to_owned(),
             next: AtomicU64::new(0),
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -226,7 +236,43 @@ impl BackendJwt {
         claims
     }
 
-    /// The header value for one request.
+    /// The token for `info`, signed again only once the one made for the same `credential`
+    /// (the caller's token or key id) and claims has expired.
+    pub fn cached_token(
+        &self,
+        credential: &str,
+        info: &JwtInfo<'_>,
+        now_secs: i64,
+    ) -> Option<HeaderValue> {
+        let key = format!(
+            "{credential}\n{}\n{}\n{}\n{}\n{}\n{}",
+            info.api_context,
+            info.version,
+            info.key_type,
+            info.subscription_tier,
+            info.application_id,
+            info.application_tier
+        );
+        if let Some((_, value)) = self
+            .cache
+            .lock()
+            .ok()?
+            .get(&key)
+            .filter(|(exp, _)| now_secs < *exp)
+        {
+            return Some(value.clone());
+        }
+        let value = self.token(info, now_secs)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key, (now_secs + TTL_SECS, value.clone()));
+        }
+        Some(value)
+    }
+
+    /// The header value for one request, signed now.
     pub fn token(&self, info: &JwtInfo<'_>, now_secs: i64) -> Option<HeaderValue> {
         let body = Value::Object(self.claims(info, now_secs)).to_string();
         let signing_input = format!(
@@ -279,6 +325,10 @@ pub fn for_request(
             .and_then(|v| v.strip_prefix("Bearer ")),
         _ => None,
     };
+    let credential = match caller {
+        Caller::ApiKey(key) => key.jti.as_str(),
+        _ => token?,
+    };
     let app = authorized.application;
     let info = JwtInfo {
         subscriber: app.map_or("", |a| a.owner.as_str()),
@@ -295,7 +345,7 @@ pub fn for_request(
         end_user: &end_user,
         token,
     };
-    jwt.token(&info, now_secs)
+    jwt.cached_token(credential, &info, now_secs)
 }
 
 fn encode(url_safe: bool, bytes: &[u8]) -> String {
@@ -445,6 +495,27 @@ mod tests {
                 .unwrap();
         assert_eq!(claims["urn:x/enduser"], "admin@carbon.super");
         assert!(claims.get("azp").is_none(), "excluded");
+    }
+
+    #[test]
+    fn a_token_is_reused_for_the_same_caller_and_api_until_it_expires() {
+        let jwt = BackendJwt::new(&Jwt::default(), &key(), "gw").unwrap();
+        let first = jwt.cached_token("t1", &info(None), 100).unwrap();
+        assert_eq!(
+            jwt.cached_token("t1", &info(None), 100 + 899),
+            Some(first.clone())
+        );
+        let other_api = JwtInfo {
+            api_context: "/other/1.0.0",
+            ..info(None)
+        };
+        assert_ne!(jwt.cached_token("t1", &other_api, 150), Some(first.clone()));
+        assert_ne!(
+            jwt.cached_token("t2", &info(None), 150),
+            Some(first.clone())
+        );
+        let renewed = jwt.cached_token("t1", &info(None), 100 + 900).unwrap();
+        assert_ne!(renewed, first, "signed again once expired");
     }
 
     #[test]
