@@ -48,6 +48,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tollgate_key_manager::{KeyManager, KeyManagerSettings, RevocationSink};
 use tollgate_net::Listener;
+use tollgate_protocol::defect::Defects;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::store::RevokedToken;
 use tollgate_protocol::{SeededRng, SharedClock};
@@ -60,6 +61,8 @@ pub struct ControlPlane {
     kms: Arc<KeyManager>,
     hub: Arc<Hub>,
     database: Option<Database>,
+    /// Test-only deliberate defects; empty and free in a normal build.
+    defects: Defects,
 }
 
 /// The state and the event log's wake-up signal; shared with the Key Manager's revocation sink.
@@ -165,6 +168,7 @@ impl ControlPlane {
             kms,
             hub,
             database,
+            defects: Defects::default(),
         }))
     }
 
@@ -174,6 +178,11 @@ impl ControlPlane {
             Some(database) => database.save(self),
             None => Ok(()),
         }
+    }
+
+    /// The deliberate defects this control plane has (none, unless a test switched one on).
+    pub fn defects(&self) -> &Defects {
+        &self.defects
     }
 
     /// How far the id stream has been drawn, for the database.

@@ -45,6 +45,7 @@ pub mod api_key;
 pub mod authenticate;
 pub mod authorize;
 pub mod cors;
+mod defects;
 pub mod endpoint;
 pub mod gateway;
 pub mod key_type;
