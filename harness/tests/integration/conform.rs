@@ -417,6 +417,95 @@ async fn tollgate_up_out_of_process_conforms_through_the_shipped_target_file() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Ctrl-C in the middle of a run deletes what the run created: `tollgate conform` in its own
+/// process is interrupted once an API of its run exists, and a sweep afterwards finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_deletes_what_the_interrupted_run_created() {
+    use std::process::Stdio;
+    let (running, _) = reference().await;
+    let text = std::fs::read_to_string(shipped_target("guide-up.toml"))
+        .unwrap()
+        .replace("127.0.0.1", &running.address.to_string());
+    let dir = std::env::temp_dir().join(format!("tollgate-conform-ctrl-c-{}", running.address));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("target.toml");
+    std::fs::write(&file, text).unwrap();
+    let target = TargetFile::load(&file).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("conform")
+        .arg("--target")
+        .arg(&file)
+        .args(scenarios(&["routing", "key-types", "auth"]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // Interrupt once the run has created an API: the Publisher lists one with the prefix.
+    let client = tollgate_harness::driver::external::client_for(&target).unwrap();
+    let base = target.control_plane.url.clone();
+    let token = client
+        .password_grant_token(&base, ("admin", "admin"), "ctrl-c-probe", "apim:api_view")
+        .await
+        .unwrap();
+    let prefix = tollgate_harness::driver::external::NAME_PREFIX;
+    let created = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let list = client
+                .get(format!("{base}/api/am/publisher/v4/apis?limit=100"))
+                .bearer(&token)
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value = list.json().unwrap();
+            let names = body["list"].as_array().cloned().unwrap_or_default();
+            if names
+                .iter()
+                .any(|api| api["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+            {
+                return;
+            }
+            // The run is another process: its progress shows only through the target.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(created.is_ok(), "the run created no API within 60 s");
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("tollgate conform did not end within 60 s of Ctrl-C")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted; deleting"), "{stderr}");
+    // It found what it made (the API seen above at least), not an empty target.
+    let deleted: usize = stderr
+        .split("tollgate conform: deleted ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no deletion reported: {stderr}"));
+    assert!(deleted >= 1, "{stderr}");
+    let driver =
+        tollgate_harness::driver::ExternalDriver::new(target, "after", Duration::ZERO).unwrap();
+    assert_eq!(
+        conform::sweep(&driver, prefix).await.unwrap(),
+        0,
+        "{stderr}"
+    );
+    running.shutdown().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The shipped WSO2 example is checked as a user's would be: its two prerequisites (the
 /// exported certificate, the password variable) are reported where the file names them.
 #[test]
