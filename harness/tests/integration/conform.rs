@@ -506,6 +506,57 @@ async fn ctrl_c_deletes_what_the_interrupted_run_created() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A load balancer in a target file: the HA topology checked from outside runs the HA scenario
+/// a client can play (a revocation seen through the load balancer on both nodes) and skips the
+/// ones that need faults, each with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ha_reference_conforms_through_its_load_balancer() {
+    let topology = Topology::load(tollgate_harness::resolve_topology("ha")).unwrap();
+    let address = tollgate_harness::address::private_address();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let running = tollgate_harness::boot(
+        &topology,
+        tollgate_harness::BootOptions::new(7, clock, address),
+    )
+    .await
+    .unwrap();
+    let target = conform::describe_topology(&topology, address);
+    assert_eq!(target.load_balancers.len(), 1);
+    let report = conform::check_target(&options(&["ha"]), target, "reference")
+        .await
+        .unwrap();
+    let result = |name: &str| {
+        report
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| (t.result, t.reason.clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        result("ha/revoked-token-is-refused-by-every-gateway-node.toml").0,
+        Outcome::Passed,
+        "{}",
+        report.summary()
+    );
+    for test in &report.tests {
+        assert_ne!(test.result, Outcome::Failed, "{}", report.summary());
+        if test.result == Outcome::Skipped {
+            assert!(test.reason.is_some(), "{}", test.name);
+        }
+    }
+    running.shutdown().await;
+}
+
+/// The shipped target file for `tollgate up ha` loads and declares the topology's load balancer.
+#[test]
+fn the_shipped_ha_target_file_declares_the_load_balancer() {
+    let target = TargetFile::load(&shipped_target("ha-up.toml")).unwrap();
+    let lb = target.load_balancer("load-balancer").unwrap();
+    assert_eq!(lb.http, "http://gw.wso2.com:8080");
+    assert_eq!(target.gateways.len(), 2);
+}
+
 /// The shipped WSO2 example is checked as a user's would be: its two prerequisites (the
 /// exported certificate, the password variable) are reported where the file names them.
 #[test]
