@@ -132,11 +132,16 @@ impl RestError {
     /// A body whose `Content-Type` the operation does not consume (CXF's
     /// `NotSupportedException`: the operations consume `application/json`).
     pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::unsupported_media_type_for(content_type, "application/json")
+    }
+
+    /// The same for an operation that consumes `accepted` (`multipart/form-data` uploads).
+    pub fn unsupported_media_type_for(content_type: &str, accepted: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             415,
             "Unsupported Media Type",
-            format!("Content-Type '{content_type}' is not supported. Use 'application/json'."),
+            format!("Content-Type '{content_type}' is not supported. Use '{accepted}'."),
         )
     }
 

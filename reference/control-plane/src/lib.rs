@@ -34,6 +34,7 @@ pub mod devportal;
 pub mod error;
 pub mod eventhub;
 pub mod model;
+pub mod openapi;
 pub mod publisher;
 pub mod rest;
 pub mod settings;

@@ -30,6 +30,10 @@ pub struct ApiRecord {
     /// Every lifecycle change, creation first (`AM_API_LC_EVENT`).
     #[serde(default)]
     pub lifecycle_history: Vec<LifecycleEvent>,
+    /// The OpenAPI definition the user supplied (`import-openapi`, `PUT /swagger`), as JSON;
+    /// `None` for an API whose definition is generated from its resources.
+    #[serde(default)]
+    pub definition: Option<Value>,
 }
 
 /// One row of an API's lifecycle history.

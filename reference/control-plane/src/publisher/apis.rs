@@ -151,7 +151,16 @@ pub async fn create(
     body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
-    let mut input: ApiInput = parse_json(&body)?;
+    let api = new_api(&cp, &caller.username, parse_json(&body)?)?;
+    add(&cp, &caller.username, api, None)
+}
+
+/// An API built from a create body, with WSO2's defaults for what the body leaves out.
+pub(crate) fn new_api(
+    cp: &ControlPlane,
+    username: &str,
+    mut input: ApiInput,
+) -> Result<Api, RestError> {
     let name = required(input.name.take(), "name")?;
     let version = required(input.version.take(), "version")?;
     let context = normalise_context(&required(input.context.take(), "context")?)?;
@@ -166,7 +175,7 @@ pub async fn create(
             .provider
             .take()
             .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| caller.username.clone()),
+            .unwrap_or_else(|| username.to_owned()),
         life_cycle_status: "CREATED".to_owned(),
         is_default_version: false,
         is_revision: false,
@@ -201,7 +210,18 @@ pub async fn create(
         workflow_status: None,
     };
     apply(&mut api, input)?;
+    Ok(api)
+}
 
+/// Stores a new API, with the user's definition when it was created from one, and answers
+/// 201 with its `Location`.
+pub(crate) fn add(
+    cp: &ControlPlane,
+    username: &str,
+    mut api: Api,
+    definition: Option<Value>,
+) -> RestResult {
+    let now = cp.now_millis();
     let mut state = cp.lock();
     check_duplicates(&state, &api)?;
     api.id = cp.new_id();
@@ -216,9 +236,10 @@ pub async fn create(
             lifecycle_history: vec![LifecycleEvent {
                 previous_state: None,
                 post_state: "CREATED".to_owned(),
-                user: caller.username.clone(),
+                user: username.to_owned(),
                 time: now,
             }],
+            definition,
         },
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.

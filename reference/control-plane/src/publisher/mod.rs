@@ -28,7 +28,12 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
         .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
-        .route("/apis/{api_id}/swagger", get(definitions::publisher_get))
+        .route(
+            "/apis/{api_id}/swagger",
+            get(definitions::publisher_get).put(definitions::publisher_put),
+        )
+        .route("/apis/validate-openapi", post(definitions::validate))
+        .route("/apis/import-openapi", post(definitions::import))
         .route(
             "/apis/{api_id}/lifecycle-history",
             get(apis::lifecycle_history),

@@ -962,3 +962,57 @@ async fn lifecycle_subscriptions_tiers_key_managers_and_environments_answer_thei
     )
     .await;
 }
+
+#[tokio::test]
+async fn definition_uploads_answer_the_publisher_spec() {
+    let h = harness().await;
+    let p = publisher();
+    let definition = r#"{"openapi": "3.0.1", "info": {"title": "Shapes", "version": "1"},
+        "servers": [{"url": "http://shapes.example.com"}],
+        "paths": {"/s": {"get": {"responses": {"200": {"description": "ok"}}}}}}"#;
+    let (status, valid) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/validate-openapi?returnContent=true"),
+            &[("inlineAPIDefinition", None, definition)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{valid}");
+    let schema = p.response_schema("/apis/validate-openapi", "post", 200);
+    assert_conforms(p, schema, &valid, "validate-openapi (valid)");
+    let (_, invalid) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/validate-openapi"),
+            &[("inlineAPIDefinition", None, "{}")],
+        )
+        .await;
+    assert_conforms(p, schema, &invalid, "validate-openapi (invalid)");
+
+    let props = r#"{"name": "Shapes", "version": "1", "context": "/shapes"}"#;
+    let (status, api) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[
+                ("file", Some("shapes.json"), definition),
+                ("additionalProperties", None, props),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{api}");
+    let schema = p.response_schema("/apis/import-openapi", "post", 201);
+    assert_conforms(p, schema, &api, "import-openapi");
+    let (status, error) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[
+                ("file", Some("shapes.json"), "{}"),
+                ("additionalProperties", None, props),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_conforms(p, p.schema("Error"), &error, "import-openapi (broken)");
+}
