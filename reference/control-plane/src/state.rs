@@ -80,6 +80,10 @@ pub struct KeyMappingRecord {
     pub mapping: KeyMapping,
     pub supported_grant_types: Vec<String>,
     pub callback_url: Option<String>,
+    /// An OAuth client that existed before and was mapped to the application (`map-keys`),
+    /// not created for it: WSO2's key `mode` `MAPPED` rather than `CREATED`.
+    #[serde(default)]
+    pub mapped: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -61,6 +61,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/applications/{app_id}/generate-keys",
             post(keys::generate_keys),
         )
+        .route("/applications/{app_id}/map-keys", post(keys::map_keys))
         .route("/applications/{app_id}/keys", get(keys::list))
         .route(
             "/applications/{app_id}/keys/{key_type}",
