@@ -34,6 +34,16 @@ pub struct ApiRecord {
     /// `None` for an API whose definition is generated from its resources.
     #[serde(default)]
     pub definition: Option<Value>,
+    #[serde(default)]
+    pub documents: Vec<crate::publisher::documents::Document>,
+    #[serde(default)]
+    pub thumbnail: Option<crate::publisher::documents::StoredFile>,
+    /// Publisher and Developer Portal comments, oldest first.
+    #[serde(default)]
+    pub comments: Vec<crate::publisher::comments::Comment>,
+    /// Developer Portal ratings (1 to 5) by user.
+    #[serde(default)]
+    pub ratings: BTreeMap<String, u8>,
 }
 
 /// One row of an API's lifecycle history.

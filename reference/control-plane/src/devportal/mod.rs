@@ -11,6 +11,7 @@ use crate::access::scope::*;
 use crate::error::RestError;
 use crate::model::Api;
 use crate::publisher::apis::{matches_query, page};
+use crate::publisher::comments::devportal as comments;
 use crate::publisher::{RestResult, json_response};
 use crate::rest::{Path, Query};
 use crate::state::ApiRecord;
@@ -30,6 +31,36 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/swagger",
             get(crate::publisher::definitions::devportal_get),
+        )
+        .route(
+            "/apis/{api_id}/documents",
+            get(crate::publisher::documents::devportal::list),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}",
+            get(crate::publisher::documents::devportal::get_one),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}/content",
+            get(crate::publisher::documents::devportal::get_content),
+        )
+        .route(
+            "/apis/{api_id}/thumbnail",
+            get(crate::publisher::documents::devportal::get_thumbnail),
+        )
+        .route(
+            "/apis/{api_id}/comments",
+            get(comments::list).post(comments::add),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}",
+            get(comments::get_one)
+                .patch(comments::edit)
+                .delete(comments::remove),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}/replies",
+            get(comments::replies),
         )
         .route("/settings", get(settings))
         .route(

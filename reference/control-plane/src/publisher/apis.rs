@@ -240,6 +240,10 @@ pub(crate) fn add(
                 time: now,
             }],
             definition,
+            documents: Vec::new(),
+            thumbnail: None,
+            comments: Vec::new(),
+            ratings: BTreeMap::new(),
         },
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.

@@ -2,7 +2,9 @@
 //! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
 
 pub mod apis;
+pub mod comments;
 pub mod definitions;
+pub mod documents;
 pub mod revisions;
 pub mod subscriptions;
 pub mod tiers;
@@ -37,6 +39,42 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/lifecycle-history",
             get(apis::lifecycle_history),
+        )
+        .route(
+            "/apis/{api_id}/documents",
+            get(documents::list).post(documents::create),
+        )
+        .route(
+            "/apis/{api_id}/documents/validate",
+            post(documents::validate_name),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}",
+            get(documents::get_one)
+                .put(documents::update)
+                .delete(documents::delete),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}/content",
+            get(documents::get_content).post(documents::add_content),
+        )
+        .route(
+            "/apis/{api_id}/thumbnail",
+            get(documents::get_thumbnail).put(documents::put_thumbnail),
+        )
+        .route(
+            "/apis/{api_id}/comments",
+            get(comments::publisher::list).post(comments::publisher::add),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}",
+            get(comments::publisher::get_one)
+                .patch(comments::publisher::edit)
+                .delete(comments::publisher::remove),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}/replies",
+            get(comments::publisher::replies),
         )
         .route("/subscriptions", get(subscriptions::list))
         .route(

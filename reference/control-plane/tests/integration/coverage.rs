@@ -187,13 +187,13 @@ async fn operations_implemented_per_wso2_spec() {
             "publisher-v4.yaml",
             "/api/am/publisher/v4",
             "/api/am/publisher",
-            27,
+            43,
         ),
         (
             "devportal-v3.yaml",
             "/api/am/devportal/v3",
             "/api/am/devportal",
-            32,
+            42,
         ),
         ("admin-v4.yaml", "/api/am/admin/v4", "/api/am/admin", 25),
     ] {

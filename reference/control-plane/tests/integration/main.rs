@@ -14,6 +14,7 @@ mod coverage;
 mod create_api_script;
 mod database;
 mod definitions;
+mod documents_and_comments;
 mod edges;
 mod environments;
 mod key_maintenance;
