@@ -109,6 +109,12 @@ pub struct State {
     /// Gateway environments created through the Admin API (`deployment.toml`'s are settings).
     #[serde(default)]
     pub environments: Vec<crate::admin::environments::DynamicEnvironment>,
+    /// Admin API categories, in creation order.
+    #[serde(default)]
+    pub api_categories: Vec<crate::admin::categories::ApiCategory>,
+    /// Admin `system-scopes/role-aliases`.
+    #[serde(default)]
+    pub role_aliases: Vec<crate::admin::settings::RoleAlias>,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

@@ -288,6 +288,13 @@ pub async fn delete(
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE, APP_IMPORT_EXPORT])?;
     let mut state = cp.lock();
     owned_application(&state, &caller, &app_id)?;
+    remove_application(&cp, &mut state, app_id);
+    // `Response.ok().build()`: no body.
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Removes an application with its subscriptions and keys, telling the gateways of each.
+pub(crate) fn remove_application(cp: &ControlPlane, state: &mut Store, app_id: String) {
     let subscriptions: Vec<String> = state
         .subscriptions
         .values()
@@ -297,7 +304,7 @@ pub async fn delete(
     for id in subscriptions {
         state.subscriptions.remove(&id);
         cp.publish(
-            &mut state,
+            state,
             Event::SubscriptionsDelete {
                 subscription_id: id,
             },
@@ -311,20 +318,15 @@ pub async fn delete(
         .collect();
     for (id, consumer_key) in mappings {
         state.key_mappings.remove(&id);
-        cp.publish(
-            &mut state,
-            Event::RemoveApplicationKeymapping { consumer_key },
-        );
+        cp.publish(state, Event::RemoveApplicationKeymapping { consumer_key });
     }
     state.applications.remove(&app_id);
     cp.publish(
-        &mut state,
+        state,
         Event::ApplicationDelete {
             application_id: app_id,
         },
     );
-    // `Response.ok().build()`: no body.
-    Ok(StatusCode::OK.into_response())
 }
 
 fn subscription_json(state: &Store, sub: &Subscription) -> Value {

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod catalog;
 pub mod keys;
 
 use crate::ControlPlane;
@@ -31,6 +32,30 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/swagger",
             get(crate::publisher::definitions::devportal_get),
+        )
+        .route("/apis/{api_id}/ratings", get(catalog::ratings))
+        .route(
+            "/apis/{api_id}/user-rating",
+            get(catalog::user_rating)
+                .put(catalog::rate)
+                .delete(catalog::unrate),
+        )
+        .route("/tags", get(catalog::tags))
+        .route(
+            "/settings/application-attributes",
+            get(catalog::application_attributes),
+        )
+        .route(
+            "/api-categories",
+            get(crate::admin::categories::devportal_list),
+        )
+        .route(
+            "/apis/{api_id}/subscription-policies",
+            get(crate::publisher::tiers::devportal_api_subscription_policies),
+        )
+        .route(
+            "/throttling-policies/{policy_level}/{policy_id}",
+            get(crate::publisher::tiers::devportal_one),
         )
         .route(
             "/apis/{api_id}/documents",

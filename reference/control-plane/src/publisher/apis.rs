@@ -671,3 +671,157 @@ pub async fn change_lifecycle(
         }),
     ))
 }
+
+/// `POST /apis/validate?query=`: 200 when an API has that name (`name:` or a bare word) or
+/// context (`context:`, as given or as served), 404 when none has (`validateAPI`).
+pub async fn validate(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let query = params
+        .get("query")
+        .map(|q| q.trim())
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| RestError::bad_request("The query should not be empty"))?;
+    let (field, value) = query.split_once(':').unwrap_or(("name", query));
+    let state = cp.lock();
+    let exists = state.apis.values().map(|r| &r.api).any(|a| match field {
+        "name" => a.name.eq_ignore_ascii_case(value),
+        "context" => {
+            let wanted = value.trim_end_matches('/');
+            a.context == wanted || a.served_context() == wanted
+        }
+        _ => false,
+    });
+    if exists {
+        Ok(StatusCode::OK.into_response())
+    } else {
+        Err(RestError::new(
+            StatusCode::NOT_FOUND,
+            404,
+            "Not Found",
+            format!("No API matches '{query}'"),
+        ))
+    }
+}
+
+/// `POST /apis/copy-api?apiId=&newVersion=[&defaultVersion=]`: a new version of an API,
+/// CREATED, with the same context, resources, endpoints, definition and documents
+/// (`createNewAPIVersion`); a version the API already has → 409, code 900252.
+pub async fn copy(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let (Some(api_id), Some(version)) = (
+        params.get("apiId"),
+        params
+            .get("newVersion")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty()),
+    ) else {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            900700,
+            "Parameter value missing",
+            "Some of the mandatory parameter values were missing",
+        ));
+    };
+    let default_version = params
+        .get("defaultVersion")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let now = cp.now_millis();
+    let mut state = cp.lock();
+    let source = state
+        .apis
+        .get(api_id)
+        .ok_or_else(|| RestError::api_not_found(api_id))?
+        .clone();
+    if state
+        .apis
+        .values()
+        .any(|r| r.api.name == source.api.name && r.api.version == version)
+    {
+        return Err(RestError::new(
+            StatusCode::CONFLICT,
+            900252,
+            "API version already exists",
+            format!(
+                "Version {version} of API {} already exists",
+                source.api.name
+            ),
+        ));
+    }
+    let mut api = source.api.clone();
+    api.id = cp.new_id();
+    api.version = version.to_owned();
+    api.life_cycle_status = "CREATED".to_owned();
+    api.is_default_version = default_version;
+    api.is_revision = false;
+    api.revisioned_api_id = None;
+    api.revision_id = 0;
+    api.created_time = now.to_string();
+    api.last_updated_time = now.to_string();
+    if default_version {
+        for other in state.apis.values_mut().filter(|r| r.api.name == api.name) {
+            other.api.is_default_version = false;
+        }
+    }
+    state.apis.insert(
+        api.id.clone(),
+        ApiRecord {
+            api: api.clone(),
+            revisions: BTreeMap::new(),
+            last_revision_number: 0,
+            deployments: BTreeMap::new(),
+            lifecycle_history: vec![LifecycleEvent {
+                previous_state: None,
+                post_state: "CREATED".to_owned(),
+                user: caller.username.clone(),
+                time: now,
+            }],
+            definition: source.definition.clone(),
+            documents: source.documents.clone(),
+            thumbnail: source.thumbnail.clone(),
+            comments: Vec::new(),
+            ratings: BTreeMap::new(),
+        },
+    );
+    Ok(with_location(
+        json_response(StatusCode::CREATED, api.masked()),
+        &cp.settings().mgmt_base_url(),
+        &format!("{PUBLISHER_BASE}/apis/{}", api.id),
+    ))
+}
+
+/// `GET /apis/{apiId}/resource-paths`: the API's resources as `ResourcePath`s, numbered in
+/// order.
+pub async fn resource_paths(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, API_MANAGE])?;
+    let state = cp.lock();
+    let api = &state
+        .apis
+        .get(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?
+        .api;
+    let all: Vec<Value> = api
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| json!({"id": i + 1, "resourcePath": op.target, "httpVerb": op.verb}))
+        .collect();
+    let (list, offset, limit) = page(&all, &params)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list,
+            "pagination": crate::model::pagination(offset, limit, all.len())}),
+    ))
+}

@@ -76,6 +76,22 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/apis/{api_id}/comments/{comment_id}/replies",
             get(comments::publisher::replies),
         )
+        .route(
+            "/api-categories",
+            get(crate::admin::categories::publisher_list),
+        )
+        .route("/key-managers", get(tiers::publisher_key_managers))
+        .route(
+            "/throttling-policies/{policy_level}/{policy_name}",
+            get(tiers::publisher_one),
+        )
+        .route("/apis/validate", post(apis::validate))
+        .route("/apis/copy-api", post(apis::copy))
+        .route("/apis/{api_id}/resource-paths", get(apis::resource_paths))
+        .route(
+            "/subscriptions/{subscription_id}/subscriber-info",
+            get(subscriptions::subscriber_info),
+        )
         .route("/subscriptions", get(subscriptions::list))
         .route(
             "/throttling-policies/{policy_level}",

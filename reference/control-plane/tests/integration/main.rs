@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 mod admin;
+mod catalog;
 mod control_plane;
 mod coverage;
 mod create_api_script;
