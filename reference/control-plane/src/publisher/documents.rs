@@ -193,8 +193,26 @@ fn shown<'a>(state: &'a Store, api_id: &str) -> Result<&'a ApiRecord, RestError>
         .ok_or_else(|| RestError::api_not_found(api_id))
 }
 
-fn list_json(record: &ApiRecord, params: &BTreeMap<String, String>) -> RestResult {
-    let (list, offset, limit) = page(&record.documents, params)?;
+/// The Developer Portal's `Document`: what a reader needs, not who wrote it or how it is kept.
+fn devportal_json(doc: &Document) -> serde_json::Value {
+    json!({"documentId": doc.document_id, "name": doc.name, "type": doc.kind,
+        "summary": doc.summary, "sourceType": doc.source_type, "sourceUrl": doc.source_url,
+        "otherTypeName": doc.other_type_name})
+}
+
+fn list_json(record: &ApiRecord, params: &BTreeMap<String, String>, devportal: bool) -> RestResult {
+    let all: Vec<serde_json::Value> = record
+        .documents
+        .iter()
+        .map(|d| {
+            if devportal {
+                devportal_json(d)
+            } else {
+                json!(d)
+            }
+        })
+        .collect();
+    let (list, offset, limit) = page(&all, params)?;
     Ok(json_response(
         StatusCode::OK,
         json!({"count": list.len(), "list": list,
@@ -245,7 +263,7 @@ pub async fn list(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     cp.authorize(&headers, &[API_VIEW, API_MANAGE, DOCUMENT_MANAGE])?;
-    list_json(api_record(&cp.lock(), &api_id)?, &params)
+    list_json(api_record(&cp.lock(), &api_id)?, &params, false)
 }
 
 pub async fn create(
@@ -545,7 +563,7 @@ pub mod devportal {
         Query(params): Query<BTreeMap<String, String>>,
     ) -> RestResult {
         caller_ok(&cp, &headers)?;
-        list_json(shown(&cp.lock(), &api_id)?, &params)
+        list_json(shown(&cp.lock(), &api_id)?, &params, true)
     }
 
     pub async fn get_one(
@@ -557,7 +575,7 @@ pub mod devportal {
         let state = cp.lock();
         Ok(json_response(
             StatusCode::OK,
-            find(shown(&state, &api_id)?, &doc_id)?,
+            devportal_json(find(shown(&state, &api_id)?, &doc_id)?),
         ))
     }
 
