@@ -112,6 +112,9 @@ pub struct State {
     /// Admin API categories, in creation order.
     #[serde(default)]
     pub api_categories: Vec<crate::admin::categories::ApiCategory>,
+    /// Publisher shared scopes, in creation order.
+    #[serde(default)]
+    pub shared_scopes: Vec<crate::publisher::scopes::SharedScope>,
     /// Admin `system-scopes/role-aliases`.
     #[serde(default)]
     pub role_aliases: Vec<crate::admin::settings::RoleAlias>,

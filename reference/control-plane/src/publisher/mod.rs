@@ -6,6 +6,7 @@ pub mod comments;
 pub mod definitions;
 pub mod documents;
 pub mod revisions;
+pub mod scopes;
 pub mod subscriptions;
 pub mod tiers;
 
@@ -92,6 +93,15 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/subscriptions/{subscription_id}/subscriber-info",
             get(subscriptions::subscriber_info),
         )
+        .route("/scopes", get(scopes::list).post(scopes::create))
+        .route(
+            "/scopes/{scope_id}",
+            get(scopes::get_one)
+                .put(scopes::update)
+                .delete(scopes::delete)
+                .head(scopes::exists_by_name),
+        )
+        .route("/scopes/{scope_id}/usage", get(scopes::usage))
         .route("/subscriptions", get(subscriptions::list))
         .route(
             "/throttling-policies/{policy_level}",

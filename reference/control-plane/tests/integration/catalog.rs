@@ -382,3 +382,104 @@ async fn the_admin_sees_every_application_and_the_deployments_settings() {
         .await;
     assert_eq!(read, aliases);
 }
+
+#[tokio::test]
+async fn shared_scopes_are_kept_apart_and_refuse_deletion_while_used() {
+    let mut h = harness().await;
+    h.token = h
+        .token_with_scopes(&format!("{ALL_SCOPES} apim:shared_scope_manage"))
+        .await;
+    let uri = format!("{PUBLISHER}/scopes");
+    let (status, scope) = h
+        .call(
+            "POST",
+            &uri,
+            Some(json!({"name": "menu:read", "description": "read menus", "bindings": ["admin"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{scope}");
+    let id = scope["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (scope["displayName"].as_str(), scope["usageCount"].as_u64()),
+        (Some("menu:read"), Some(0))
+    );
+    let (status, error) = h
+        .call("POST", &uri, Some(json!({"name": "menu:read"})))
+        .await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(900982))
+    );
+    let (status, _) = h.call("POST", &uri, Some(json!({"name": " "}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // HEAD by base64url name.
+    let (status, _) = h.call("HEAD", &format!("{uri}/bWVudTpyZWFk"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h.call("HEAD", &format!("{uri}/bm9wZQ"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Attached to an API and required by a resource: counted, listed in the usage, kept.
+    let api_id = h.create_pizzashack().await;
+    h.call(
+        "PUT",
+        &format!("{PUBLISHER}/apis/{api_id}"),
+        Some(
+            json!({"scopes": [{"scope": {"name": "menu:read"}, "shared": true}],
+            "operations": [{"target": "/menu", "verb": "GET", "scopes": ["menu:read"]}]}),
+        ),
+    )
+    .await;
+    let (_, usage) = h.call("GET", &format!("{uri}/{id}/usage"), None).await;
+    assert_eq!(
+        usage["usedApiList"][0]["usedResourceList"],
+        json!([{"target": "/menu", "verb": "GET"}])
+    );
+    let (status, error) = h.call("DELETE", &format!("{uri}/{id}"), None).await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(900983))
+    );
+
+    let (status, updated) = h
+        .call(
+            "PUT",
+            &format!("{uri}/{id}"),
+            Some(json!({"name": "menu:read", "displayName": "Read"})),
+        )
+        .await;
+    assert_eq!(
+        (status, updated["displayName"].as_str()),
+        (StatusCode::OK, Some("Read"))
+    );
+    let (status, _) = h
+        .call(
+            "PUT",
+            &format!("{uri}/{id}"),
+            Some(json!({"name": "menu:write"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, list) = h.call("GET", &uri, None).await;
+    assert_eq!(
+        (
+            list["count"].as_u64(),
+            list["list"][0]["usageCount"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+
+    h.call(
+        "PUT",
+        &format!("{PUBLISHER}/apis/{api_id}"),
+        Some(json!({"scopes": [], "operations": [{"target": "/menu", "verb": "GET"}]})),
+    )
+    .await;
+    let (status, _) = h.call("DELETE", &format!("{uri}/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, error) = h.call("GET", &format!("{uri}/{id}"), None).await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(900981))
+    );
+}

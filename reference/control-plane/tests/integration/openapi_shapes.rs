@@ -1022,7 +1022,8 @@ async fn documents_comments_categories_ratings_and_admin_reads_answer_their_spec
     let mut h = harness().await;
     h.token = h
         .token_with_scopes(&format!(
-            "{ALL_SCOPES} apim:admin apim:comment_write apim:comment_view apim:document_manage"
+            "{ALL_SCOPES} apim:admin apim:comment_write apim:comment_view apim:document_manage \
+             apim:shared_scope_manage"
         ))
         .await;
     let api_id = h.published_pizzashack().await;
@@ -1094,6 +1095,17 @@ async fn documents_comments_categories_ratings_and_admin_reads_answer_their_spec
     )
     .await;
 
+    let scope = call_and_check(
+        &h,
+        p,
+        "/scopes",
+        "POST",
+        &format!("{PUBLISHER}/scopes"),
+        Some(json!({"name": "shapes:read"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let scope_id = scope["id"].as_str().unwrap().to_owned();
     for (spec, spec_path, uri) in [
         (
             p,
@@ -1121,6 +1133,17 @@ async fn documents_comments_categories_ratings_and_admin_reads_answer_their_spec
             format!("{PUBLISHER}/apis/{api_id}/comments/{comment_id}/replies"),
         ),
         (p, "/api-categories", format!("{PUBLISHER}/api-categories")),
+        (p, "/scopes", format!("{PUBLISHER}/scopes")),
+        (
+            p,
+            "/scopes/{scopeId}",
+            format!("{PUBLISHER}/scopes/{scope_id}"),
+        ),
+        (
+            p,
+            "/scopes/{scopeId}/usage",
+            format!("{PUBLISHER}/scopes/{scope_id}/usage"),
+        ),
         (p, "/key-managers", format!("{PUBLISHER}/key-managers")),
         (
             p,
