@@ -22,4 +22,5 @@ mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
+mod spec_fuzz;
 mod tiers;
