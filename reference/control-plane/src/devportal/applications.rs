@@ -33,6 +33,16 @@ struct ApplicationInput {
     attributes: Option<Map<String, Value>>,
 }
 
+impl ApplicationInput {
+    /// The `Application` schema's `maxLength`s (`devportal-v3.yaml`).
+    fn check(&self) -> Result<(), RestError> {
+        crate::constraints::Constraints::new()
+            .size("name", self.name.as_deref(), 1, 100)
+            .size("description", self.description.as_deref(), 0, 512)
+            .check()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct SubscriptionInput {
@@ -137,6 +147,7 @@ pub async fn create(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let input: ApplicationInput = parse_json(&body)?;
+    input.check()?;
     let name = input
         .name
         .map(|n| n.trim().to_owned())
@@ -235,6 +246,7 @@ pub async fn update(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let input: ApplicationInput = parse_json(&body)?;
+    input.check()?;
     let now = cp.now_millis();
     let mut state = cp.lock();
     let mut record = owned_application(&state, &caller, &app_id)?.clone();

@@ -3,6 +3,7 @@
 use super::{RestResult, json_response, parse_json};
 use crate::ControlPlane;
 use crate::access::scope::*;
+use crate::constraints::Constraints;
 use crate::error::RestError;
 use crate::model::{
     AUTH_ANY, Api, ApiInput, OperationDto, api_list_pagination, keep_endpoint_passwords,
@@ -90,8 +91,66 @@ fn required(value: Option<String>, field: &str) -> Result<String, RestError> {
         })
 }
 
+/// The `API` schema's constraints on what `input` sets (`publisher-v4.yaml`).
+fn check_constraints(input: &ApiInput) -> Result<(), RestError> {
+    const NAME: &str = "~!@#;:%^*()+={}|\\<>\"',&$[]/";
+    const VERSION: &str = "~!@#;:%^*()+={}|\\<>\"',&/$[]";
+    const HEADER: &str = "~!@#;:%^*()+={}|\\<>\"',&$";
+    // `type` is taken in any case (`http` becomes `HTTP`).
+    let kind = input.kind.as_deref().map(str::to_ascii_uppercase);
+    Constraints::new()
+        .size("name", input.name.as_deref(), 1, 60)
+        .none_of(
+            "name",
+            input.name.as_deref(),
+            NAME,
+            false,
+            r#"(^[^~!@#;:%^*()+={}|\\<>"',&$\[\]\/]*$)"#,
+        )
+        .size("description", input.description.as_deref(), 0, 32766)
+        .size("context", input.context.as_deref(), 1, 232)
+        .size("version", input.version.as_deref(), 1, 30)
+        .none_of(
+            "version",
+            input.version.as_deref(),
+            VERSION,
+            true,
+            r#"^[^~!@#;:%^*()+={}|\\<>"',&/$\[\]\s+\/]+$"#,
+        )
+        .size("provider", input.provider.as_deref(), 0, 200)
+        .one_of(
+            "type",
+            kind.as_deref(),
+            &[
+                "HTTP",
+                "WS",
+                "SOAPTOREST",
+                "SOAP",
+                "GRAPHQL",
+                "WEBSUB",
+                "SSE",
+                "WEBHOOK",
+                "ASYNC",
+            ],
+        )
+        .none_of(
+            "authorizationHeader",
+            input.authorization_header.as_deref(),
+            HEADER,
+            true,
+            r#"(^[^~!@#;:%^*()+={}|\\<>"',&$\s+]*$)"#,
+        )
+        .one_of(
+            "visibility",
+            input.visibility.as_deref(),
+            &["PUBLIC", "PRIVATE", "RESTRICTED"],
+        )
+        .check()
+}
+
 /// Applies the optional fields of `input` over `api`.
 fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
+    check_constraints(&input)?;
     if let Some(d) = input.description {
         api.description = Some(d);
     }
@@ -161,6 +220,7 @@ pub(crate) fn new_api(
     username: &str,
     mut input: ApiInput,
 ) -> Result<Api, RestError> {
+    check_constraints(&input)?;
     let name = required(input.name.take(), "name")?;
     let version = required(input.version.take(), "version")?;
     let context = normalise_context(&required(input.context.take(), "context")?)?;

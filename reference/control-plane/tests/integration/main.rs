@@ -10,6 +10,7 @@
 mod common;
 mod admin;
 mod catalog;
+mod constraints;
 mod control_plane;
 mod coverage;
 mod create_api_script;
