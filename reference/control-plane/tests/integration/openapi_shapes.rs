@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 
 // --- the checker -------------------------------------------------------------------------
 
-struct Spec {
+pub(crate) struct Spec {
     name: &'static str,
     root: Value,
 }
@@ -83,7 +83,14 @@ impl Spec {
     }
 
     /// `None` when the response declares no body (`content: {}`).
-    fn response_body(&self, path: &str, method: &str, status: u16) -> Option<&Value> {
+    /// Whether `method path` declares a `status` response at all.
+    pub(crate) fn declares(&self, path: &str, method: &str, status: u16) -> bool {
+        self.root["paths"][path][method]["responses"]
+            .get(status.to_string())
+            .is_some()
+    }
+
+    pub(crate) fn response_body(&self, path: &str, method: &str, status: u16) -> Option<&Value> {
         let operation = self
             .root
             .get("paths")
@@ -133,7 +140,7 @@ impl Spec {
     }
 
     /// Every way `value` breaks `schema`, as `at: problem` lines.
-    fn check(&self, schema: &Value, value: &Value) -> Vec<String> {
+    pub(crate) fn check(&self, schema: &Value, value: &Value) -> Vec<String> {
         let mut errors = Vec::new();
         self.check_at(schema, value, "$", &mut errors);
         errors
@@ -264,12 +271,12 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn publisher() -> &'static Spec {
+pub(crate) fn publisher() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| Spec::load("publisher-v4.yaml"))
 }
 
-fn devportal() -> &'static Spec {
+pub(crate) fn devportal() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| Spec::load("devportal-v3.yaml"))
 }
@@ -850,7 +857,7 @@ async fn devportal_errors_answer_the_error_schema() {
     assert_conforms(spec, error, &response, "limit=-1");
 }
 
-fn admin_spec() -> &'static Spec {
+pub(crate) fn admin_spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| Spec::load("admin-v4.yaml"))
 }
