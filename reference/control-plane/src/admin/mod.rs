@@ -11,6 +11,7 @@ pub mod deny;
 pub mod environments;
 pub mod policies;
 pub mod settings;
+pub mod workflows;
 
 use crate::ControlPlane;
 use axum::Router;
@@ -88,6 +89,12 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/applications/{application_id}/change-owner",
             axum::routing::post(applications::change_owner),
         )
+        .route("/workflows", g(workflows::list))
+        .route(
+            "/workflows/update-workflow-status",
+            axum::routing::post(workflows::update_status),
+        )
+        .route("/workflows/{workflow_ref}", g(workflows::get_one))
         .route("/settings", g(settings::settings))
         .route("/tenant-info/{username}", g(settings::tenant_info))
         .route("/system-scopes", g(settings::system_scopes_list))

@@ -41,6 +41,8 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
                 .delete(catalog::unrate),
         )
         .route("/tags", get(catalog::tags))
+        .route("/tenants", get(crate::publisher::misc::devportal_tenants))
+        .route("/search", get(crate::publisher::misc::devportal_search))
         .route(
             "/settings/application-attributes",
             get(catalog::application_attributes),

@@ -5,6 +5,7 @@ pub mod apis;
 pub mod comments;
 pub mod definitions;
 pub mod documents;
+pub mod misc;
 pub mod revisions;
 pub mod scopes;
 pub mod subscriptions;
@@ -102,6 +103,20 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
                 .head(scopes::exists_by_name),
         )
         .route("/scopes/{scope_id}/usage", get(scopes::usage))
+        .route("/tenants", get(misc::publisher_tenants))
+        .route(
+            "/tenants/{tenant_domain}",
+            axum::routing::head(misc::tenant_exists),
+        )
+        .route("/search", get(misc::publisher_search))
+        .route(
+            "/apis/{api_id}/external-stores",
+            get(misc::api_external_stores),
+        )
+        .route(
+            "/apis/{api_id}/lifecycle-state/pending-tasks",
+            axum::routing::delete(misc::delete_pending_tasks),
+        )
         .route("/subscriptions", get(subscriptions::list))
         .route(
             "/throttling-policies/{policy_level}",

@@ -483,3 +483,92 @@ async fn shared_scopes_are_kept_apart_and_refuse_deletion_while_used() {
         (StatusCode::NOT_FOUND, Some(900981))
     );
 }
+
+#[tokio::test]
+async fn search_tenants_external_stores_and_workflows_answer_for_this_deployment() {
+    let h = admin_harness().await;
+    let api_id = h.published_pizzashack().await;
+    let hidden = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis"),
+            Some(json!({"name": "Hidden", "context": "/hidden", "version": "1"})),
+        )
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, found) = h
+        .call("GET", &format!("{PUBLISHER}/search?query=pizza"), None)
+        .await;
+    assert_eq!(found["count"], 1);
+    assert_eq!(found["list"][0]["id"], api_id.as_str());
+    assert_eq!(found["list"][0]["contextTemplate"], "/pizzashack/{version}");
+    let (_, all) = h.call("GET", &format!("{PUBLISHER}/search"), None).await;
+    assert_eq!(all["count"], 2);
+    // The Developer Portal searches what it shows.
+    let (_, shown) = h
+        .call_as(
+            None,
+            "GET",
+            &format!("{DEVPORTAL}/search?query=content:hid"),
+            None,
+        )
+        .await;
+    assert_eq!(shown["count"], 0, "{hidden} is not published");
+
+    let (_, tenants) = h.call("GET", &format!("{PUBLISHER}/tenants"), None).await;
+    assert_eq!(
+        tenants["list"],
+        json!([{"domain": "carbon.super", "status": "active"}])
+    );
+    let (_, none) = h
+        .call_as(
+            None,
+            "GET",
+            &format!("{DEVPORTAL}/tenants?state=inactive"),
+            None,
+        )
+        .await;
+    assert_eq!(none["count"], 0);
+    let (status, _) = h
+        .call("HEAD", &format!("{PUBLISHER}/tenants/carbon.super"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h
+        .call("HEAD", &format!("{PUBLISHER}/tenants/other.com"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, stores) = h
+        .call(
+            "GET",
+            &format!("{PUBLISHER}/apis/{api_id}/external-stores"),
+            None,
+        )
+        .await;
+    assert_eq!(stores, json!({"count": 0, "list": []}));
+    let (status, _) = h
+        .call(
+            "DELETE",
+            &format!("{PUBLISHER}/apis/{api_id}/lifecycle-state/pending-tasks"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, workflows) = h.call("GET", &format!("{ADMIN}/workflows"), None).await;
+    assert_eq!(workflows["count"], 0);
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{ADMIN}/workflows/update-workflow-status?workflowReferenceId=abc"),
+            Some(json!({"status": "APPROVED"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(900505))
+    );
+}
