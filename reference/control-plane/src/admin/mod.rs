@@ -9,6 +9,7 @@ pub mod applications;
 pub mod categories;
 pub mod deny;
 pub mod environments;
+pub mod key_managers;
 pub mod policies;
 pub mod settings;
 pub mod workflows;
@@ -95,6 +96,8 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             axum::routing::post(workflows::update_status),
         )
         .route("/workflows/{workflow_ref}", g(workflows::get_one))
+        .route("/key-managers", g(key_managers::list))
+        .route("/key-managers/{key_manager_id}", g(key_managers::get_one))
         .route("/settings", g(settings::settings))
         .route("/tenant-info/{username}", g(settings::tenant_info))
         .route("/system-scopes", g(settings::system_scopes_list))

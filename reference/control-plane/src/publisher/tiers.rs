@@ -186,13 +186,35 @@ pub async fn devportal_list(
     list_response(&tier_list(&cp, policy_level, &level, true), &params)
 }
 
-/// Developer Portal `GET /key-managers`: the Resident Key Manager, the only one (without the
-/// `id` WSO2 mints for it per tenant: nothing here refers to a key manager by id).
+/// The Resident Key Manager's id. WSO2 mints a random UUID for it per tenant and keeps it in
+/// its database; here it is a name-based UUID of the tenant and the name (SHA-256, version
+/// nibble 8 as RFC 9562 gives custom UUIDs), so it never changes and needs no storage.
+pub(crate) fn resident_key_manager_id(cp: &ControlPlane) -> String {
+    use sha2::Digest;
+    let name = cp.key_manager().key_manager_info().name;
+    let digest = sha2::Sha256::digest(format!("{}/{name}", cp.settings().tenant_domain));
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Developer Portal `GET /key-managers`: the Resident Key Manager, the only one.
 pub async fn key_managers(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> RestResult {
     cp.authorize(&headers, &[SUBSCRIBE])?;
     let base = cp.settings().mgmt_base_url();
     let info = cp.key_manager().key_manager_info();
     let km = json!({
+        "id": resident_key_manager_id(&cp),
         "name": info.name,
         "type": "default",
         "displayName": info.name,
@@ -207,7 +229,7 @@ pub async fn key_managers(State(cp): State<Arc<ControlPlane>>, headers: HeaderMa
         "enableTokenEncryption": false,
         "enableTokenHashing": false,
         "enableOAuthAppCreation": true,
-        "enableMapOAuthConsumerApps": false,
+        "enableMapOAuthConsumerApps": true,
         "applicationConfiguration": [],
         "alias": info.issuer,
         "additionalProperties": {},
@@ -313,7 +335,8 @@ pub async fn publisher_key_managers(
     let info = cp.key_manager().key_manager_info();
     Ok(json_response(
         StatusCode::OK,
-        json!({"count": 1, "list": [{"name": info.name, "displayName": info.name,
+        json!({"count": 1, "list": [{"id": resident_key_manager_id(&cp), "name": info.name,
+            "displayName": info.name,
             "type": "default", "description": "This is Resident Key Manager", "enabled": true,
             "additionalProperties": []}]}),
     ))

@@ -572,3 +572,49 @@ async fn search_tenants_external_stores_and_workflows_answer_for_this_deployment
         (StatusCode::NOT_FOUND, Some(900505))
     );
 }
+
+#[tokio::test]
+async fn the_resident_key_manager_has_one_id_everywhere() {
+    let h = admin_harness().await;
+    let (status, list) = h.call("GET", &format!("{ADMIN}/key-managers"), None).await;
+    assert_eq!((status, list["count"].as_u64()), (StatusCode::OK, Some(1)));
+    let id = list["list"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36);
+    let (_, dev) = h
+        .call("GET", &format!("{DEVPORTAL}/key-managers"), None)
+        .await;
+    let (_, publisher) = h
+        .call("GET", &format!("{PUBLISHER}/key-managers"), None)
+        .await;
+    assert_eq!(dev["list"][0]["id"], id.as_str());
+    assert_eq!(publisher["list"][0]["id"], id.as_str());
+    let (status, km) = h
+        .call("GET", &format!("{ADMIN}/key-managers/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{km}");
+    assert_eq!(km["certificates"]["type"], "JWKS");
+    let spec = crate::openapi_shapes::admin_spec();
+    let schema = spec
+        .response_body("/key-managers/{keyManagerId}", "get", 200)
+        .unwrap();
+    assert_eq!(spec.check(schema, &km), Vec::<String>::new());
+    assert!(
+        km["tokenEndpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/oauth2/token")
+    );
+    let (status, error) = h
+        .call("GET", &format!("{ADMIN}/key-managers/other"), None)
+        .await;
+    assert_eq!(
+        (status, error["code"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(901411))
+    );
+    // The same id from another control plane of the same tenant.
+    let other = admin_harness().await;
+    let (_, again) = other
+        .call("GET", &format!("{ADMIN}/key-managers"), None)
+        .await;
+    assert_eq!(again["list"][0]["id"], id.as_str());
+}
