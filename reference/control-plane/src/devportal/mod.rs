@@ -233,15 +233,6 @@ fn tiers(api: &Api) -> Vec<Value> {
         .collect()
 }
 
-fn business_information() -> Value {
-    json!({
-        "businessOwner": null,
-        "businessOwnerEmail": null,
-        "technicalOwner": null,
-        "technicalOwnerEmail": null,
-    })
-}
-
 fn advertise_info() -> Value {
     json!({"advertised": false, "apiExternalProductionEndpoint": null,
         "apiExternalSandboxEndpoint": null, "originalDevPortalUrl": null, "apiOwner": null, "vendor": "WSO2"})
@@ -263,7 +254,7 @@ pub(crate) fn api_info(api: &Api) -> Value {
         "avgRating": "0.0",
         "throttlingPolicies": api.policies,
         "advertiseInfo": advertise_info(),
-        "businessInformation": business_information(),
+        "businessInformation": api.business_information,
         "isSubscriptionAvailable": true,
         "monetizationLabel": "FREE",
         "gatewayVendor": api.gateway_vendor,
@@ -309,7 +300,7 @@ fn api_json(environments: &[Environment], record: &ApiRecord) -> Value {
         "additionalProperties": [],
         "monetization": {"enabled": false},
         "endpointURLs": endpoint_urls,
-        "businessInformation": business_information(),
+        "businessInformation": api.business_information,
         "environmentList": environment_list,
         "scopes": [],
         "avgRating": "0.0",

@@ -98,6 +98,7 @@ fn check_constraints(input: &ApiInput) -> Result<(), RestError> {
     const HEADER: &str = "~!@#;:%^*()+={}|\\<>\"',&$";
     // `type` is taken in any case (`http` becomes `HTTP`).
     let kind = input.kind.as_deref().map(str::to_ascii_uppercase);
+    let business = input.business_information.as_ref();
     Constraints::new()
         .size("name", input.name.as_deref(), 1, 60)
         .none_of(
@@ -144,6 +145,18 @@ fn check_constraints(input: &ApiInput) -> Result<(), RestError> {
             "visibility",
             input.visibility.as_deref(),
             &["PUBLIC", "PRIVATE", "RESTRICTED"],
+        )
+        .size(
+            "businessInformation.businessOwner",
+            business.and_then(|b| b.business_owner.as_deref()),
+            0,
+            120,
+        )
+        .size(
+            "businessInformation.technicalOwner",
+            business.and_then(|b| b.technical_owner.as_deref()),
+            0,
+            120,
         )
         .check()
 }
@@ -193,6 +206,9 @@ fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
     }
     if let Some(c) = input.categories {
         api.categories = c;
+    }
+    if let Some(b) = input.business_information {
+        api.business_information = b;
     }
     if let Some(ops) = input.operations {
         api.operations = if ops.is_empty() {
@@ -268,6 +284,7 @@ pub(crate) fn new_api(
         created_time: now.to_string(),
         last_updated_time: now.to_string(),
         workflow_status: None,
+        business_information: Default::default(),
     };
     apply(&mut api, input)?;
     Ok(api)

@@ -618,3 +618,36 @@ async fn the_resident_key_manager_has_one_id_everywhere() {
         .await;
     assert_eq!(again["list"][0]["id"], id.as_str());
 }
+
+#[tokio::test]
+async fn business_information_is_kept_and_shown_on_both_portals() {
+    let h = harness().await;
+    let api_id = h.published_pizzashack().await;
+    let info = json!({"businessOwner": "Pizza Co", "businessOwnerEmail": "owner@pizza.example",
+        "technicalOwner": "Ops", "technicalOwnerEmail": "ops@pizza.example"});
+    let (status, api) = h
+        .call(
+            "PUT",
+            &format!("{PUBLISHER}/apis/{api_id}"),
+            Some(json!({"businessInformation": info})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    assert_eq!(api["businessInformation"], info);
+    let (_, shown) = h
+        .call_as(None, "GET", &format!("{DEVPORTAL}/apis/{api_id}"), None)
+        .await;
+    assert_eq!(shown["businessInformation"], info);
+    let (status, error) = h
+        .call(
+            "PUT",
+            &format!("{PUBLISHER}/apis/{api_id}"),
+            Some(json!({"businessInformation": {"businessOwner": "o".repeat(121)}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error["error"][0]["code"],
+        "400_businessInformation.businessOwner"
+    );
+}
