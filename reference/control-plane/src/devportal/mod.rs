@@ -110,6 +110,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             get(applications::list_subscriptions).post(applications::subscribe),
         )
         .route(
+            "/subscriptions/multiple",
+            post(applications::subscribe_many),
+        )
+        .route(
             "/subscriptions/{subscription_id}",
             get(applications::get_subscription)
                 .put(applications::update_subscription)

@@ -651,3 +651,75 @@ async fn business_information_is_kept_and_shown_on_both_portals() {
         "400_businessInformation.businessOwner"
     );
 }
+
+#[tokio::test]
+async fn several_subscriptions_are_made_in_one_call_or_none_is() {
+    let h = harness().await;
+    let api_id = h.published_pizzashack().await;
+    let (a, b) = (
+        h.create_application("A").await,
+        h.create_application("B").await,
+    );
+    let uri = format!("{DEVPORTAL}/subscriptions/multiple");
+    // The second is refused (an unknown tier), so neither is made.
+    let (status, _) = h
+        .call(
+            "POST",
+            &uri,
+            Some(json!([
+                {"apiId": api_id, "applicationId": a, "throttlingPolicy": "Gold"},
+                {"apiId": api_id, "applicationId": b, "throttlingPolicy": "Nope"},
+            ])),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    let (_, subs) = h
+        .call(
+            "GET",
+            &format!("{PUBLISHER}/subscriptions?apiId={api_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(subs["count"], 0);
+    // The same pair twice is refused as a duplicate.
+    let (status, _) = h
+        .call(
+            "POST",
+            &uri,
+            Some(json!([
+                {"apiId": api_id, "applicationId": a, "throttlingPolicy": "Gold"},
+                {"apiId": api_id, "applicationId": a, "throttlingPolicy": "Gold"},
+            ])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let before = h.cp.event_seq();
+    let (status, made) = h
+        .call(
+            "POST",
+            &uri,
+            Some(json!([
+                {"apiId": api_id, "applicationId": a, "throttlingPolicy": "Gold"},
+                {"apiId": api_id, "applicationId": b, "throttlingPolicy": "Unlimited"},
+            ])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    assert_eq!(made.as_array().unwrap().len(), 2);
+    assert_eq!(made[1]["applicationId"], b.as_str());
+    let spec = crate::openapi_shapes::devportal();
+    for s in made.as_array().unwrap() {
+        assert_eq!(
+            spec.check(spec.schema_named("Subscription"), s),
+            Vec::<String>::new()
+        );
+    }
+    let events = h.events_after(before).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "SUBSCRIPTIONS_CREATE")
+            .count(),
+        2
+    );
+}

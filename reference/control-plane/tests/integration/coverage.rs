@@ -196,7 +196,7 @@ async fn operations_implemented_per_wso2_spec() {
             "devportal-v3.yaml",
             "/api/am/devportal/v3",
             "/api/am/devportal",
-            53,
+            54,
         ),
         ("admin-v4.yaml", "/api/am/admin/v4", "/api/am/admin", 44),
     ] {

@@ -83,6 +83,11 @@ impl Spec {
     }
 
     /// `None` when the response declares no body (`content: {}`).
+    /// `components.schemas.<name>`, for other test modules.
+    pub(crate) fn schema_named(&self, name: &str) -> &Value {
+        self.schema(name)
+    }
+
     /// Whether `method path` declares a `status` response at all.
     pub(crate) fn declares(&self, path: &str, method: &str, status: u16) -> bool {
         self.root["paths"][path][method]["responses"]
