@@ -29,11 +29,13 @@
 
 pub mod access;
 pub mod admin;
+pub mod constraints;
 pub mod database;
 pub mod devportal;
 pub mod error;
 pub mod eventhub;
 pub mod model;
+pub mod openapi;
 pub mod publisher;
 pub mod rest;
 pub mod settings;

@@ -9,15 +9,19 @@
 #[macro_use]
 mod common;
 mod admin;
+mod catalog;
+mod constraints;
 mod control_plane;
 mod coverage;
 mod create_api_script;
 mod database;
 mod definitions;
+mod documents_and_comments;
 mod edges;
 mod environments;
 mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
+mod spec_fuzz;
 mod tiers;
