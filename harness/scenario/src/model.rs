@@ -823,6 +823,14 @@ pub enum Condition {
     /// that many requests, so what the next step does happens with traffic under way, however
     /// slowly the machine runs.
     LoadSent { load: String, at_least: u64 },
+    /// `responds = { via = "default-gateway", path = "/pizzashack/1.0.0/menu", token = "…",
+    /// expect = { status = 200 } }`: the request, sent again with backoff until one answer meets
+    /// `expect`. Needs nothing of the driver, so it is the portable way to wait for what a client
+    /// can see (a node back, a deploy served); each try is a real call, counted by quotas.
+    Responds {
+        request: Box<Request>,
+        expect: Box<crate::expect::Expect>,
+    },
 }
 
 /// `fault = { kill = "gateway-1" }`, `{ partition = ["gateway-1", "control-plane"] }`,

@@ -11,7 +11,7 @@
 pub mod report;
 
 use crate::driver::external::target_file::{
-    Backend, ControlPlane, Gateway, GatewayType, Implementation,
+    Backend, ControlPlane, Gateway, GatewayType, Implementation, LoadBalancer,
 };
 use crate::driver::{ExternalDriver, TargetFile};
 use crate::report::junit;
@@ -508,8 +508,22 @@ pub fn describe_topology(topology: &Topology, address: std::net::IpAddr) -> Targ
             trusted_pems: Vec::new(),
             insecure_tls: false,
         },
-        resolve,
         gateways,
+        load_balancers: topology
+            .load_balancers
+            .iter()
+            .map(|lb| {
+                for host in &lb.hosts {
+                    resolve.insert(host.clone(), address);
+                }
+                LoadBalancer {
+                    name: lb.name.clone(),
+                    http: lb.url(false),
+                    https: lb.url(true),
+                }
+            })
+            .collect(),
+        resolve,
         // The topology's own mock backends serve under these names already.
         backends: topology
             .backends

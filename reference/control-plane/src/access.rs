@@ -38,6 +38,14 @@ pub mod scope {
     pub const SUBSCRIPTION_VIEW: &str = "apim:subscription_view";
     pub const SUBSCRIPTION_BLOCK: &str = "apim:subscription_block";
     pub const SUBSCRIPTION_MANAGE: &str = "apim:subscription_manage";
+    pub const DOCUMENT_CREATE: &str = "apim:document_create";
+    pub const DOCUMENT_MANAGE: &str = "apim:document_manage";
+    pub const COMMENT_VIEW: &str = "apim:comment_view";
+    pub const COMMENT_WRITE: &str = "apim:comment_write";
+    pub const COMMENT_MANAGE: &str = "apim:comment_manage";
+    pub const SHARED_SCOPE_MANAGE: &str = "apim:shared_scope_manage";
+    pub const ADMIN: &str = "apim:admin";
+    pub const API_CATEGORY: &str = "apim:api_category";
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

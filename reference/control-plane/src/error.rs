@@ -22,6 +22,8 @@ pub struct RestError {
     pub code: i64,
     pub message: String,
     pub description: String,
+    /// `error[]`: one `ErrorListItem` (`code`, `message`) per violated constraint.
+    pub items: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -31,7 +33,13 @@ struct ErrorBody<'a> {
     message: &'a str,
     description: &'a str,
     more_info: &'a str,
-    error: [(); 0],
+    error: Vec<ErrorItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorItem<'a> {
+    code: &'a str,
+    message: &'a str,
 }
 
 impl RestError {
@@ -46,7 +54,24 @@ impl RestError {
             code,
             message: message.into(),
             description: description.into(),
+            items: Vec::new(),
         }
+    }
+
+    /// `RestApiUtil.getConstraintViolationErrorDTO`: bean validation's 400, one item per
+    /// violation, `{"code": "400_<field>", "message": "<field>: <why>"}`.
+    pub fn validation(violations: Vec<(String, String)>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            400,
+            "Bad Request",
+            "Validation Error",
+        );
+        e.items = violations
+            .into_iter()
+            .map(|(field, why)| (format!("400_{field}"), format!("{field}: {why}")))
+            .collect();
+        e
     }
 
     /// `GlobalThrowableMapper`'s answer to a failed authentication *or* scope check: WSO2's REST
@@ -132,11 +157,16 @@ impl RestError {
     /// A body whose `Content-Type` the operation does not consume (CXF's
     /// `NotSupportedException`: the operations consume `application/json`).
     pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::unsupported_media_type_for(content_type, "application/json")
+    }
+
+    /// The same for an operation that consumes `accepted` (`multipart/form-data` uploads).
+    pub fn unsupported_media_type_for(content_type: &str, accepted: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             415,
             "Unsupported Media Type",
-            format!("Content-Type '{content_type}' is not supported. Use 'application/json'."),
+            format!("Content-Type '{content_type}' is not supported. Use '{accepted}'."),
         )
     }
 
@@ -158,7 +188,11 @@ impl IntoResponse for RestError {
             message: &self.message,
             description: &self.description,
             more_info: "",
-            error: [],
+            error: self
+                .items
+                .iter()
+                .map(|(code, message)| ErrorItem { code, message })
+                .collect(),
         };
         (self.status, Json(body)).into_response()
     }
@@ -176,7 +210,7 @@ mod tests {
             message: &e.message,
             description: &e.description,
             more_info: "",
-            error: [],
+            error: Vec::new(),
         };
         let json = serde_json::to_value(&body).unwrap();
         assert_eq!(

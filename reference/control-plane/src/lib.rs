@@ -29,11 +29,13 @@
 
 pub mod access;
 pub mod admin;
+pub mod constraints;
 pub mod database;
 pub mod devportal;
 pub mod error;
 pub mod eventhub;
 pub mod model;
+pub mod openapi;
 pub mod publisher;
 pub mod rest;
 pub mod settings;
@@ -49,6 +51,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tollgate_key_manager::{KeyManager, KeyManagerSettings, RevocationSink};
 use tollgate_net::Listener;
+use tollgate_protocol::defect::Defects;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::store::RevokedToken;
 use tollgate_protocol::{SeededRng, SharedClock};
@@ -61,6 +64,8 @@ pub struct ControlPlane {
     kms: Arc<KeyManager>,
     hub: Arc<Hub>,
     database: Option<Database>,
+    /// Test-only deliberate defects; empty and free in a normal build.
+    defects: Defects,
 }
 
 /// The state and the event log's wake-up signal; shared with the Key Manager's revocation sink.
@@ -166,6 +171,7 @@ impl ControlPlane {
             kms,
             hub,
             database,
+            defects: Defects::default(),
         }))
     }
 
@@ -175,6 +181,11 @@ impl ControlPlane {
             Some(database) => database.save(self),
             None => Ok(()),
         }
+    }
+
+    /// The deliberate defects this control plane has (none, unless a test switched one on).
+    pub fn defects(&self) -> &Defects {
+        &self.defects
     }
 
     /// How far the id stream has been drawn, for the database.

@@ -45,6 +45,20 @@ pub struct Api {
     pub created_time: String,
     pub last_updated_time: String,
     pub workflow_status: Option<String>,
+    /// Owners and their addresses, shown on both portals.
+    #[serde(default)]
+    pub business_information: BusinessInformation,
+}
+
+/// `APIBusinessInformation`: every field optional, answered as `null` when unset (as WSO2's
+/// DTO serialises it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BusinessInformation {
+    pub business_owner: Option<String>,
+    pub business_owner_email: Option<String>,
+    pub technical_owner: Option<String>,
+    pub technical_owner_email: Option<String>,
 }
 
 /// `APIOperations`.
@@ -99,6 +113,7 @@ pub struct ApiInput {
     pub scopes: Option<Vec<Value>>,
     pub operations: Option<Vec<OperationDto>>,
     pub categories: Option<Vec<String>>,
+    pub business_information: Option<BusinessInformation>,
 }
 
 impl Api {

@@ -93,6 +93,67 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone, Default)]
+pub struct FormPart {
+    /// The `filename` of its `Content-Disposition`, for a file part.
+    pub file_name: Option<String>,
+    pub bytes: Bytes,
+}
+
+impl FormPart {
+    /// The part as text (lossy: a definition with a bad byte still gets its parse error).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+/// The parts of a `multipart/form-data` body by name (a repeated name keeps the first),
+/// for the operations that take uploads. Another `Content-Type` is CXF's 415; a body that
+/// breaks the multipart syntax is a 400.
+#[derive(Debug, Clone, Default)]
+pub struct Form(pub std::collections::BTreeMap<String, FormPart>);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = RestError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, RestError> {
+        const MULTIPART: &str = "multipart/form-data";
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case(MULTIPART) {
+            return Err(RestError::unsupported_media_type_for(
+                &content_type,
+                MULTIPART,
+            ));
+        }
+        let malformed = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                RestError::payload_too_large(MAX_BODY_BYTES)
+            } else {
+                RestError::bad_request(format!("Malformed multipart body: {}", e.body_text()))
+            }
+        };
+        let mut multipart = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|e| {
+                RestError::bad_request(format!("Malformed multipart body: {}", e.body_text()))
+            })?;
+        let mut parts = std::collections::BTreeMap::new();
+        while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(malformed)?;
+            parts.entry(name).or_insert(FormPart { file_name, bytes });
+        }
+        Ok(Self(parts))
+    }
+}
+
 fn body_rejection(e: BytesRejection) -> RestError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         RestError::payload_too_large(MAX_BODY_BYTES)

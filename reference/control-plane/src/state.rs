@@ -30,6 +30,20 @@ pub struct ApiRecord {
     /// Every lifecycle change, creation first (`AM_API_LC_EVENT`).
     #[serde(default)]
     pub lifecycle_history: Vec<LifecycleEvent>,
+    /// The OpenAPI definition the user supplied (`import-openapi`, `PUT /swagger`), as JSON;
+    /// `None` for an API whose definition is generated from its resources.
+    #[serde(default)]
+    pub definition: Option<Value>,
+    #[serde(default)]
+    pub documents: Vec<crate::publisher::documents::Document>,
+    #[serde(default)]
+    pub thumbnail: Option<crate::publisher::documents::StoredFile>,
+    /// Publisher and Developer Portal comments, oldest first.
+    #[serde(default)]
+    pub comments: Vec<crate::publisher::comments::Comment>,
+    /// Developer Portal ratings (1 to 5) by user.
+    #[serde(default)]
+    pub ratings: BTreeMap<String, u8>,
 }
 
 /// One row of an API's lifecycle history.
@@ -76,6 +90,10 @@ pub struct KeyMappingRecord {
     pub mapping: KeyMapping,
     pub supported_grant_types: Vec<String>,
     pub callback_url: Option<String>,
+    /// An OAuth client that existed before and was mapped to the application (`map-keys`),
+    /// not created for it: WSO2's key `mode` `MAPPED` rather than `CREATED`.
+    #[serde(default)]
+    pub mapped: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -91,6 +109,15 @@ pub struct State {
     /// Gateway environments created through the Admin API (`deployment.toml`'s are settings).
     #[serde(default)]
     pub environments: Vec<crate::admin::environments::DynamicEnvironment>,
+    /// Admin API categories, in creation order.
+    #[serde(default)]
+    pub api_categories: Vec<crate::admin::categories::ApiCategory>,
+    /// Publisher shared scopes, in creation order.
+    #[serde(default)]
+    pub shared_scopes: Vec<crate::publisher::scopes::SharedScope>,
+    /// Admin `system-scopes/role-aliases`.
+    #[serde(default)]
+    pub role_aliases: Vec<crate::admin::settings::RoleAlias>,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

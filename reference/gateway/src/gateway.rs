@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tollgate_net::{HttpClient, Outbound};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::artifact::ApiArtifact;
+use tollgate_protocol::defect::{Defect, Defects};
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::{GatewaySnapshot, SyncStatus};
 
@@ -47,6 +48,8 @@ pub struct Gateway {
     status: watch::Sender<SyncStatus>,
     /// Where this node keeps its API files; `None` keeps none (tests, benches).
     runtime: Option<RuntimeHome>,
+    /// Test-only deliberate defects; empty and free in a normal build.
+    pub(crate) defects: Defects,
     /// `[apim.jwt] enable = true`: the JWT sent to backends.
     pub(crate) backend_jwt: Option<crate::backend_jwt::BackendJwt>,
     /// Basic credentials the control plane has checked.
@@ -98,10 +101,12 @@ impl Gateway {
             .inspect_err(|error| tracing::error!(%error, "backend JWT disabled"))
             .ok()
         });
+        let defects = Defects::default();
         Arc::new(Self {
             backend_jwt: backend_jwt.flatten(),
             basic_auth: Default::default(),
-            verifier: JwtVerifier::new(&settings.trusted_keys),
+            verifier: JwtVerifier::new(&settings.trusted_keys).with_defects(defects.clone()),
+            defects,
             api_keys: crate::api_key::ApiKeyVerifier::default(),
             cors: crate::cors::CorsPolicy::new(&settings.cors),
             tokens: TokenCache::new(TokenCache::DEFAULT_CAPACITY),
@@ -120,6 +125,11 @@ impl Gateway {
             clock,
             settings,
         })
+    }
+
+    /// The deliberate defects this node has (none, unless a test switched one on).
+    pub fn defects(&self) -> &Defects {
+        &self.defects
     }
 
     /// The runtime home this node keeps its API files in.
@@ -266,7 +276,9 @@ impl Gateway {
         let mut routes_changed = false;
         match &envelope.event {
             Event::DeployApiInGateway { label, artifact } => {
-                if let Some(position) = self.label_position(label) {
+                if let Some(position) = self.label_position(label)
+                    && !self.defects.strikes(Defect::DeployEventsDropped)
+                {
                     guard
                         .apis
                         .entry(artifact.api_id.clone())
@@ -315,6 +327,7 @@ impl Gateway {
             Event::SubscriptionsDelete { subscription_id } => {
                 store.remove_subscription(subscription_id)
             }
+            Event::TokenRevocation { .. } if self.defects.has(Defect::RevocationsIgnored) => return,
             Event::TokenRevocation { token } => {
                 store.prune_revocations(self.clock.now_secs());
                 store.revoke(token);

@@ -47,6 +47,7 @@ pub mod authorize;
 pub mod backend_jwt;
 pub mod basic_auth;
 pub mod cors;
+mod defects;
 pub mod endpoint;
 pub mod gateway;
 pub mod internal_key;

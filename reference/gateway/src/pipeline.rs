@@ -8,7 +8,7 @@ use crate::respond::{self, BoxError, GatewayError, ProxyBody};
 use crate::route::{self, Transport};
 use crate::throttle::ThrottleRequest;
 use crate::url_template::Variables;
-use crate::{api_key, authorize, internal_key, key_type, proxy};
+use crate::{api_key, authorize, defects, internal_key, key_type, proxy};
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH};
 use http::{Method, Request, Response};
@@ -162,10 +162,12 @@ impl Gateway {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
         };
-        self.throttle.check(&request, self.clock.now_millis())?;
+        let decided = self.throttle.check(&request, self.clock.now_millis());
+        defects::throttle(&self.defects, decided)?;
 
         // 6. key type → endpoint.
-        let served = key_type::choose_key_type(api, authorized.key_type)?;
+        let decided = key_type::choose_key_type(api, authorized.key_type);
+        let served = defects::key_type(&self.defects, api, authorized.key_type, decided)?;
 
         // The backend JWT, when `[apim.jwt]` enables it, for an identified caller.
         if let Some(jwt) = &self.backend_jwt

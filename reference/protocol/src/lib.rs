@@ -12,11 +12,13 @@
 //! | [`event`] | the event-hub notifications (WSO2's event types, our own wire) |
 //! | [`internal`] | internal REST paths (`/internal/data/v1/...`) and their payloads |
 //! | [`clock`] | the injected wall clock ([`Clock`]), real or manual |
+//! | [`defect`] | test-only deliberate defects, absent from a normal build |
 //! | [`seed`] | one seed for every random choice ([`SeededRng`]) |
 //! | [`throttle`] | throttling policies, gateway→TM request events, TM→gateway decisions |
 
 pub mod artifact;
 pub mod clock;
+pub mod defect;
 pub mod event;
 pub mod internal;
 pub mod seed;

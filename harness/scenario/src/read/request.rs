@@ -4,22 +4,30 @@ use super::*;
 
 impl Reader<'_> {
     pub(super) fn request(&mut self, node: &Node, path: &str) -> Option<Request> {
-        let t = self.table(
-            node,
-            path,
-            &[
-                "via",
-                "scheme",
-                "method",
-                "path",
-                "headers",
-                "token",
-                "token_variant",
-                "body",
-                "json",
-                "form",
-            ],
-        )?;
+        self.request_with(node, path, &[])
+    }
+
+    /// A request table that may also have the `extra` keys (read by the caller).
+    pub(super) fn request_with(
+        &mut self,
+        node: &Node,
+        path: &str,
+        extra: &[&str],
+    ) -> Option<Request> {
+        let keys = [
+            "via",
+            "scheme",
+            "method",
+            "path",
+            "headers",
+            "token",
+            "token_variant",
+            "body",
+            "json",
+            "form",
+        ];
+        let known: Vec<&str> = keys.iter().chain(extra).copied().collect();
+        let t = self.table(node, path, &known)?;
         let via = self.req(&t, "via", Self::member);
         let scheme = self
             .opt(&t, "scheme", |r, n, p| {

@@ -7,13 +7,14 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 impl Reader<'_> {
     pub(super) fn wait(&mut self, node: &Node, path: &str) -> Option<Wait> {
-        const CONDITIONS: [&str; 6] = [
+        const CONDITIONS: [&str; 7] = [
             "revision_served",
             "revocation_reached",
             "gateway_synced",
             "throttled",
             "unthrottled",
             "load_sent",
+            "responds",
         ];
         let known: Vec<&str> = CONDITIONS.iter().copied().chain(["timeout"]).collect();
         let t = self.table(node, path, &known)?;
@@ -64,6 +65,7 @@ impl Reader<'_> {
             }
             "throttled" => self.throttle_condition(&entry.value, &p, true)?,
             "load_sent" => self.load_sent(&entry.value, &p)?,
+            "responds" => self.responds(&entry.value, &p)?,
             "unthrottled" => self.throttle_condition(&entry.value, &p, false)?,
             "revocation_reached" => {
                 let c = self.table(&entry.value, &p, &["token", "gateway"])?;
@@ -110,6 +112,29 @@ impl Reader<'_> {
             }
         };
         Some(Wait { condition, timeout })
+    }
+
+    /// `responds = { <a request's keys>, expect = { … } }`: the request and what one answer
+    /// must meet.
+    fn responds(&mut self, node: &Node, path: &str) -> Option<Condition> {
+        let request = self.request_with(node, path, &["expect"]);
+        let expect = match node.entries()?.iter().find(|e| e.key == "expect") {
+            Some(entry) => self
+                .expect(&entry.value, &join(path, "expect"), &[])
+                .map(|(e, _)| e),
+            None => {
+                self.error(
+                    node.span.start,
+                    path,
+                    "`responds` waits until an answer meets its `expect`: give one (`expect = { status = 200 }`)",
+                );
+                None
+            }
+        };
+        Some(Condition::Responds {
+            request: Box::new(request?),
+            expect: Box::new(expect?),
+        })
     }
 
     /// `load_sent = { load = "reads", at_least = 100 }`: a load started earlier and still

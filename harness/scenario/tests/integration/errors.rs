@@ -341,6 +341,28 @@ fn waiting_on_a_load_that_is_not_running_is_an_error_at_its_name() {
 }
 
 #[test]
+fn a_responds_wait_needs_an_expect_and_knows_its_keys() {
+    let (path, line, column, message) = only(&setup_with(
+        "[[step]]\nwait = { responds = { via = \"default-gateway\", path = \"/x\" } }\n",
+    ));
+    assert_eq!(path, "step[5].wait.responds");
+    assert_eq!((line, column), (22, 21));
+    assert!(
+        message.contains("give one (`expect = { status = 200 }`)"),
+        "{message}"
+    );
+    let (path, _, _, message) = only(&setup_with(
+        "[[step]]\nwait = { responds = { via = \"default-gateway\", path = \"/x\", expect = { status = 200 }, statu = 1 } }\n",
+    ));
+    assert_eq!(path, "step[5].wait.responds.statu");
+    assert!(message.starts_with("unknown key `statu`"), "{message}");
+    let (path, _, _, _) = only(&setup_with(
+        "[[step]]\nwait = { responds = { via = \"default-gateway\", path = \"/x\", expect = { status = 1000 } } }\n",
+    ));
+    assert_eq!(path, "step[5].wait.responds.expect.status");
+}
+
+#[test]
 fn until_goes_with_a_request_step_without_repeat() {
     let (path, line, _, message) = only(&setup_with(concat!(
         "[[step]]\nrequest = { via = \"default-gateway\", path = \"/x\" }\n",

@@ -128,11 +128,13 @@ impl Driver for ExternalDriver {
                 )));
             }
         }
-        if let Some(lb) = topology.load_balancers.first() {
-            return Err(unsupported(format!(
-                "topology `{}` has a load balancer (`{}`), and a target file declares none",
-                topology.name, lb.name
-            )));
+        for lb in &topology.load_balancers {
+            if self.target.load_balancer(&lb.name).is_none() {
+                return Err(unsupported(format!(
+                    "the target has no [[load_balancer]] standing for `{}` of topology `{}`",
+                    lb.name, topology.name
+                )));
+            }
         }
         let stop = CancellationToken::new();
         let mut backends = Vec::new();
@@ -201,12 +203,14 @@ impl Target for ExternalTarget {
     }
 
     fn gateway_url(&self, instance: &str, https: bool) -> Option<String> {
-        let gateway = self.target.gateway(instance)?;
-        Some(if https {
-            gateway.https.clone()
-        } else {
-            gateway.http.clone()
-        })
+        let (http, secure) = match self.target.gateway(instance) {
+            Some(gateway) => (&gateway.http, &gateway.https),
+            None => {
+                let lb = self.target.load_balancer(instance)?;
+                (&lb.http, &lb.https)
+            }
+        };
+        Some(if https { secure } else { http }.clone())
     }
 
     fn backend_url(&self, backend: &str) -> Option<String> {

@@ -25,6 +25,11 @@
 //! http = "http://localhost:8281"
 //! https = "https://localhost:8244"
 //!
+//! [[load_balancer]]                    # optional: one per load balancer in front of gateway nodes;
+//! name = "lb"                          # `name` is the scenario's (topology's) load balancer
+//! http = "http://gw.wso2.com:80"
+//! https = "https://gw.wso2.com:443"
+//!
 //! [backends.pizzashack-production]     # mock backends the harness serves for the target
 //! bind = "0.0.0.0:9080"                # where the harness listens (omit: already served)
 //! url = "http://harness.example.com:9080/pizzashack"   # how the target reaches it
@@ -49,6 +54,8 @@ pub struct TargetFile {
     pub control_plane: ControlPlane,
     pub resolve: BTreeMap<String, IpAddr>,
     pub gateways: Vec<Gateway>,
+    /// Load balancers in front of gateway nodes, by the topology's name for them.
+    pub load_balancers: Vec<LoadBalancer>,
     pub backends: BTreeMap<String, Backend>,
     /// Features the implementation declares it supports (the report lists the rest as
     /// unsupported); every feature when the file does not say.
@@ -96,6 +103,14 @@ pub struct Gateway {
     pub management: Option<String>,
 }
 
+/// A load balancer in front of gateway nodes: requests `via` its name go to its URLs.
+#[derive(Debug, Clone)]
+pub struct LoadBalancer {
+    pub name: String,
+    pub http: String,
+    pub https: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Backend {
     /// Where the harness listens; `None` when something else already serves it under that
@@ -132,6 +147,8 @@ struct Raw {
     resolve: BTreeMap<String, Spanned<String>>,
     #[serde(rename = "gateway", default)]
     gateways: Vec<RawGateway>,
+    #[serde(rename = "load_balancer", default)]
+    load_balancers: Vec<RawLoadBalancer>,
     #[serde(default)]
     backends: BTreeMap<String, RawBackend>,
     #[serde(default)]
@@ -171,6 +188,14 @@ struct RawGateway {
     http: Spanned<String>,
     https: Spanned<String>,
     management: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoadBalancer {
+    name: String,
+    http: Spanned<String>,
+    https: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +290,16 @@ impl TargetFile {
                         .as_ref()
                         .map(|m| check_url(m, &format!("gateway[{i}].management"))),
                 )
+            })
+            .collect();
+        let load_balancers: Vec<LoadBalancer> = raw
+            .load_balancers
+            .iter()
+            .enumerate()
+            .map(|(i, lb)| LoadBalancer {
+                name: lb.name.clone(),
+                http: check_url(&lb.http, &format!("load_balancer[{i}].http")),
+                https: check_url(&lb.https, &format!("load_balancer[{i}].https")),
             })
             .collect();
         let backend_urls: BTreeMap<String, String> = raw
@@ -408,6 +443,7 @@ impl TargetFile {
             },
             resolve,
             gateways,
+            load_balancers,
             backends,
             supported: raw.features.map(|f| f.supported),
         })
@@ -416,6 +452,11 @@ impl TargetFile {
     /// The gateway standing for scenario instance `instance`.
     pub fn gateway(&self, instance: &str) -> Option<&Gateway> {
         self.gateways.iter().find(|g| g.instance == instance)
+    }
+
+    /// The load balancer the topology calls `name`.
+    pub fn load_balancer(&self, name: &str) -> Option<&LoadBalancer> {
+        self.load_balancers.iter().find(|lb| lb.name == name)
     }
 }
 
@@ -503,5 +544,20 @@ url = "http://localhost:9080/pizzashack"
         let e = &errors.0[0];
         assert_eq!(e.line, 9, "{e}");
         assert!(e.message.contains("unknown field `user`"), "{e}");
+    }
+
+    #[test]
+    fn a_load_balancer_is_read_and_its_urls_checked() {
+        let with_lb = format!(
+            "{GOOD}\n[[load_balancer]]\nname = \"load-balancer\"\nhttp = \"http://gw.wso2.com:8080/\"\nhttps = \"gw.wso2.com:8443\"\n"
+        );
+        let errors = load(&with_lb).unwrap_err().0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "load_balancer[0].https");
+        let fixed = with_lb.replace("\"gw.wso2.com:8443\"", "\"https://gw.wso2.com:8443\"");
+        let target = load(&fixed).unwrap();
+        let lb = target.load_balancer("load-balancer").unwrap();
+        assert_eq!(lb.http, "http://gw.wso2.com:8080");
+        assert_eq!(lb.https, "https://gw.wso2.com:8443");
     }
 }

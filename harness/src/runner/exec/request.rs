@@ -11,34 +11,7 @@ impl<D: Driver> Executor<'_, D> {
         request: &tollgate_scenario::Request,
     ) -> Result<StepEnd, Box<Failure>> {
         self.converge().await?;
-        let base = self
-            .target
-            .gateway_url(&request.via, request.scheme == Scheme::Https)
-            .ok_or_else(|| {
-                failure(format!(
-                    "instance `{}` has no {} gateway port running",
-                    request.via,
-                    if request.scheme == Scheme::Https {
-                        "HTTPS"
-                    } else {
-                        "HTTP"
-                    }
-                ))
-            })?;
-        let lookup_fn = |v: &Var| self.lookup(v);
-        let path = self.served_path(render(&request.path, &lookup_fn).map_err(failure)?);
-        let mut outgoing = Outgoing::new(method(&request.method)?, format!("{base}{path}"));
-        if let Some(token) = &request.token {
-            let mut token = render(token, &lookup_fn).map_err(failure)?;
-            if let Some(variant) = request.token_variant {
-                token = variant.apply(&token).map_err(|e| failure(e.to_string()))?;
-            }
-            outgoing = outgoing.bearer(&token);
-        }
-        outgoing = self.headers(outgoing, &request.headers)?;
-        if let Some(body) = &request.body {
-            outgoing = self.body(outgoing, body)?;
-        }
+        let outgoing = self.outgoing(request)?;
         if let Some(until) = step.until {
             return self.until_status(step, &outgoing, until).await;
         }
@@ -113,6 +86,42 @@ impl<D: Driver> Executor<'_, D> {
                 .map_err(|message| last.failure(message, Vec::new()))?;
         }
         Ok(StepEnd::Passed)
+    }
+
+    /// The call a `request` (of a step or a `responds` wait) makes, templates rendered.
+    pub(super) fn outgoing(
+        &self,
+        request: &tollgate_scenario::Request,
+    ) -> Result<Outgoing, Box<Failure>> {
+        let base = self
+            .target
+            .gateway_url(&request.via, request.scheme == Scheme::Https)
+            .ok_or_else(|| {
+                failure(format!(
+                    "instance `{}` has no {} gateway port running",
+                    request.via,
+                    if request.scheme == Scheme::Https {
+                        "HTTPS"
+                    } else {
+                        "HTTP"
+                    }
+                ))
+            })?;
+        let lookup_fn = |v: &Var| self.lookup(v);
+        let path = self.served_path(render(&request.path, &lookup_fn).map_err(failure)?);
+        let mut outgoing = Outgoing::new(method(&request.method)?, format!("{base}{path}"));
+        if let Some(token) = &request.token {
+            let mut token = render(token, &lookup_fn).map_err(failure)?;
+            if let Some(variant) = request.token_variant {
+                token = variant.apply(&token).map_err(|e| failure(e.to_string()))?;
+            }
+            outgoing = outgoing.bearer(&token);
+        }
+        outgoing = self.headers(outgoing, &request.headers)?;
+        if let Some(body) = &request.body {
+            outgoing = self.body(outgoing, body)?;
+        }
+        Ok(outgoing)
     }
 
     /// Black-box convergence, on a target without signals: sends the step's
@@ -238,5 +247,5 @@ impl<D: Driver> Executor<'_, D> {
 /// Black-box convergence: passes in a row that count as converged, and the backoff between
 /// misses.
 const CONSECUTIVE: u32 = 3;
-const POLL_FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const POLL_MAX_BACKOFF: Duration = Duration::from_secs(2);
+pub(super) const POLL_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+pub(super) const POLL_MAX_BACKOFF: Duration = Duration::from_secs(2);

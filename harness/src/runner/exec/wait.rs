@@ -1,5 +1,6 @@
 //! `wait`: a condition awaited with a timeout.
 
+use super::request::{POLL_FIRST_BACKOFF, POLL_MAX_BACKOFF};
 use super::*;
 
 impl<D: Driver> Executor<'_, D> {
@@ -25,6 +26,9 @@ impl<D: Driver> Executor<'_, D> {
             failure(format!("{what} within {timeout:?}; last seen: {last}"))
         };
         match condition {
+            Condition::Responds { request, expect } => {
+                self.await_response(request, expect, timeout).await?;
+            }
             Condition::LoadSent { load, at_least } => {
                 let running = self
                     .loads
@@ -141,5 +145,46 @@ impl<D: Driver> Executor<'_, D> {
             }
         }
         Ok(())
+    }
+}
+
+impl<D: Driver> Executor<'_, D> {
+    /// `responds`: sends `request` with backoff until one answer meets `expect`, within
+    /// `timeout`; past it, the step fails showing the last try. Needs no capability: what a
+    /// client sees is all it reads.
+    async fn await_response(
+        &mut self,
+        request: &tollgate_scenario::Request,
+        expect: &tollgate_scenario::Expect,
+        timeout: Duration,
+    ) -> Result<(), Box<Failure>> {
+        let outgoing = self.outgoing(request)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut backoff = POLL_FIRST_BACKOFF;
+        loop {
+            let last = match self.send(outgoing.clone()).await {
+                Ok(exchange) => {
+                    let mismatches = self.check(expect, &exchange.response).map_err(failure)?;
+                    if mismatches.is_empty() {
+                        return Ok(());
+                    }
+                    exchange.failure(
+                        format!(
+                            "`{}` did not respond as expected within {timeout:?} (the last try is shown)",
+                            request.via
+                        ),
+                        mismatches,
+                    )
+                }
+                // Refused or reset (a node still down): one more miss.
+                Err(failure) => failure,
+            };
+            if tokio::time::Instant::now() + backoff > deadline {
+                return Err(last);
+            }
+            // Waiting for what a client can see: polling is the only way that needs no hook.
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(POLL_MAX_BACKOFF);
+        }
     }
 }

@@ -6,10 +6,15 @@
 //! `POLICY_DELETE`, `BLOCKING`), so the TM and the gateways follow it as they follow
 //! deployments. WSO2's built-in policies (§4.1) are present from the start.
 
+pub mod applications;
+pub mod categories;
 pub mod custom;
 pub mod deny;
 pub mod environments;
+pub mod key_managers;
 pub mod policies;
+pub mod settings;
+pub mod workflows;
 
 use crate::ControlPlane;
 use axum::Router;
@@ -80,6 +85,39 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/throttling/deny-policy/{condition_id}",
             g(deny::get_one).delete(deny::delete).patch(deny::patch),
         )
+        .route(
+            "/api-categories",
+            g(categories::admin_list).post(categories::create),
+        )
+        .route(
+            "/api-categories/{category_id}",
+            axum::routing::put(categories::update).delete(categories::delete),
+        )
+        .route("/applications", g(applications::list))
+        .route(
+            "/applications/{application_id}",
+            g(applications::get_one).delete(applications::delete),
+        )
+        .route(
+            "/applications/{application_id}/change-owner",
+            axum::routing::post(applications::change_owner),
+        )
+        .route("/workflows", g(workflows::list))
+        .route(
+            "/workflows/update-workflow-status",
+            axum::routing::post(workflows::update_status),
+        )
+        .route("/workflows/{workflow_ref}", g(workflows::get_one))
+        .route("/key-managers", g(key_managers::list))
+        .route("/key-managers/{key_manager_id}", g(key_managers::get_one))
+        .route("/settings", g(settings::settings))
+        .route("/tenant-info/{username}", g(settings::tenant_info))
+        .route("/system-scopes", g(settings::system_scopes_list))
+        .route(
+            "/system-scopes/role-aliases",
+            g(settings::role_aliases).put(settings::put_role_aliases),
+        )
+        .route("/system-scopes/{scope_name}", g(settings::system_scope))
         .route(
             "/environments",
             g(environments::list).post(environments::create),

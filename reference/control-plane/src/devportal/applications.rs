@@ -33,6 +33,16 @@ struct ApplicationInput {
     attributes: Option<Map<String, Value>>,
 }
 
+impl ApplicationInput {
+    /// The `Application` schema's `maxLength`s (`devportal-v3.yaml`).
+    fn check(&self) -> Result<(), RestError> {
+        crate::constraints::Constraints::new()
+            .size("name", self.name.as_deref(), 1, 100)
+            .size("description", self.description.as_deref(), 0, 512)
+            .check()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct SubscriptionInput {
@@ -137,6 +147,7 @@ pub async fn create(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let input: ApplicationInput = parse_json(&body)?;
+    input.check()?;
     let name = input
         .name
         .map(|n| n.trim().to_owned())
@@ -235,6 +246,7 @@ pub async fn update(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let input: ApplicationInput = parse_json(&body)?;
+    input.check()?;
     let now = cp.now_millis();
     let mut state = cp.lock();
     let mut record = owned_application(&state, &caller, &app_id)?.clone();
@@ -288,6 +300,13 @@ pub async fn delete(
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE, APP_IMPORT_EXPORT])?;
     let mut state = cp.lock();
     owned_application(&state, &caller, &app_id)?;
+    remove_application(&cp, &mut state, app_id);
+    // `Response.ok().build()`: no body.
+    Ok(StatusCode::OK.into_response())
+}
+
+/// Removes an application with its subscriptions and keys, telling the gateways of each.
+pub(crate) fn remove_application(cp: &ControlPlane, state: &mut Store, app_id: String) {
     let subscriptions: Vec<String> = state
         .subscriptions
         .values()
@@ -297,7 +316,7 @@ pub async fn delete(
     for id in subscriptions {
         state.subscriptions.remove(&id);
         cp.publish(
-            &mut state,
+            state,
             Event::SubscriptionsDelete {
                 subscription_id: id,
             },
@@ -311,20 +330,15 @@ pub async fn delete(
         .collect();
     for (id, consumer_key) in mappings {
         state.key_mappings.remove(&id);
-        cp.publish(
-            &mut state,
-            Event::RemoveApplicationKeymapping { consumer_key },
-        );
+        cp.publish(state, Event::RemoveApplicationKeymapping { consumer_key });
     }
     state.applications.remove(&app_id);
     cp.publish(
-        &mut state,
+        state,
         Event::ApplicationDelete {
             application_id: app_id,
         },
     );
-    // `Response.ok().build()`: no body.
-    Ok(StatusCode::OK.into_response())
 }
 
 fn subscription_json(state: &Store, sub: &Subscription) -> Value {
@@ -375,41 +389,9 @@ pub async fn subscribe(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
     let input: SubscriptionInput = parse_json(&body)?;
-    let (Some(api_id), Some(app_id), Some(policy)) =
-        (input.api_id, input.application_id, input.throttling_policy)
-    else {
-        return Err(RestError::bad_request(
-            "apiId, applicationId and throttlingPolicy are required",
-        ));
-    };
     let mut state = cp.lock();
-    owned_application(&state, &caller, &app_id)?;
-    check_subscribable(&state, &api_id, &policy)?;
-    if state
-        .subscriptions
-        .values()
-        .any(|s| s.api_id == api_id && s.application_id == app_id)
-    {
-        return Err(RestError::conflict(format!(
-            "Specified subscription already exists for API {api_id}, for application {app_id}"
-        )));
-    }
-    let subscription = Subscription {
-        id: cp.new_id(),
-        api_id,
-        application_id: app_id,
-        throttling_policy: policy,
-        status: SubscriptionStatus::Unblocked,
-    };
-    state
-        .subscriptions
-        .insert(subscription.id.clone(), subscription.clone());
-    cp.publish(
-        &mut state,
-        Event::SubscriptionsCreate {
-            subscription: subscription.clone(),
-        },
-    );
+    let checked = checked_subscription(&state, &caller, input, &[])?;
+    let subscription = add_subscription(&cp, &mut state, checked);
     // `SubscriptionsApiServiceImpl.subscriptionsPost`: `Response.created("/subscriptions/" + id)`.
     Ok(with_location(
         json_response(
@@ -419,6 +401,88 @@ pub async fn subscribe(
         &cp.settings().mgmt_base_url(),
         &format!("{DEVPORTAL_BASE}/subscriptions/{}", subscription.id),
     ))
+}
+
+/// `POST /subscriptions/multiple`: several subscriptions in one call, all or none (each is
+/// checked as `POST /subscriptions` checks one, a pair twice in the list included); 200 with
+/// them in order.
+pub async fn subscribe_many(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, SUB_MANAGE])?;
+    let inputs: Vec<SubscriptionInput> = parse_json(&body)?;
+    let mut state = cp.lock();
+    let mut accepted: Vec<Subscription> = Vec::new();
+    for input in inputs {
+        let subscription = checked_subscription(&state, &caller, input, &accepted)?;
+        accepted.push(subscription);
+    }
+    let stored: Vec<Subscription> = accepted
+        .into_iter()
+        .map(|s| add_subscription(&cp, &mut state, s))
+        .collect();
+    let body: Vec<Value> = stored
+        .iter()
+        .map(|s| subscription_json(&state, s))
+        .collect();
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// A new subscription from `input`, checked against the store and the ones `pending` beside it.
+fn checked_subscription(
+    state: &Store,
+    caller: &Caller,
+    input: SubscriptionInput,
+    pending: &[Subscription],
+) -> Result<Subscription, RestError> {
+    let (Some(api_id), Some(app_id), Some(policy)) =
+        (input.api_id, input.application_id, input.throttling_policy)
+    else {
+        return Err(RestError::bad_request(
+            "apiId, applicationId and throttlingPolicy are required",
+        ));
+    };
+    owned_application(state, caller, &app_id)?;
+    check_subscribable(state, &api_id, &policy)?;
+    if state
+        .subscriptions
+        .values()
+        .chain(pending)
+        .any(|s| s.api_id == api_id && s.application_id == app_id)
+    {
+        return Err(RestError::conflict(format!(
+            "Specified subscription already exists for API {api_id}, for application {app_id}"
+        )));
+    }
+    Ok(Subscription {
+        // Filled in when stored, so a refused batch takes no ids.
+        id: String::new(),
+        api_id,
+        application_id: app_id,
+        throttling_policy: policy,
+        status: SubscriptionStatus::Unblocked,
+    })
+}
+
+/// Stores a checked subscription under a new id and tells the gateways.
+fn add_subscription(
+    cp: &ControlPlane,
+    state: &mut Store,
+    mut subscription: Subscription,
+) -> Subscription {
+    subscription.id = cp.new_id();
+    state
+        .subscriptions
+        .insert(subscription.id.clone(), subscription.clone());
+    cp.publish(
+        state,
+        Event::SubscriptionsCreate {
+            subscription: subscription.clone(),
+        },
+    );
+    subscription
 }
 
 pub async fn list_subscriptions(

@@ -80,7 +80,7 @@ pub(crate) fn key_json(
         "callbackUrl": record.callback_url,
         "keyState": "COMPLETED",
         "keyType": record.mapping.key_type.as_str(),
-        "mode": "CREATED",
+        "mode": if record.mapped { "MAPPED" } else { "CREATED" },
         "groupId": null,
         "token": token.map(token_json),
         "additionalProperties": {},
@@ -188,6 +188,7 @@ pub async fn generate_keys(
         },
         supported_grant_types: grant_types,
         callback_url: request.callback_url,
+        mapped: false,
     };
     state.key_mappings.insert(record.id.clone(), record.clone());
     cp.publish(
@@ -199,6 +200,107 @@ pub async fn generate_keys(
     Ok(json_response(
         StatusCode::OK,
         key_json(&record, Some(&client.consumer_secret), token.as_ref()),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct KeyMappingRequest {
+    consumer_key: Option<String>,
+    consumer_secret: Option<String>,
+    key_manager: Option<String>,
+    key_type: Option<String>,
+}
+
+/// `POST /applications/{applicationId}/map-keys`: an OAuth client that already exists at the
+/// Key Manager (registered through DCR, say) becomes the application's keys of one type
+/// (`APIConsumerImpl.mapExistingOAuthClient`). The gateways learn the mapping as they learn
+/// generated keys.
+pub async fn map_keys(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    body: JsonBody,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
+    let request: KeyMappingRequest = parse_json(&body)?;
+    let consumer_key = request
+        .consumer_key
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| RestError::bad_request("consumerKey cannot be empty"))?;
+    let key_type = parse_key_type(request.key_type.as_deref().unwrap_or_default())?;
+    let key_manager = request
+        .key_manager
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| RESIDENT_KEY_MANAGER.to_owned());
+    if key_manager != RESIDENT_KEY_MANAGER {
+        return Err(RestError::new(
+            StatusCode::NOT_FOUND,
+            901411,
+            "Key Manager not Found",
+            "Key Manager not found",
+        ));
+    }
+    let mut state = cp.lock();
+    let app = owned_application(&state, &caller, &app_id)?.app.clone();
+    // `isKeyMappingExistsForConsumerKeyOrApplication`: one client per application and key
+    // type, and one application per client.
+    if state.key_mappings.values().any(|k| {
+        k.mapping.consumer_key == consumer_key
+            || (k.mapping.application_id == app_id
+                && k.mapping.key_type == key_type
+                && k.mapping.key_manager == key_manager)
+    }) {
+        return Err(RestError::new(
+            StatusCode::CONFLICT,
+            901409,
+            "Key Mappings already exists",
+            format!(
+                "Key Mappings already exists for application {} or consumer key {consumer_key}",
+                app.name
+            ),
+        ));
+    }
+    // `AMDefaultKeyManagerImpl.mapOAuthApplication`: the client must exist and the secret,
+    // when given, must be its own. WSO2 answers both with its generic 500; they are the
+    // caller's mistakes, so 400 here.
+    let client = cp
+        .key_manager()
+        .client(&consumer_key)
+        .ok_or_else(|| {
+            RestError::bad_request(format!(
+                "Something went wrong while getting OAuth application for given consumer key {consumer_key}"
+            ))
+        })?;
+    if let Some(secret) = request.consumer_secret.filter(|s| !s.is_empty())
+        && secret != client.consumer_secret
+    {
+        return Err(RestError::bad_request(format!(
+            "The secret key is wrong for the given consumer key {consumer_key}"
+        )));
+    }
+    let record = KeyMappingRecord {
+        id: cp.new_id(),
+        mapping: KeyMapping {
+            consumer_key,
+            application_id: app_id,
+            key_type,
+            key_manager,
+        },
+        supported_grant_types: client.grant_types.clone(),
+        callback_url: client.callback_url.clone(),
+        mapped: true,
+    };
+    state.key_mappings.insert(record.id.clone(), record.clone());
+    cp.publish(
+        &mut state,
+        Event::ApplicationRegistrationCreate {
+            key_mapping: record.mapping.clone(),
+        },
+    );
+    Ok(json_response(
+        StatusCode::OK,
+        key_json(&record, Some(&client.consumer_secret), None),
     ))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod applications;
+pub mod catalog;
 pub mod keys;
 
 use crate::ControlPlane;
@@ -11,6 +12,7 @@ use crate::access::scope::*;
 use crate::error::RestError;
 use crate::model::Api;
 use crate::publisher::apis::{matches_query, page};
+use crate::publisher::comments::devportal as comments;
 use crate::publisher::{RestResult, json_response};
 use crate::rest::{Path, Query};
 use crate::state::ApiRecord;
@@ -22,6 +24,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tollgate_config::model::Environment;
+use tollgate_protocol::defect::Defect;
 
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     Router::new()
@@ -30,6 +33,62 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/swagger",
             get(crate::publisher::definitions::devportal_get),
+        )
+        .route("/apis/{api_id}/ratings", get(catalog::ratings))
+        .route(
+            "/apis/{api_id}/user-rating",
+            get(catalog::user_rating)
+                .put(catalog::rate)
+                .delete(catalog::unrate),
+        )
+        .route("/tags", get(catalog::tags))
+        .route("/tenants", get(crate::publisher::misc::devportal_tenants))
+        .route("/search", get(crate::publisher::misc::devportal_search))
+        .route(
+            "/settings/application-attributes",
+            get(catalog::application_attributes),
+        )
+        .route(
+            "/api-categories",
+            get(crate::admin::categories::devportal_list),
+        )
+        .route(
+            "/apis/{api_id}/subscription-policies",
+            get(crate::publisher::tiers::devportal_api_subscription_policies),
+        )
+        .route(
+            "/throttling-policies/{policy_level}/{policy_id}",
+            get(crate::publisher::tiers::devportal_one),
+        )
+        .route(
+            "/apis/{api_id}/documents",
+            get(crate::publisher::documents::devportal::list),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}",
+            get(crate::publisher::documents::devportal::get_one),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}/content",
+            get(crate::publisher::documents::devportal::get_content),
+        )
+        .route(
+            "/apis/{api_id}/thumbnail",
+            get(crate::publisher::documents::devportal::get_thumbnail),
+        )
+        .route(
+            "/apis/{api_id}/comments",
+            get(comments::list).post(comments::add),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}",
+            get(comments::get_one)
+                .patch(comments::edit)
+                .delete(comments::remove),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}/replies",
+            get(comments::replies),
         )
         .route("/settings", get(settings))
         .route(
@@ -52,6 +111,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             get(applications::list_subscriptions).post(applications::subscribe),
         )
         .route(
+            "/subscriptions/multiple",
+            post(applications::subscribe_many),
+        )
+        .route(
             "/subscriptions/{subscription_id}",
             get(applications::get_subscription)
                 .put(applications::update_subscription)
@@ -61,6 +124,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/applications/{app_id}/generate-keys",
             post(keys::generate_keys),
         )
+        .route("/applications/{app_id}/map-keys", post(keys::map_keys))
         .route("/applications/{app_id}/keys", get(keys::list))
         .route(
             "/applications/{app_id}/keys/{key_type}",
@@ -174,15 +238,6 @@ fn tiers(api: &Api) -> Vec<Value> {
         .collect()
 }
 
-fn business_information() -> Value {
-    json!({
-        "businessOwner": null,
-        "businessOwnerEmail": null,
-        "technicalOwner": null,
-        "technicalOwnerEmail": null,
-    })
-}
-
 fn advertise_info() -> Value {
     json!({"advertised": false, "apiExternalProductionEndpoint": null,
         "apiExternalSandboxEndpoint": null, "originalDevPortalUrl": null, "apiOwner": null, "vendor": "WSO2"})
@@ -204,7 +259,7 @@ pub(crate) fn api_info(api: &Api) -> Value {
         "avgRating": "0.0",
         "throttlingPolicies": api.policies,
         "advertiseInfo": advertise_info(),
-        "businessInformation": business_information(),
+        "businessInformation": api.business_information,
         "isSubscriptionAvailable": true,
         "monetizationLabel": "FREE",
         "gatewayVendor": api.gateway_vendor,
@@ -250,7 +305,7 @@ fn api_json(environments: &[Environment], record: &ApiRecord) -> Value {
         "additionalProperties": [],
         "monetization": {"enabled": false},
         "endpointURLs": endpoint_urls,
-        "businessInformation": business_information(),
+        "businessInformation": api.business_information,
         "environmentList": environment_list,
         "scopes": [],
         "avgRating": "0.0",
@@ -310,9 +365,21 @@ async fn get_api(
         .get(&api_id)
         .filter(|r| visible_in_devportal(&r.api))
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    let environments = cp.environments(&state);
+    if cp.defects().has(Defect::DisplayOnDevportalIgnored) {
+        let mut shown = record.clone();
+        shown
+            .deployments
+            .values_mut()
+            .for_each(|d| d.display_on_devportal = true);
+        return Ok(json_response(
+            StatusCode::OK,
+            api_json(&environments, &shown),
+        ));
+    }
     Ok(json_response(
         StatusCode::OK,
-        api_json(&cp.environments(&state), record),
+        api_json(&environments, record),
     ))
 }
 

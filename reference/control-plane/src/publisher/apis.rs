@@ -3,6 +3,7 @@
 use super::{RestResult, json_response, parse_json};
 use crate::ControlPlane;
 use crate::access::scope::*;
+use crate::constraints::Constraints;
 use crate::error::RestError;
 use crate::model::{
     AUTH_ANY, Api, ApiInput, OperationDto, api_list_pagination, keep_endpoint_passwords,
@@ -90,8 +91,79 @@ fn required(value: Option<String>, field: &str) -> Result<String, RestError> {
         })
 }
 
+/// The `API` schema's constraints on what `input` sets (`publisher-v4.yaml`).
+fn check_constraints(input: &ApiInput) -> Result<(), RestError> {
+    const NAME: &str = "~!@#;:%^*()+={}|\\<>\"',&$[]/";
+    const VERSION: &str = "~!@#;:%^*()+={}|\\<>\"',&/$[]";
+    const HEADER: &str = "~!@#;:%^*()+={}|\\<>\"',&$";
+    // `type` is taken in any case (`http` becomes `HTTP`).
+    let kind = input.kind.as_deref().map(str::to_ascii_uppercase);
+    let business = input.business_information.as_ref();
+    Constraints::new()
+        .size("name", input.name.as_deref(), 1, 60)
+        .none_of(
+            "name",
+            input.name.as_deref(),
+            NAME,
+            false,
+            r#"(^[^~!@#;:%^*()+={}|\\<>"',&$\[\]\/]*$)"#,
+        )
+        .size("description", input.description.as_deref(), 0, 32766)
+        .size("context", input.context.as_deref(), 1, 232)
+        .size("version", input.version.as_deref(), 1, 30)
+        .none_of(
+            "version",
+            input.version.as_deref(),
+            VERSION,
+            true,
+            r#"^[^~!@#;:%^*()+={}|\\<>"',&/$\[\]\s+\/]+$"#,
+        )
+        .size("provider", input.provider.as_deref(), 0, 200)
+        .one_of(
+            "type",
+            kind.as_deref(),
+            &[
+                "HTTP",
+                "WS",
+                "SOAPTOREST",
+                "SOAP",
+                "GRAPHQL",
+                "WEBSUB",
+                "SSE",
+                "WEBHOOK",
+                "ASYNC",
+            ],
+        )
+        .none_of(
+            "authorizationHeader",
+            input.authorization_header.as_deref(),
+            HEADER,
+            true,
+            r#"(^[^~!@#;:%^*()+={}|\\<>"',&$\s+]*$)"#,
+        )
+        .one_of(
+            "visibility",
+            input.visibility.as_deref(),
+            &["PUBLIC", "PRIVATE", "RESTRICTED"],
+        )
+        .size(
+            "businessInformation.businessOwner",
+            business.and_then(|b| b.business_owner.as_deref()),
+            0,
+            120,
+        )
+        .size(
+            "businessInformation.technicalOwner",
+            business.and_then(|b| b.technical_owner.as_deref()),
+            0,
+            120,
+        )
+        .check()
+}
+
 /// Applies the optional fields of `input` over `api`.
 fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
+    check_constraints(&input)?;
     if let Some(d) = input.description {
         api.description = Some(d);
     }
@@ -135,6 +207,9 @@ fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
     if let Some(c) = input.categories {
         api.categories = c;
     }
+    if let Some(b) = input.business_information {
+        api.business_information = b;
+    }
     if let Some(ops) = input.operations {
         api.operations = if ops.is_empty() {
             default_operations()
@@ -151,7 +226,17 @@ pub async fn create(
     body: JsonBody,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
-    let mut input: ApiInput = parse_json(&body)?;
+    let api = new_api(&cp, &caller.username, parse_json(&body)?)?;
+    add(&cp, &caller.username, api, None)
+}
+
+/// An API built from a create body, with WSO2's defaults for what the body leaves out.
+pub(crate) fn new_api(
+    cp: &ControlPlane,
+    username: &str,
+    mut input: ApiInput,
+) -> Result<Api, RestError> {
+    check_constraints(&input)?;
     let name = required(input.name.take(), "name")?;
     let version = required(input.version.take(), "version")?;
     let context = normalise_context(&required(input.context.take(), "context")?)?;
@@ -166,7 +251,7 @@ pub async fn create(
             .provider
             .take()
             .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| caller.username.clone()),
+            .unwrap_or_else(|| username.to_owned()),
         life_cycle_status: "CREATED".to_owned(),
         is_default_version: false,
         is_revision: false,
@@ -199,9 +284,21 @@ pub async fn create(
         created_time: now.to_string(),
         last_updated_time: now.to_string(),
         workflow_status: None,
+        business_information: Default::default(),
     };
     apply(&mut api, input)?;
+    Ok(api)
+}
 
+/// Stores a new API, with the user's definition when it was created from one, and answers
+/// 201 with its `Location`.
+pub(crate) fn add(
+    cp: &ControlPlane,
+    username: &str,
+    mut api: Api,
+    definition: Option<Value>,
+) -> RestResult {
+    let now = cp.now_millis();
     let mut state = cp.lock();
     check_duplicates(&state, &api)?;
     api.id = cp.new_id();
@@ -216,9 +313,14 @@ pub async fn create(
             lifecycle_history: vec![LifecycleEvent {
                 previous_state: None,
                 post_state: "CREATED".to_owned(),
-                user: caller.username.clone(),
+                user: username.to_owned(),
                 time: now,
             }],
+            definition,
+            documents: Vec::new(),
+            thumbnail: None,
+            comments: Vec::new(),
+            ratings: BTreeMap::new(),
         },
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.
@@ -644,5 +746,159 @@ pub async fn change_lifecycle(
             "jsonPayload": "",
             "lifecycleState": lifecycle_state_json(target),
         }),
+    ))
+}
+
+/// `POST /apis/validate?query=`: 200 when an API has that name (`name:` or a bare word) or
+/// context (`context:`, as given or as served), 404 when none has (`validateAPI`).
+pub async fn validate(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let query = params
+        .get("query")
+        .map(|q| q.trim())
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| RestError::bad_request("The query should not be empty"))?;
+    let (field, value) = query.split_once(':').unwrap_or(("name", query));
+    let state = cp.lock();
+    let exists = state.apis.values().map(|r| &r.api).any(|a| match field {
+        "name" => a.name.eq_ignore_ascii_case(value),
+        "context" => {
+            let wanted = value.trim_end_matches('/');
+            a.context == wanted || a.served_context() == wanted
+        }
+        _ => false,
+    });
+    if exists {
+        Ok(StatusCode::OK.into_response())
+    } else {
+        Err(RestError::new(
+            StatusCode::NOT_FOUND,
+            404,
+            "Not Found",
+            format!("No API matches '{query}'"),
+        ))
+    }
+}
+
+/// `POST /apis/copy-api?apiId=&newVersion=[&defaultVersion=]`: a new version of an API,
+/// CREATED, with the same context, resources, endpoints, definition and documents
+/// (`createNewAPIVersion`); a version the API already has → 409, code 900252.
+pub async fn copy(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    let caller = cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let (Some(api_id), Some(version)) = (
+        params.get("apiId"),
+        params
+            .get("newVersion")
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty()),
+    ) else {
+        return Err(RestError::new(
+            StatusCode::BAD_REQUEST,
+            900700,
+            "Parameter value missing",
+            "Some of the mandatory parameter values were missing",
+        ));
+    };
+    let default_version = params
+        .get("defaultVersion")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let now = cp.now_millis();
+    let mut state = cp.lock();
+    let source = state
+        .apis
+        .get(api_id)
+        .ok_or_else(|| RestError::api_not_found(api_id))?
+        .clone();
+    if state
+        .apis
+        .values()
+        .any(|r| r.api.name == source.api.name && r.api.version == version)
+    {
+        return Err(RestError::new(
+            StatusCode::CONFLICT,
+            900252,
+            "API version already exists",
+            format!(
+                "Version {version} of API {} already exists",
+                source.api.name
+            ),
+        ));
+    }
+    let mut api = source.api.clone();
+    api.id = cp.new_id();
+    api.version = version.to_owned();
+    api.life_cycle_status = "CREATED".to_owned();
+    api.is_default_version = default_version;
+    api.is_revision = false;
+    api.revisioned_api_id = None;
+    api.revision_id = 0;
+    api.created_time = now.to_string();
+    api.last_updated_time = now.to_string();
+    if default_version {
+        for other in state.apis.values_mut().filter(|r| r.api.name == api.name) {
+            other.api.is_default_version = false;
+        }
+    }
+    state.apis.insert(
+        api.id.clone(),
+        ApiRecord {
+            api: api.clone(),
+            revisions: BTreeMap::new(),
+            last_revision_number: 0,
+            deployments: BTreeMap::new(),
+            lifecycle_history: vec![LifecycleEvent {
+                previous_state: None,
+                post_state: "CREATED".to_owned(),
+                user: caller.username.clone(),
+                time: now,
+            }],
+            definition: source.definition.clone(),
+            documents: source.documents.clone(),
+            thumbnail: source.thumbnail.clone(),
+            comments: Vec::new(),
+            ratings: BTreeMap::new(),
+        },
+    );
+    Ok(with_location(
+        json_response(StatusCode::CREATED, api.masked()),
+        &cp.settings().mgmt_base_url(),
+        &format!("{PUBLISHER_BASE}/apis/{}", api.id),
+    ))
+}
+
+/// `GET /apis/{apiId}/resource-paths`: the API's resources as `ResourcePath`s, numbered in
+/// order.
+pub async fn resource_paths(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, API_MANAGE])?;
+    let state = cp.lock();
+    let api = &state
+        .apis
+        .get(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?
+        .api;
+    let all: Vec<Value> = api
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| json!({"id": i + 1, "resourcePath": op.target, "httpVerb": op.verb}))
+        .collect();
+    let (list, offset, limit) = page(&all, &params)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "list": list,
+            "pagination": crate::model::pagination(offset, limit, all.len())}),
     ))
 }

@@ -2,9 +2,13 @@
 //! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
 
 pub mod apis;
+pub mod comments;
 pub mod definitions;
+pub mod documents;
 pub mod internal_key;
+pub mod misc;
 pub mod revisions;
+pub mod scopes;
 pub mod subscriptions;
 pub mod tiers;
 
@@ -30,10 +34,90 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
         .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
         .route("/apis/{api_id}/generate-key", post(internal_key::generate))
-        .route("/apis/{api_id}/swagger", get(definitions::publisher_get))
+        .route(
+            "/apis/{api_id}/swagger",
+            get(definitions::publisher_get).put(definitions::publisher_put),
+        )
+        .route("/apis/validate-openapi", post(definitions::validate))
+        .route("/apis/import-openapi", post(definitions::import))
         .route(
             "/apis/{api_id}/lifecycle-history",
             get(apis::lifecycle_history),
+        )
+        .route(
+            "/apis/{api_id}/documents",
+            get(documents::list).post(documents::create),
+        )
+        .route(
+            "/apis/{api_id}/documents/validate",
+            post(documents::validate_name),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}",
+            get(documents::get_one)
+                .put(documents::update)
+                .delete(documents::delete),
+        )
+        .route(
+            "/apis/{api_id}/documents/{document_id}/content",
+            get(documents::get_content).post(documents::add_content),
+        )
+        .route(
+            "/apis/{api_id}/thumbnail",
+            get(documents::get_thumbnail).put(documents::put_thumbnail),
+        )
+        .route(
+            "/apis/{api_id}/comments",
+            get(comments::publisher::list).post(comments::publisher::add),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}",
+            get(comments::publisher::get_one)
+                .patch(comments::publisher::edit)
+                .delete(comments::publisher::remove),
+        )
+        .route(
+            "/apis/{api_id}/comments/{comment_id}/replies",
+            get(comments::publisher::replies),
+        )
+        .route(
+            "/api-categories",
+            get(crate::admin::categories::publisher_list),
+        )
+        .route("/key-managers", get(tiers::publisher_key_managers))
+        .route(
+            "/throttling-policies/{policy_level}/{policy_name}",
+            get(tiers::publisher_one),
+        )
+        .route("/apis/validate", post(apis::validate))
+        .route("/apis/copy-api", post(apis::copy))
+        .route("/apis/{api_id}/resource-paths", get(apis::resource_paths))
+        .route(
+            "/subscriptions/{subscription_id}/subscriber-info",
+            get(subscriptions::subscriber_info),
+        )
+        .route("/scopes", get(scopes::list).post(scopes::create))
+        .route(
+            "/scopes/{scope_id}",
+            get(scopes::get_one)
+                .put(scopes::update)
+                .delete(scopes::delete)
+                .head(scopes::exists_by_name),
+        )
+        .route("/scopes/{scope_id}/usage", get(scopes::usage))
+        .route("/tenants", get(misc::publisher_tenants))
+        .route(
+            "/tenants/{tenant_domain}",
+            axum::routing::head(misc::tenant_exists),
+        )
+        .route("/search", get(misc::publisher_search))
+        .route(
+            "/apis/{api_id}/external-stores",
+            get(misc::api_external_stores),
+        )
+        .route(
+            "/apis/{api_id}/lifecycle-state/pending-tasks",
+            axum::routing::delete(misc::delete_pending_tasks),
         )
         .route("/subscriptions", get(subscriptions::list))
         .route(

@@ -122,3 +122,30 @@ pub async fn unblock(
     let id = subscription_id(&params)?;
     set_status(&cp, &id, SubscriptionStatus::Unblocked)
 }
+
+/// `GET /subscriptions/{subscriptionId}/subscriber-info`: who subscribed (the application's
+/// owner) and their claims (none kept here).
+pub async fn subscriber_info(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    crate::rest::Path(id): crate::rest::Path<String>,
+) -> RestResult {
+    cp.authorize(
+        &headers,
+        &[API_VIEW, SUBSCRIPTION_VIEW, SUBSCRIPTION_MANAGE],
+    )?;
+    let state = cp.lock();
+    let sub = state
+        .subscriptions
+        .get(&id)
+        .ok_or_else(|| RestError::not_found("subscription", &id))?;
+    let owner = state
+        .applications
+        .get(&sub.application_id)
+        .map(|a| a.app.owner.clone())
+        .unwrap_or_default();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"name": owner, "claims": []}),
+    ))
+}

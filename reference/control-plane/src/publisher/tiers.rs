@@ -191,13 +191,35 @@ pub async fn devportal_list(
     list_response(&tier_list(&cp, policy_level, &level, true), &params)
 }
 
-/// Developer Portal `GET /key-managers`: the Resident Key Manager, the only one (without the
-/// `id` WSO2 mints for it per tenant: nothing here refers to a key manager by id).
+/// The Resident Key Manager's id. WSO2 mints a random UUID for it per tenant and keeps it in
+/// its database; here it is a name-based UUID of the tenant and the name (SHA-256, version
+/// nibble 8 as RFC 9562 gives custom UUIDs), so it never changes and needs no storage.
+pub(crate) fn resident_key_manager_id(cp: &ControlPlane) -> String {
+    use sha2::Digest;
+    let name = cp.key_manager().key_manager_info().name;
+    let digest = sha2::Sha256::digest(format!("{}/{name}", cp.settings().tenant_domain));
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Developer Portal `GET /key-managers`: the Resident Key Manager, the only one.
 pub async fn key_managers(State(cp): State<Arc<ControlPlane>>, headers: HeaderMap) -> RestResult {
     cp.authorize(&headers, &[SUBSCRIBE])?;
     let base = cp.settings().mgmt_base_url();
     let info = cp.key_manager().key_manager_info();
     let km = json!({
+        "id": resident_key_manager_id(&cp),
         "name": info.name,
         "type": "default",
         "displayName": info.name,
@@ -212,7 +234,7 @@ pub async fn key_managers(State(cp): State<Arc<ControlPlane>>, headers: HeaderMa
         "enableTokenEncryption": false,
         "enableTokenHashing": false,
         "enableOAuthAppCreation": true,
-        "enableMapOAuthConsumerApps": false,
+        "enableMapOAuthConsumerApps": true,
         "applicationConfiguration": [],
         "alias": info.issuer,
         "additionalProperties": {},
@@ -221,5 +243,106 @@ pub async fn key_managers(State(cp): State<Arc<ControlPlane>>, headers: HeaderMa
     Ok(json_response(
         StatusCode::OK,
         json!({"count": 1, "list": [km]}),
+    ))
+}
+
+/// One tier of a level, by name, or WSO2's 404 for a tier.
+fn one_tier(
+    cp: &ControlPlane,
+    level: PolicyLevel,
+    level_name: &str,
+    name: &str,
+    devportal: bool,
+) -> RestResult {
+    let state = cp.lock();
+    let policy = state
+        .throttling
+        .policies
+        .iter()
+        .find(|p| p.level() == level && p.name() == name)
+        .ok_or_else(|| RestError::not_found("Tier", name))?;
+    Ok(json_response(
+        StatusCode::OK,
+        tier_json(policy, level_name, devportal),
+    ))
+}
+
+/// Publisher `GET /throttling-policies/{policyLevel}/{policyName}`.
+pub async fn publisher_one(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((level, name)): Path<(String, String)>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, TIER_VIEW, TIER_MANAGE])?;
+    let policy_level = match level.as_str() {
+        "subscription" => PolicyLevel::Subscription,
+        "api" => PolicyLevel::Advanced,
+        other => return Err(unknown_level(other, "subscription, api")),
+    };
+    one_tier(&cp, policy_level, &level, &name, false)
+}
+
+/// Developer Portal `GET /throttling-policies/{policyLevel}/{policyId}` (the id is the name).
+pub async fn devportal_one(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((level, name)): Path<(String, String)>,
+) -> RestResult {
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        cp.authorize(&headers, &[])?;
+    }
+    let policy_level = match level.as_str() {
+        "subscription" => PolicyLevel::Subscription,
+        "application" => PolicyLevel::Application,
+        other => return Err(unknown_level(other, "application, subscription")),
+    };
+    one_tier(&cp, policy_level, &level, &name, true)
+}
+
+/// Developer Portal `GET /apis/{apiId}/subscription-policies`: the tiers a published API
+/// offers, as a JSON array (as the Publisher's, and WSO2's implementation).
+pub async fn devportal_api_subscription_policies(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+) -> RestResult {
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        cp.authorize(&headers, &[])?;
+    }
+    let state = cp.lock();
+    let api = &state
+        .apis
+        .get(&api_id)
+        .filter(|r| crate::devportal::visible_in_devportal(&r.api))
+        .ok_or_else(|| RestError::api_not_found(&api_id))?
+        .api;
+    let tiers: Vec<Value> = api
+        .policies
+        .iter()
+        .filter_map(|name| {
+            state
+                .throttling
+                .policies
+                .iter()
+                .find(|p| p.level() == PolicyLevel::Subscription && p.name() == name)
+        })
+        .map(|p| tier_json(p, "subscription", true))
+        .collect();
+    Ok(json_response(StatusCode::OK, tiers))
+}
+
+/// Publisher `GET /key-managers`: the Resident Key Manager as `KeyManagerInfo`.
+pub async fn publisher_key_managers(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+) -> RestResult {
+    cp.authorize(&headers, &[API_VIEW, API_CREATE, API_MANAGE])?;
+    let info = cp.key_manager().key_manager_info();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": 1, "list": [{"id": resident_key_manager_id(&cp), "name": info.name,
+            "displayName": info.name,
+            "type": "default", "description": "This is Resident Key Manager", "enabled": true,
+            "additionalProperties": []}]}),
     ))
 }

@@ -135,6 +135,44 @@ impl Harness {
         self.send(builder.body(body).unwrap()).await
     }
 
+    /// A `multipart/form-data` call with the admin token: `(name, file name, content)` per
+    /// part, a file part when it has a file name.
+    pub async fn call_form(
+        &self,
+        method: &str,
+        uri: &str,
+        parts: &[(&str, Option<&str>, &str)],
+    ) -> (StatusCode, Value) {
+        const BOUNDARY: &str = "tollgate-test-boundary";
+        let mut body = String::new();
+        for (name, file_name, content) in parts {
+            body.push_str(&format!("--{BOUNDARY}\r\n"));
+            match file_name {
+                Some(file) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                )),
+            }
+            body.push_str(content);
+            body.push_str("\r\n");
+        }
+        body.push_str(&format!("--{BOUNDARY}--\r\n"));
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
     /// Creates the guide's PizzaShack API with both endpoints and the given tiers.
     pub async fn create_pizzashack(&self) -> String {
         let (status, api) = self

@@ -9,12 +9,15 @@
 #[macro_use]
 mod common;
 mod admin;
+mod catalog;
+mod constraints;
 mod control_plane;
 mod coverage;
 mod create_api_script;
 mod custom_rules;
 mod database;
 mod definitions;
+mod documents_and_comments;
 mod edges;
 mod environments;
 mod internal_key;
@@ -22,5 +25,6 @@ mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod serve;
+mod spec_fuzz;
 mod tiers;
 mod user_store;

@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 
 // --- the checker -------------------------------------------------------------------------
 
-struct Spec {
+pub(crate) struct Spec {
     name: &'static str,
     root: Value,
 }
@@ -83,7 +83,19 @@ impl Spec {
     }
 
     /// `None` when the response declares no body (`content: {}`).
-    fn response_body(&self, path: &str, method: &str, status: u16) -> Option<&Value> {
+    /// `components.schemas.<name>`, for other test modules.
+    pub(crate) fn schema_named(&self, name: &str) -> &Value {
+        self.schema(name)
+    }
+
+    /// Whether `method path` declares a `status` response at all.
+    pub(crate) fn declares(&self, path: &str, method: &str, status: u16) -> bool {
+        self.root["paths"][path][method]["responses"]
+            .get(status.to_string())
+            .is_some()
+    }
+
+    pub(crate) fn response_body(&self, path: &str, method: &str, status: u16) -> Option<&Value> {
         let operation = self
             .root
             .get("paths")
@@ -133,7 +145,7 @@ impl Spec {
     }
 
     /// Every way `value` breaks `schema`, as `at: problem` lines.
-    fn check(&self, schema: &Value, value: &Value) -> Vec<String> {
+    pub(crate) fn check(&self, schema: &Value, value: &Value) -> Vec<String> {
         let mut errors = Vec::new();
         self.check_at(schema, value, "$", &mut errors);
         errors
@@ -264,12 +276,12 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn publisher() -> &'static Spec {
+pub(crate) fn publisher() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| Spec::load("publisher-v4.yaml"))
 }
 
-fn devportal() -> &'static Spec {
+pub(crate) fn devportal() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| Spec::load("devportal-v3.yaml"))
 }
@@ -850,7 +862,7 @@ async fn devportal_errors_answer_the_error_schema() {
     assert_conforms(spec, error, &response, "limit=-1");
 }
 
-fn admin_spec() -> &'static Spec {
+pub(crate) fn admin_spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| Spec::load("admin-v4.yaml"))
 }
@@ -961,4 +973,328 @@ async fn lifecycle_subscriptions_tiers_key_managers_and_environments_answer_thei
         StatusCode::OK,
     )
     .await;
+}
+
+#[tokio::test]
+async fn definition_uploads_answer_the_publisher_spec() {
+    let h = harness().await;
+    let p = publisher();
+    let definition = r#"{"openapi": "3.0.1", "info": {"title": "Shapes", "version": "1"},
+        "servers": [{"url": "http://shapes.example.com"}],
+        "paths": {"/s": {"get": {"responses": {"200": {"description": "ok"}}}}}}"#;
+    let (status, valid) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/validate-openapi?returnContent=true"),
+            &[("inlineAPIDefinition", None, definition)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{valid}");
+    let schema = p.response_schema("/apis/validate-openapi", "post", 200);
+    assert_conforms(p, schema, &valid, "validate-openapi (valid)");
+    let (_, invalid) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/validate-openapi"),
+            &[("inlineAPIDefinition", None, "{}")],
+        )
+        .await;
+    assert_conforms(p, schema, &invalid, "validate-openapi (invalid)");
+
+    let props = r#"{"name": "Shapes", "version": "1", "context": "/shapes"}"#;
+    let (status, api) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[
+                ("file", Some("shapes.json"), definition),
+                ("additionalProperties", None, props),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{api}");
+    let schema = p.response_schema("/apis/import-openapi", "post", 201);
+    assert_conforms(p, schema, &api, "import-openapi");
+    let (status, error) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[
+                ("file", Some("shapes.json"), "{}"),
+                ("additionalProperties", None, props),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_conforms(p, p.schema("Error"), &error, "import-openapi (broken)");
+}
+
+#[tokio::test]
+async fn documents_comments_categories_ratings_and_admin_reads_answer_their_specs() {
+    let mut h = harness().await;
+    h.token = h
+        .token_with_scopes(&format!(
+            "{ALL_SCOPES} apim:admin apim:comment_write apim:comment_view apim:document_manage \
+             apim:shared_scope_manage"
+        ))
+        .await;
+    let api_id = h.published_pizzashack().await;
+    let app_id = h.create_application("Shapes").await;
+    let (_, sub) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/subscriptions"),
+            Some(json!({"apiId": api_id, "applicationId": app_id, "throttlingPolicy": "Gold"})),
+        )
+        .await;
+    let sub_id = sub["subscriptionId"].as_str().unwrap().to_owned();
+    let (p, d, a) = (publisher(), devportal(), admin_spec());
+    const ADMIN: &str = "/api/am/admin/v4";
+
+    let doc = call_and_check(
+        &h,
+        p,
+        "/apis/{apiId}/documents",
+        "POST",
+        &format!("{PUBLISHER}/apis/{api_id}/documents"),
+        Some(
+            json!({"name": "Guide", "type": "HOWTO", "sourceType": "INLINE",
+            "visibility": "API_LEVEL", "inlineContent": "read me"}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await;
+    let doc_id = doc["documentId"].as_str().unwrap().to_owned();
+    let comment = call_and_check(
+        &h,
+        p,
+        "/apis/{apiId}/comments",
+        "POST",
+        &format!("{PUBLISHER}/apis/{api_id}/comments"),
+        Some(json!({"content": "nice"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let comment_id = comment["id"].as_str().unwrap().to_owned();
+    call_and_check(
+        &h,
+        d,
+        "/apis/{apiId}/comments",
+        "POST",
+        &format!("{DEVPORTAL}/apis/{api_id}/comments?replyTo={comment_id}"),
+        Some(json!({"content": "agreed"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    call_and_check(
+        &h,
+        d,
+        "/apis/{apiId}/user-rating",
+        "PUT",
+        &format!("{DEVPORTAL}/apis/{api_id}/user-rating"),
+        Some(json!({"rating": 5})),
+        StatusCode::OK,
+    )
+    .await;
+    call_and_check(
+        &h,
+        a,
+        "/api-categories",
+        "POST",
+        &format!("{ADMIN}/api-categories"),
+        Some(json!({"name": "Food"})),
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let scope = call_and_check(
+        &h,
+        p,
+        "/scopes",
+        "POST",
+        &format!("{PUBLISHER}/scopes"),
+        Some(json!({"name": "shapes:read"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let scope_id = scope["id"].as_str().unwrap().to_owned();
+    for (spec, spec_path, uri) in [
+        (
+            p,
+            "/apis/{apiId}/documents",
+            format!("{PUBLISHER}/apis/{api_id}/documents"),
+        ),
+        (
+            p,
+            "/apis/{apiId}/documents/{documentId}",
+            format!("{PUBLISHER}/apis/{api_id}/documents/{doc_id}"),
+        ),
+        (
+            p,
+            "/apis/{apiId}/comments",
+            format!("{PUBLISHER}/apis/{api_id}/comments"),
+        ),
+        (
+            p,
+            "/apis/{apiId}/comments/{commentId}",
+            format!("{PUBLISHER}/apis/{api_id}/comments/{comment_id}"),
+        ),
+        (
+            p,
+            "/apis/{apiId}/comments/{commentId}/replies",
+            format!("{PUBLISHER}/apis/{api_id}/comments/{comment_id}/replies"),
+        ),
+        (p, "/api-categories", format!("{PUBLISHER}/api-categories")),
+        (p, "/scopes", format!("{PUBLISHER}/scopes")),
+        (
+            p,
+            "/scopes/{scopeId}",
+            format!("{PUBLISHER}/scopes/{scope_id}"),
+        ),
+        (
+            p,
+            "/scopes/{scopeId}/usage",
+            format!("{PUBLISHER}/scopes/{scope_id}/usage"),
+        ),
+        (p, "/key-managers", format!("{PUBLISHER}/key-managers")),
+        (
+            p,
+            "/throttling-policies/{policyLevel}/{policyName}",
+            format!("{PUBLISHER}/throttling-policies/subscription/Gold"),
+        ),
+        (
+            p,
+            "/apis/{apiId}/resource-paths",
+            format!("{PUBLISHER}/apis/{api_id}/resource-paths"),
+        ),
+        (
+            p,
+            "/subscriptions/{subscriptionId}/subscriber-info",
+            format!("{PUBLISHER}/subscriptions/{sub_id}/subscriber-info"),
+        ),
+        (
+            d,
+            "/apis/{apiId}/documents",
+            format!("{DEVPORTAL}/apis/{api_id}/documents"),
+        ),
+        (
+            d,
+            "/apis/{apiId}/documents/{documentId}",
+            format!("{DEVPORTAL}/apis/{api_id}/documents/{doc_id}"),
+        ),
+        (
+            d,
+            "/apis/{apiId}/comments",
+            format!("{DEVPORTAL}/apis/{api_id}/comments"),
+        ),
+        (
+            d,
+            "/apis/{apiId}/comments/{commentId}",
+            format!("{DEVPORTAL}/apis/{api_id}/comments/{comment_id}"),
+        ),
+        (
+            d,
+            "/apis/{apiId}/ratings",
+            format!("{DEVPORTAL}/apis/{api_id}/ratings"),
+        ),
+        (
+            d,
+            "/apis/{apiId}/user-rating",
+            format!("{DEVPORTAL}/apis/{api_id}/user-rating"),
+        ),
+        (d, "/tags", format!("{DEVPORTAL}/tags")),
+        (d, "/api-categories", format!("{DEVPORTAL}/api-categories")),
+        (
+            d,
+            "/settings/application-attributes",
+            format!("{DEVPORTAL}/settings/application-attributes"),
+        ),
+        (
+            d,
+            "/throttling-policies/{policyLevel}/{policyId}",
+            format!("{DEVPORTAL}/throttling-policies/subscription/Gold"),
+        ),
+        (a, "/api-categories", format!("{ADMIN}/api-categories")),
+        (a, "/applications", format!("{ADMIN}/applications")),
+        (
+            a,
+            "/applications/{applicationId}",
+            format!("{ADMIN}/applications/{app_id}"),
+        ),
+        (a, "/settings", format!("{ADMIN}/settings")),
+        (
+            a,
+            "/tenant-info/{username}",
+            format!("{ADMIN}/tenant-info/admin"),
+        ),
+        (a, "/system-scopes", format!("{ADMIN}/system-scopes")),
+        (
+            a,
+            "/system-scopes/{scopeName}",
+            format!("{ADMIN}/system-scopes/apim:api_view"),
+        ),
+        (
+            a,
+            "/system-scopes/role-aliases",
+            format!("{ADMIN}/system-scopes/role-aliases"),
+        ),
+    ] {
+        call_and_check(&h, spec, spec_path, "GET", &uri, None, StatusCode::OK).await;
+    }
+    // As WSO2's implementation, an array of the spec's `ThrottlingPolicy`.
+    let (_, tiers) = h
+        .call(
+            "GET",
+            &format!("{DEVPORTAL}/apis/{api_id}/subscription-policies"),
+            None,
+        )
+        .await;
+    for tier in tiers.as_array().unwrap() {
+        assert_conforms(
+            d,
+            d.schema("ThrottlingPolicy"),
+            tier,
+            "subscription-policies",
+        );
+    }
+    let (status, copy) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis/copy-api?apiId={api_id}&newVersion=9"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_conforms(
+        p,
+        p.response_schema("/apis/copy-api", "post", 201),
+        &copy,
+        "copy-api",
+    );
+    let (_, info) = h
+        .call_form(
+            "PUT",
+            &format!("{PUBLISHER}/apis/{api_id}/thumbnail"),
+            &[("file", Some("a.png"), "PNG")],
+        )
+        .await;
+    assert_conforms(
+        p,
+        p.response_schema("/apis/{apiId}/thumbnail", "put", 200),
+        &info,
+        "thumbnail",
+    );
+    let (_, with_content) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/{api_id}/documents/{doc_id}/content"),
+            &[("inlineContent", None, "more")],
+        )
+        .await;
+    assert_conforms(
+        p,
+        p.response_schema("/apis/{apiId}/documents/{documentId}/content", "post", 200),
+        &with_content,
+        "document content",
+    );
 }
