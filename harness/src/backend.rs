@@ -156,6 +156,27 @@ pub struct Echo {
     pub path: String,
     pub query: String,
     pub headers: BTreeMap<String, String>,
+    /// The `X-JWT-Assertion` a gateway sent (`[apim.jwt]`), decoded as a backend reads it:
+    /// `{"header": {…}, "claims": {…}}`, the signature not checked. Absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_jwt: Option<serde_json::Value>,
+}
+
+/// A JWT's header and claims, each part in base64 or base64url (WSO2 writes either, unpadded).
+fn decode_backend_jwt(token: &str) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let part = |text: &str| -> Option<serde_json::Value> {
+        let text = text.trim_end_matches('=');
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let mut parts = token.split('.');
+    let header = part(parts.next()?)?;
+    let claims = part(parts.next()?)?;
+    Some(serde_json::json!({"header": header, "claims": claims}))
 }
 
 /// A running backend.
@@ -273,6 +294,11 @@ async fn respond(
                 )
             })
             .collect(),
+        backend_jwt: parts
+            .headers
+            .get("x-jwt-assertion")
+            .and_then(|v| v.to_str().ok())
+            .and_then(decode_backend_jwt),
     };
     let body = serde_json::to_vec(&echo).unwrap_or_default();
     let status = match fault {

@@ -43,11 +43,15 @@ pub enum ThrottleKey {
     /// The application quota, per application per end user: `{applicationId}:{user}@{tenant}`;
     /// 900803.
     Application { app: String, user: String },
+    /// A custom rule's key, as its Siddhi query's `throttleKey` names it and its key template
+    /// yields it on the gateway (`admin@carbon.super`); 900806.
+    Custom { key: String },
 }
 
 impl ThrottleKey {
     /// The names used in files: `level = "subscription"`.
-    pub const LEVELS: [&'static str; 4] = ["api", "resource", "subscription", "application"];
+    pub const LEVELS: [&'static str; 5] =
+        ["api", "resource", "subscription", "application", "custom"];
 
     pub fn level(&self) -> &'static str {
         match self {
@@ -55,6 +59,7 @@ impl ThrottleKey {
             Self::Resource { .. } => "resource",
             Self::Subscription { .. } => "subscription",
             Self::Application { .. } => "application",
+            Self::Custom { .. } => "custom",
         }
     }
 
@@ -62,7 +67,7 @@ impl ThrottleKey {
     pub fn app(&self) -> Option<&str> {
         match self {
             Self::Subscription { app, .. } | Self::Application { app, .. } => Some(app),
-            Self::Api { .. } | Self::Resource { .. } => None,
+            Self::Api { .. } | Self::Resource { .. } | Self::Custom { .. } => None,
         }
     }
 
@@ -89,6 +94,7 @@ impl ThrottleKey {
             } => format!("{app_id}:{context}:{version}:{tier}"),
             Self::Application { user, .. } if user.contains('@') => format!("{app_id}:{user}"),
             Self::Application { user, .. } => format!("{app_id}:{user}@{TENANT}"),
+            Self::Custom { key } => key.clone(),
         }
     }
 
@@ -105,6 +111,7 @@ impl ThrottleKey {
             Self::Application { app, user } => {
                 format!("the application quota of `{app}` for user `{user}`")
             }
+            Self::Custom { key } => format!("the custom rule key `{key}`"),
         }
     }
 }

@@ -62,6 +62,8 @@ fn reference_key(key: &ThrottleKey, app_id: &str) -> String {
             ..
         } => key::subscription(app_id, context, version, tier),
         ThrottleKey::Application { user, .. } => key::application(app_id, user, TENANT),
+        // The file names the key itself: nothing to build.
+        ThrottleKey::Custom { key } => key.clone(),
     }
 }
 

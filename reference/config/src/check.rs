@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Sink, did_you_mean};
 use crate::model::{
-    Cors, Database, DeploymentConfig, Environment, EnvironmentType, EventHub, KeyManagerConfig,
-    Keystore, Server, ServerRole, SkipList, SuperAdmin, SyncRuntimeArtifactsGateway, Throttling,
-    Transport, Truststore, UrlGroup, UrlGroupKind, UserStore, VHost,
+    Cors, Database, DeploymentConfig, Environment, EnvironmentType, EventHub, Jwt, JwtEncoding,
+    KeyManagerConfig, Keystore, Server, ServerRole, SkipList, SuperAdmin,
+    SyncRuntimeArtifactsGateway, Throttling, Transport, Truststore, UrlGroup, UrlGroupKind,
+    UserStore, VHost,
 };
 use crate::placeholder::{Resolver, Vars};
 use crate::ports::Ports;
@@ -310,6 +311,7 @@ impl<'t> Checker<'t, '_, '_> {
         let sync_gateway = self.sync_gateway(role);
         let event_hub = self.event_hub(&server, ports);
         let cors = self.cors();
+        let jwt = self.jwt();
         let config = DeploymentConfig {
             server,
             super_admin,
@@ -323,6 +325,7 @@ impl<'t> Checker<'t, '_, '_> {
             sync_gateway,
             event_hub,
             cors,
+            jwt,
             transport,
         };
         (config, ports)
@@ -857,6 +860,51 @@ impl<'t> Checker<'t, '_, '_> {
             allow_headers: self.list_or(at.table, "allow_headers", Cors::DEFAULT_ALLOW_HEADERS),
             allow_credentials: self.flag(at, "allow_credentials", Cors::DEFAULT_ALLOW_CREDENTIALS),
             expose_headers: self.list_or(at.table, "expose_headers", Cors::DEFAULT_EXPOSE_HEADERS),
+        }
+    }
+}
+
+impl Checker<'_, '_, '_> {
+    fn jwt(&mut self) -> Jwt {
+        let at = self.at("apim.jwt");
+        let defaults = Jwt::default();
+        let choice = |checker: &mut Self, name: &str, allowed: &[&str]| -> Option<String> {
+            let value = at.table.scalar(name).cloned()?;
+            let text = checker.text(&value)?;
+            if allowed.contains(&text.as_str()) {
+                return Some(text);
+            }
+            checker.sink.error(
+                value.at,
+                &value.key,
+                format!(
+                    "unknown {name} \"{text}\": expected one of {}{}",
+                    allowed.join(", "),
+                    did_you_mean(&text, allowed.iter().copied())
+                ),
+            );
+            None
+        };
+        let encoding = match choice(self, "encoding", &["base64", "base64url"]).as_deref() {
+            Some("base64url") => JwtEncoding::Base64Url,
+            _ => JwtEncoding::Base64,
+        };
+        // WSO2 falls back to SHA256withRSA for any other value; naming it is kinder.
+        let signed = choice(self, "signing_algorithm", &["SHA256withRSA", "NONE"]).as_deref()
+            != Some("NONE");
+        let generator = at.table.table("gateway_generator").cloned();
+        Jwt {
+            enable: self.flag(at, "enable", defaults.enable),
+            header: self.string(at, "header"),
+            encoding,
+            claim_dialect: self.string(at, "claim_dialect"),
+            signed,
+            enable_user_claims: self.flag(at, "enable_user_claims", defaults.enable_user_claims),
+            use_sha256_hash: self.flag(at, "use_sha256_hash", defaults.use_sha256_hash),
+            use_kid: self.flag(at, "use_kid_property", defaults.use_kid),
+            excluded_claims: generator
+                .map(|g| self.list_or(&g, "excluded_claims", &[]))
+                .unwrap_or_default(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub struct DeploymentConfig {
     pub sync_gateway: SyncRuntimeArtifactsGateway,
     pub event_hub: EventHub,
     pub cors: Cors,
+    pub jwt: Jwt,
     pub transport: Transport,
 }
 
@@ -308,6 +309,50 @@ impl Default for Cors {
             allow_headers: list(Self::DEFAULT_ALLOW_HEADERS),
             allow_credentials: Self::DEFAULT_ALLOW_CREDENTIALS,
             expose_headers: list(Self::DEFAULT_EXPOSE_HEADERS),
+        }
+    }
+}
+
+/// `[apim.jwt]`: the JWT a gateway sends its backends (WSO2's "backend JWT"). Off by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jwt {
+    pub enable: bool,
+    /// The header it travels in; default `X-JWT-Assertion`.
+    pub header: String,
+    /// `base64` (default: standard alphabet, no padding) or `base64url`.
+    pub encoding: JwtEncoding,
+    /// Prefix of WSO2's claims; default `http://wso2.org/claims`.
+    pub claim_dialect: String,
+    /// `SHA256withRSA` (default, RS256 with the node's key) or `NONE` (unsigned).
+    pub signed: bool,
+    /// User-store claims for opaque tokens; read, not used (no opaque tokens here).
+    pub enable_user_claims: bool,
+    /// `x5t` from the SHA-256 thumbprint instead of SHA-1.
+    pub use_sha256_hash: bool,
+    /// `use_kid_property`, default true: the header names the key (`kid`).
+    pub use_kid: bool,
+    /// `[apim.jwt.gateway_generator] excluded_claims`: token claims not copied.
+    pub excluded_claims: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtEncoding {
+    Base64,
+    Base64Url,
+}
+
+impl Default for Jwt {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            header: "X-JWT-Assertion".to_owned(),
+            encoding: JwtEncoding::Base64,
+            claim_dialect: "http://wso2.org/claims".to_owned(),
+            signed: true,
+            enable_user_claims: false,
+            use_sha256_hash: false,
+            use_kid: true,
+            excluded_claims: Vec::new(),
         }
     }
 }

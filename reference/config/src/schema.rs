@@ -153,7 +153,7 @@ const APIM: &[Field] = &[
     key(&["analytics"], Unsupported),
     key(&["devportal"], Unsupported),
     key(&["publisher"], Unsupported),
-    key(&["jwt"], Unsupported),
+    key(&["jwt"], Kind::Table(JWT)),
     key(&["oauth_config"], Unsupported),
     key(&["token"], Unsupported),
     key(&["ai"], Unsupported),
@@ -290,6 +290,30 @@ const EVENT_HUB: &[Field] = &[
     key(&["publish"], Accepted),
     key(&["jms"], Accepted),
     key(&["event_duplicate_url"], Accepted),
+];
+
+/// `[apim.jwt]`: the backend JWT the gateway sends (`JWTConfigurationDto`, keys from WSO2's
+/// "Passing End User Attributes to the Backend"). Generator and claim-retriever classes are Java
+/// plug-ins: accepted, not run.
+const JWT: &[Field] = &[
+    dflt(&["enable"], Bool, "false"),
+    dflt(&["header"], Str, "X-JWT-Assertion"),
+    dflt(&["encoding"], Str, "base64"),
+    dflt(&["claim_dialect"], Str, "http://wso2.org/claims"),
+    dflt(&["signing_algorithm"], Str, "SHA256withRSA"),
+    dflt(&["enable_user_claims"], Bool, "false"),
+    dflt(&["use_sha256_hash"], Bool, "false"),
+    dflt(&["use_kid_property"], Bool, "true"),
+    key(&["convert_dialect"], Accepted),
+    key(&["generator_impl"], Accepted),
+    key(&["claims_extractor_impl"], Accepted),
+    key(&["binding_federated_user_claims"], Accepted),
+    key(&["gateway_generator"], Kind::Table(JWT_GATEWAY_GENERATOR)),
+];
+
+const JWT_GATEWAY_GENERATOR: &[Field] = &[
+    key(&["impl"], Accepted),
+    key(&["excluded_claims"], ListOrStr),
 ];
 
 const CORS: &[Field] = &[

@@ -40,6 +40,7 @@ pub mod publisher;
 pub mod rest;
 pub mod settings;
 pub mod state;
+pub mod user_store;
 
 pub use database::{DATABASE_FILE, Database, DatabaseError};
 pub use error::ControlPlaneError;
@@ -206,6 +207,7 @@ impl ControlPlane {
             .nest(rest::ADMIN_VERSIONLESS, admin::router(self.clone()))
             .merge(eventhub::router(self.clone()))
             .merge(admin::internal_router(self.clone()))
+            .merge(user_store::internal_router(self.clone()))
             .merge(self.kms.router())
             // After every route, so it reaches them all (nested ones included).
             .method_not_allowed_fallback(rest::method_not_allowed)

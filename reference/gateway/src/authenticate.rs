@@ -56,6 +56,10 @@ pub enum Caller {
     Token(Arc<VerifiedToken>),
     /// An API key ([`crate::api_key`]).
     ApiKey(Arc<crate::api_key::ApiKeyCaller>),
+    /// The Publisher's internal key ([`crate::internal_key`]).
+    InternalKey(Arc<crate::internal_key::InternalKeyCaller>),
+    /// A user with Basic credentials ([`crate::basic_auth`]).
+    Basic(Arc<crate::basic_auth::BasicCaller>),
 }
 
 impl Caller {
@@ -65,6 +69,8 @@ impl Caller {
             Self::Anonymous => None,
             Self::Token(token) => Some(&token.subject),
             Self::ApiKey(key) => Some(&key.subject),
+            Self::InternalKey(key) => Some(&key.subject),
+            Self::Basic(user) => Some(&user.username),
         }
     }
 }

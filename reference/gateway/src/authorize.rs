@@ -55,6 +55,28 @@ pub fn authorize_request<'a>(
                 subscription: Some(subscription),
             });
         }
+        // The internal key was checked against this API when it was read; the resource runs
+        // with no authentication (`InternalAPIKeyAuthenticator` sets the auth type `None`).
+        Caller::InternalKey(key) => {
+            return Ok(Authorized {
+                key_type: key.key_type,
+                application: None,
+                subscription: None,
+            });
+        }
+        // `BasicAuthAuthenticator`: PRODUCTION, no subscription, roles for scopes.
+        Caller::Basic(user) => {
+            if !user.allows(&operation.scopes) {
+                return Err(GatewayError::InvalidScope {
+                    resource: resource_template.to_owned(),
+                });
+            }
+            return Ok(Authorized {
+                key_type: KeyType::Production,
+                application: None,
+                subscription: None,
+            });
+        }
         Caller::Token(token) => token,
     };
     let mapping = store

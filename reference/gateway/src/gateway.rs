@@ -50,6 +50,10 @@ pub struct Gateway {
     runtime: Option<RuntimeHome>,
     /// Test-only deliberate defects; empty and free in a normal build.
     pub(crate) defects: Defects,
+    /// `[apim.jwt] enable = true`: the JWT sent to backends.
+    pub(crate) backend_jwt: Option<crate::backend_jwt::BackendJwt>,
+    /// Basic credentials the control plane has checked.
+    pub(crate) basic_auth: crate::basic_auth::BasicAuthCache,
 }
 
 /// What this node deploys: synchronised APIs and the custom files it started with.
@@ -82,8 +86,25 @@ impl Gateway {
             labels: settings.labels.clone(),
             ..SyncStatus::default()
         };
+        let backend_jwt = settings.backend_jwt.enable.then(|| {
+            let key = match &settings.signing_key {
+                Some(key) => Ok(key.clone()),
+                None => crate::backend_jwt::SigningKey::built_in(),
+            };
+            key.and_then(|key| {
+                crate::backend_jwt::BackendJwt::new(
+                    &settings.backend_jwt,
+                    &key,
+                    &settings.node_name,
+                )
+            })
+            .inspect_err(|error| tracing::error!(%error, "backend JWT disabled"))
+            .ok()
+        });
         let defects = Defects::default();
         Arc::new(Self {
+            backend_jwt: backend_jwt.flatten(),
+            basic_auth: Default::default(),
             verifier: JwtVerifier::new(&settings.trusted_keys).with_defects(defects.clone()),
             defects,
             api_keys: crate::api_key::ApiKeyVerifier::default(),

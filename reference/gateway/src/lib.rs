@@ -44,10 +44,13 @@
 pub mod api_key;
 pub mod authenticate;
 pub mod authorize;
+pub mod backend_jwt;
+pub mod basic_auth;
 pub mod cors;
 mod defects;
 pub mod endpoint;
 pub mod gateway;
+pub mod internal_key;
 pub mod key_type;
 pub mod management;
 pub mod pipeline;

@@ -8,7 +8,7 @@ use crate::respond::{self, BoxError, GatewayError, ProxyBody};
 use crate::route::{self, Transport};
 use crate::throttle::ThrottleRequest;
 use crate::url_template::Variables;
-use crate::{api_key, authorize, defects, key_type, proxy};
+use crate::{api_key, authorize, defects, internal_key, key_type, proxy};
 use bytes::Bytes;
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH};
 use http::{Method, Request, Response};
@@ -79,7 +79,21 @@ impl Gateway {
             .api_key
             .then(|| api_key::credential(&parts.headers, selected.query()))
             .flatten();
-        let caller = if operation.is_unsecured() {
+        let internal_key = parts
+            .headers
+            .get(internal_key::INTERNAL_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        let caller = if let Some(key) = internal_key {
+            // First, whatever the resource's auth type (priority -10).
+            Caller::InternalKey(Arc::new(internal_key::authenticate(
+                key,
+                &self.verifier,
+                self.clock.as_ref(),
+                &selected.api.artifact,
+            )?))
+        } else if operation.is_unsecured() {
             Caller::Anonymous
         } else if let Some(key) = api_key.filter(|_| {
             !(selected.api.oauth2 && parts.headers.contains_key(http::header::AUTHORIZATION))
@@ -93,6 +107,16 @@ impl Gateway {
                 &parts.headers,
                 parts.extensions.get::<RemoteAddr>().map(|r| r.0.ip()),
             )?)
+        } else if let Some(basic) = selected
+            .api
+            .basic_auth
+            .then(|| parts.headers.get(http::header::AUTHORIZATION))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("Basic ") || !selected.api.oauth2)
+        {
+            // After OAuth in WSO2's order: a Basic header is no bearer token.
+            Caller::Basic(self.basic_caller(basic).await?)
         } else if selected.api.oauth2 {
             Caller::Token(authenticate::authenticate(
                 &parts.headers,
@@ -105,8 +129,10 @@ impl Gateway {
             return Err(GatewayError::MissingCredentials);
         };
         // The key is the gateway's business, not the backend's.
-        if matches!(caller, Caller::ApiKey(_)) {
-            parts.headers.remove(api_key::API_KEY_HEADER);
+        match caller {
+            Caller::ApiKey(_) => drop(parts.headers.remove(api_key::API_KEY_HEADER)),
+            Caller::InternalKey(_) => drop(parts.headers.remove(internal_key::INTERNAL_KEY_HEADER)),
+            Caller::Anonymous | Caller::Token(_) | Caller::Basic(_) => {}
         }
 
         // 4. authorize: key mapping, subscription, scopes.
@@ -142,6 +168,21 @@ impl Gateway {
         // 6. key type → endpoint.
         let decided = key_type::choose_key_type(api, authorized.key_type);
         let served = defects::key_type(&self.defects, api, authorized.key_type, decided)?;
+
+        // The backend JWT, when `[apim.jwt]` enables it, for an identified caller.
+        if let Some(jwt) = &self.backend_jwt
+            && let Some(value) = crate::backend_jwt::for_request(
+                jwt,
+                &caller,
+                &authorized,
+                &api.artifact,
+                &parts.headers,
+                &self.settings.tenant_domain,
+                self.clock.now_secs(),
+            )
+        {
+            parts.headers.insert(jwt.header().clone(), value);
+        }
 
         // 7. proxy (8. respond is the caller's: CORS on the way out).
         let body = body.map_err(proxy::client_body_error).boxed_unsync();

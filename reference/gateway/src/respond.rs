@@ -75,6 +75,9 @@ pub enum GatewayError {
     MissingCredentials,
     #[error("invalid credentials: {0:?}")]
     InvalidCredentials(InvalidToken),
+    /// The user store could not be asked (Basic auth): 900900.
+    #[error("authentication unavailable")]
+    AuthenticationUnavailable,
     /// No key mapping for the token's client, or no subscription to this API.
     #[error("subscription validation failed")]
     Forbidden,
@@ -140,6 +143,8 @@ pub enum ThrottleCode {
     Subscription,
     /// 900807: the subscription tier's burst control.
     SubscriptionBurst,
+    /// 900806: a custom rule (the Admin API's `/throttling/policies/custom`).
+    Custom,
 }
 
 impl ThrottleCode {
@@ -150,6 +155,7 @@ impl ThrottleCode {
             Self::Application => "900803",
             Self::Subscription => "900804",
             Self::SubscriptionBurst => "900807",
+            Self::Custom => "900806",
         }
     }
 }
@@ -248,6 +254,12 @@ impl GatewayError {
                 "900901",
                 "Invalid Credentials",
                 "Invalid Credentials. Make sure you have provided the correct security credentials",
+            ),
+            AuthenticationUnavailable => auth_failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "900900",
+                "Unclassified Authentication Failure",
+                "Error while accessing backend services for API key validation",
             ),
             Forbidden => auth_failure(
                 StatusCode::FORBIDDEN,

@@ -56,6 +56,8 @@ pub struct ApiRoute {
     /// names no scheme) and API keys (`api_key`).
     pub oauth2: bool,
     pub api_key: bool,
+    /// `basic_auth` among the security schemes.
+    pub basic_auth: bool,
     /// Backend base URLs without a trailing `/`.
     pub production: Option<String>,
     pub sandbox: Option<String>,
@@ -416,6 +418,7 @@ impl ApiRoute {
             oauth2: artifact.security_scheme.is_empty()
                 || artifact.security_scheme.iter().any(|s| s == "oauth2"),
             api_key: artifact.security_scheme.iter().any(|s| s == "api_key"),
+            basic_auth: artifact.security_scheme.iter().any(|s| s == "basic_auth"),
         }
     }
 

@@ -69,6 +69,11 @@ pub struct GatewaySettings {
     pub tenant_domain: String,
     /// `[apim.throttling]`: where decisions come from and events go to.
     pub throttle: ThrottleSettings,
+    /// `[apim.jwt]`: the backend JWT (off by default).
+    pub backend_jwt: tollgate_config::model::Jwt,
+    /// What backend JWTs are signed with: the node's `[keystore.tls]` pair (`None`: the
+    /// built-in `wso2carbon` one).
+    pub signing_key: Option<crate::backend_jwt::SigningKey>,
     /// `data_retrieval_mode = "sync"`: start-up deployment blocks the server's start, so the
     /// API ports accept nothing until the start-up sync is done. `async` (WSO2's default):
     /// they serve at once, 404 for what has not arrived yet.
@@ -128,6 +133,8 @@ impl GatewaySettings {
             )],
             tenant_domain: "carbon.super".to_owned(),
             throttle: ThrottleSettings::from_config(&cfg.throttling),
+            backend_jwt: cfg.jwt.clone(),
+            signing_key: None,
         }
     }
 }

@@ -12,7 +12,9 @@
 //!    this node only (`rateLimitCount` per `rateLimitTimeUnit`; window 60 000 ms for `min`,
 //!    else 1 000 ms; 900807 without a next access time);
 //! 4. the application tier, per application per end user (`key::application`, 900803);
-//! 5. (custom Siddhi policies: not evaluated);
+//! 5. custom rules: each rule's key template filled with the request's values (`$userId`,
+//!    `$apiContext`, `$clientIp`, …; [`fill_key_template`]), refused while the TM holds that key
+//!    throttled (900806);
 //! 6. the API's hard limit (`maxTps` of the key type), counted on this node (503 900801);
 //!
 //! else one [`RequestEvent`] goes to the Traffic Managers with `try_publish` (never awaited:
@@ -44,8 +46,8 @@ use tokio::sync::watch;
 use tollgate_protocol::artifact::{ApiArtifact, KeyType, Operation};
 use tollgate_protocol::event::Event;
 use tollgate_protocol::throttle::{
-    BlockingCondition, BlockingFacts, DenyPolicy, PolicyLevel, ThrottleData, ThrottlePolicy,
-    TimeUnit, UNLIMITED, defaults, key,
+    BlockingCondition, BlockingFacts, DenyPolicy, KeyFacts, PolicyLevel, ThrottleData,
+    ThrottlePolicy, TimeUnit, UNLIMITED, defaults, fill_key_template, key,
 };
 use tollgate_traffic_manager::{DecisionFollower, EventPublisher};
 // Re-exported: what callers of this module's API see, without depending on the TM crate.
@@ -53,6 +55,8 @@ pub use tollgate_traffic_manager::{FollowerStatus, PublisherStats, ThrottleDataH
 
 /// The subscription tier of an unauthenticated request.
 pub const UNAUTHENTICATED: &str = "Unauthenticated";
+/// The application an internal key's calls count under (`INTERNAL_KEY_APP_NAME`).
+pub const INTERNAL_KEY_APP: &str = "internal-key-app";
 /// The user of an unauthenticated request (`END_USER_ANONYMOUS`).
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -80,10 +84,16 @@ struct Tables {
     subscription: HashMap<String, SubscriptionTier>,
     /// Deny conditions in force, by condition id.
     blocking: BTreeMap<String, BlockingCondition>,
+    /// Custom rules' key templates, by rule name (WSO2's `keyTemplateMap`).
+    key_templates: BTreeMap<String, String>,
 }
 
 impl Tables {
     fn upsert(&mut self, policy: &ThrottlePolicy) {
+        if let ThrottlePolicy::Custom(rule) = policy {
+            self.key_templates
+                .insert(rule.policy_name.clone(), rule.key_template.clone());
+        }
         if let ThrottlePolicy::Subscription(p) = policy {
             // `rateLimitTimeUnit` `min` → a one-minute window, anything else one second
             // (`ThrottleHandler` builds the Synapse throttle context so).
@@ -381,6 +391,13 @@ impl Throttle {
             } => {
                 tables.subscription.remove(policy_name);
             }
+            Event::PolicyDelete {
+                policy_level: PolicyLevel::Custom,
+                policy_name,
+                ..
+            } => {
+                tables.key_templates.remove(policy_name);
+            }
             Event::PolicyDelete { .. } => return true,
             Event::Blocking { condition, state } => tables.block(condition, *state),
             _ => return false,
@@ -406,6 +423,14 @@ impl Throttle {
                 subject,
                 Some(app),
             ),
+            // The Publisher's internal key: WSO2's `internal-key-app` on Unlimited tiers.
+            (None, None, Some(subject)) if matches!(r.caller, Caller::InternalKey(_)) => {
+                (INTERNAL_KEY_APP, UNLIMITED, UNLIMITED, subject, None)
+            }
+            // Basic auth: the user is the application, on the Unauthenticated tier.
+            (None, None, Some(subject)) if matches!(r.caller, Caller::Basic(_)) => {
+                (subject, UNLIMITED, UNAUTHENTICATED, subject, None)
+            }
             _ => {
                 ip_text = r.ip.map(|ip| ip.to_string()).unwrap_or_default();
                 (
@@ -505,6 +530,28 @@ impl Throttle {
             && let Some(expiry) = throttled(&app_key)
         {
             return Err(out(ThrottleCode::Application, expiry));
+        }
+
+        // 5. Custom rules: each key template filled with this request's values.
+        if !tables.key_templates.is_empty() {
+            let resource_key = resource_key.clone().unwrap_or_else(|| {
+                key::resource(&api.context, &api.version, r.resource_template, r.verb)
+            });
+            let facts = KeyFacts {
+                resource_key: &resource_key,
+                user_id: &user,
+                api_context: &api.context,
+                api_version: &api.version,
+                app_tenant: &self.tenant,
+                api_tenant: &self.tenant,
+                app_id,
+                client_ip: r.ip,
+            };
+            for template in tables.key_templates.values() {
+                if let Some(expiry) = throttled(&fill_key_template(template, &facts)) {
+                    return Err(out(ThrottleCode::Custom, expiry));
+                }
+            }
         }
 
         // 6. Hard limit: the API's maxTps for this key type, on this node.

@@ -484,6 +484,17 @@ fn gateway_settings(cfg: &DeploymentConfig, name: &str, signing: &tls::KeyPair) 
     if !settings.trusted_keys.contains(&own) {
         settings.trusted_keys.push(own);
     }
+    // Backend JWTs are signed with the node's own keystore pair, as WSO2's gateway signs them.
+    if settings.backend_jwt.enable {
+        match tollgate_gateway::backend_jwt::SigningKey::from_pems(
+            &signing.private_key_pem,
+            &signing.certificate_pem,
+            &signing.key_id,
+        ) {
+            Ok(key) => settings.signing_key = Some(key),
+            Err(error) => tracing::error!(%error, "backend JWT signed with the built-in key"),
+        }
+    }
     settings
 }
 

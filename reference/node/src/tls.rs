@@ -34,6 +34,8 @@ pub struct KeyPair {
     pub public_key_pem: String,
     /// The `kid` tokens carry: `[keystore.tls] alias` (`wso2carbon` by default).
     pub key_id: String,
+    /// The keystore's certificate chain, PEM (the backend JWT's `x5t` names the first).
+    pub certificate_pem: String,
 }
 
 impl KeyPair {
@@ -43,6 +45,7 @@ impl KeyPair {
             private_key_pem: security::DEFAULT_KEY_PEM.to_owned(),
             public_key_pem: security::DEFAULT_PUBLIC_KEY_PEM.to_owned(),
             key_id: security::DEFAULT_KEY_ALIAS.to_owned(),
+            certificate_pem: security::DEFAULT_CERT_PEM.to_owned(),
         }
     }
 }
@@ -140,6 +143,8 @@ fn key_pair_from_pem(file: &Path, pem: &str, alias: &str) -> Result<KeyPair, Tls
         private_key_pem,
         public_key_pem,
         key_id: alias.to_owned(),
+        // The keystore file holds the chain and the key: the PEM reader takes the certificates.
+        certificate_pem: pem.to_owned(),
     })
 }
 

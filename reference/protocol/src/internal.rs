@@ -19,6 +19,29 @@ pub const EVENTS: &str = "/internal/data/v1/notifications";
 /// default); a follower times a stream out at a few of these.
 pub const EVENTS_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// `POST` [`BasicAuthRequest`] → [`BasicAuthValidation`]: checks a user's password against the
+/// control plane's user store, as WSO2 gateways ask the Key Manager's
+/// `RemoteUserStoreManagerService` (`BasicAuthCredentialValidator#validate`).
+pub const BASIC_AUTH: &str = "/internal/data/v1/basic-auth";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicAuthRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// `BasicAuthValidationInfoDTO`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicAuthValidation {
+    pub authenticated: bool,
+    /// `admin@carbon.super`.
+    #[serde(default)]
+    pub domain_qualified_username: String,
+    #[serde(default)]
+    pub user_role_list: Vec<String>,
+}
+
 /// Gateway-local: `GET` → deployed APIs on this node (WSO2's `/api/am/gateway/v2/apis`).
 pub const GATEWAY_APIS: &str = "/api/am/gateway/v2/apis";
 

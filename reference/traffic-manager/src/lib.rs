@@ -35,8 +35,12 @@
 //! compare each decision's expiry with their own clock, so moving a `ManualClock` past a
 //! window frees its keys at once.
 //!
-//! Not done (said, not faked): conditional groups of advanced policies and custom (Siddhi)
-//! policies are stored but not evaluated; the `_default`/`_condition_N` key suffixes of
+//! Custom rules are counted from their compiled Siddhi subset
+//! (`tollgate_protocol::throttle::siddhi`): each eligible event once, under the query's own
+//! `throttleKey`, in the same windows and decisions as the policies.
+//!
+//! Not done (said, not faked): conditional groups of advanced policies are stored but not
+//! evaluated; the `_default`/`_condition_N` key suffixes of
 //! WSO2's advanced-policy decisions are not used (decisions carry the plain key); TM-to-TM
 //! event duplication (`event_duplicate_url`) is not needed because every url group already
 //! receives every event.

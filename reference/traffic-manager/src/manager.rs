@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::throttle::{
-    PolicyLevel, Quota, RequestEvent, ThrottleDecision, ThrottlePolicy,
+    CustomPlan, PolicyLevel, Quota, RequestEvent, ThrottleDecision, ThrottlePolicy,
 };
 
 const SHARDS: usize = 32;
@@ -48,7 +48,17 @@ struct Limit {
 #[derive(Debug, Default)]
 struct PolicyTable {
     by_level: HashMap<PolicyLevel, HashMap<String, Limit>>,
+    /// Custom rules, in creation order: each event is offered to every one.
+    custom: Vec<CustomCounting>,
     policies: Vec<ThrottlePolicy>,
+}
+
+/// A custom rule compiled for counting.
+#[derive(Debug)]
+struct CustomCounting {
+    name: String,
+    plan: CustomPlan,
+    limit: Limit,
 }
 
 impl PolicyTable {
@@ -135,11 +145,42 @@ impl TrafficManager {
         let policies = change(&old.policies);
         let mut table = PolicyTable::default();
         for policy in policies {
-            if policy.is_unlimited() {
+            if let ThrottlePolicy::Custom(rule) = &policy {
+                match rule.compile() {
+                    Ok(plan) => {
+                        let quota = Quota::Count(plan.limit);
+                        let window = plan.window_millis;
+                        let kept = old
+                            .custom
+                            .iter()
+                            .find(|c| c.name == rule.policy_name && c.plan == plan)
+                            .map(|c| c.limit);
+                        let limit = kept.unwrap_or_else(|| {
+                            *generation += 1;
+                            Limit {
+                                window,
+                                quota,
+                                generation: *generation,
+                            }
+                        });
+                        table.custom.push(CustomCounting {
+                            name: rule.policy_name.clone(),
+                            plan,
+                            limit,
+                        });
+                    }
+                    // The Admin API refuses such a query; one from elsewhere is not counted.
+                    Err(error) => {
+                        tracing::warn!(rule = %rule.policy_name, %error, "custom rule not deployed")
+                    }
+                }
                 table.policies.push(policy);
                 continue;
             }
-            let limit = policy.default_limit();
+            let Some(limit) = policy.default_limit().filter(|_| !policy.is_unlimited()) else {
+                table.policies.push(policy);
+                continue;
+            };
             let quota = limit.quota();
             let window = limit.window_millis();
             // Unchanged policies keep their counters.
@@ -290,6 +331,12 @@ impl TrafficManager {
                 bytes,
             );
         }
+        // Custom rules: each eligible event counts once against the rule's own key.
+        for rule in &table.custom {
+            if let Some(key) = rule.plan.key_of(event) {
+                self.count_with(&key, rule.limit, now, bytes);
+            }
+        }
     }
 
     fn count(
@@ -308,6 +355,14 @@ impl TrafficManager {
         let Some(limit) = table.limit(level, tier) else {
             return;
         };
+        self.count_with(key, limit, now, bytes);
+    }
+
+    /// Counts one event on `key` under `limit`; emits a decision when its state flips.
+    fn count_with(&self, key: &str, limit: Limit, now: i64, bytes: i64) {
+        if key.is_empty() {
+            return;
+        }
         let (amount, quota) = match limit.quota {
             Quota::Count(n) => (1, n),
             Quota::Bytes(n) => (bytes, n),
@@ -677,5 +732,64 @@ mod tests {
         assert!(!decisions[0].is_throttled);
         assert_eq!(tm.used("k"), Some(1));
         assert_eq!(tm.used("j"), Some(11));
+    }
+
+    fn custom_rule(name: &str, limit: i64) -> ThrottlePolicy {
+        ThrottlePolicy::Custom(tollgate_protocol::throttle::CustomRule {
+            policy_name: name.into(),
+            key_template: "$userId".into(),
+            siddhi_query: format!(
+                "FROM RequestStream SELECT userId, (userId == 'admin@carbon.super') AS isEligible, \
+                 str:concat('admin@carbon.super','') as throttleKey INSERT INTO EligibilityStream; \
+                 FROM EligibilityStream[isEligible==true]#throttler:timeBatch(1 min) \
+                 SELECT throttleKey, (count(userId) >= {limit}) as isThrottled, expiryTimeStamp \
+                 group by throttleKey INSERT ALL EVENTS into ResultStream;"
+            ),
+            ..Default::default()
+        })
+    }
+
+    fn user_event(user: &str) -> RequestEvent {
+        RequestEvent {
+            user_id: user.into(),
+            app_key: format!("1:{user}"),
+            app_tier: "Unlimited".into(),
+            ..RequestEvent::default()
+        }
+    }
+
+    #[test]
+    fn custom_rules_count_eligible_events_under_the_querys_key_per_window() {
+        let (tm, clock) = tm();
+        tm.upsert_policy(custom_rule("admin5", 5));
+        let mut rx = tm.subscribe();
+        for _ in 0..4 {
+            tm.process(&user_event("admin@carbon.super"));
+            tm.process(&user_event("bob@carbon.super"));
+        }
+        assert!(drain(&mut rx).is_empty());
+        assert_eq!(tm.used("admin@carbon.super"), Some(4));
+        assert_eq!(tm.used("bob@carbon.super"), None, "not eligible");
+        tm.process(&user_event("admin@carbon.super"));
+        assert_eq!(
+            drain(&mut rx),
+            vec![ThrottleDecision {
+                throttle_key: "admin@carbon.super".into(),
+                is_throttled: true,
+                expiry_time_stamp: NOON + 60_000,
+            }]
+        );
+        clock.set_millis(NOON + 60_000);
+        assert_eq!(tm.tick(), 1, "the window's end releases the key");
+        // An unchanged rule keeps its count; a changed one starts over.
+        tm.process(&user_event("admin@carbon.super"));
+        tm.upsert_policy(custom_rule("admin5", 5));
+        assert_eq!(tm.used("admin@carbon.super"), Some(1));
+        tm.upsert_policy(custom_rule("admin5", 6));
+        tm.process(&user_event("admin@carbon.super"));
+        assert_eq!(tm.used("admin@carbon.super"), Some(1));
+        tm.remove_policy(PolicyLevel::Custom, "admin5");
+        tm.process(&user_event("admin@carbon.super"));
+        assert_eq!(tm.used("admin@carbon.super"), Some(1), "no longer counted");
     }
 }

@@ -54,16 +54,18 @@ enum Level {
     Resource,
     Subscription,
     Application,
+    Custom,
 }
 
-const LEVELS: [(&str, Level); 4] = [
+const LEVELS: [(&str, Level); 5] = [
     ("api", Level::Api),
     ("resource", Level::Resource),
     ("subscription", Level::Subscription),
     ("application", Level::Application),
+    ("custom", Level::Custom),
 ];
 
-const KEYS: [&str; 6] = ["gateway", "level", "api", "app", "resource", "user"];
+const KEYS: [&str; 7] = ["gateway", "level", "api", "app", "resource", "user", "key"];
 
 impl Reader<'_> {
     /// `{ gateway = "production-gateway", level = "subscription", app = "shop", api = "pizza" }`.
@@ -81,9 +83,10 @@ impl Reader<'_> {
             Level::Resource => ("resource", &["api", "resource"]),
             Level::Subscription => ("subscription", &["app", "api"]),
             Level::Application => ("application", &["app", "user"]),
+            Level::Custom => ("custom", &["key"]),
         };
         let mut misplaced = false;
-        for key in ["api", "app", "resource", "user"] {
+        for key in ["api", "app", "resource", "user", "key"] {
             if takes.contains(&key) {
                 continue;
             }
@@ -186,6 +189,9 @@ impl Reader<'_> {
                     .unwrap_or_else(|| DEFAULT_USER.to_owned());
                 ThrottleKey::Application { app, user }
             }
+            Level::Custom => ThrottleKey::Custom {
+                key: self.req(&t, "key", Self::string)?,
+            },
         };
         if misplaced {
             return None;

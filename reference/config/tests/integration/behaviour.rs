@@ -534,3 +534,34 @@ fn a_label_near_a_declared_environment_is_a_typo_and_another_may_name_a_run_time
     );
     assert_eq!(check_gateway_labels(&cp, &gw).len(), 3);
 }
+
+#[test]
+fn the_backend_jwt_is_off_by_default_and_read_with_wso2s_keys() {
+    let off = loaded("[server]\noffset = 1\n");
+    assert_eq!(off.config.jwt, tollgate_config::model::Jwt::default());
+    assert!(!off.config.jwt.enable);
+    assert_eq!(off.config.jwt.header, "X-JWT-Assertion");
+
+    let on = loaded(
+        r#"
+[apim.jwt]
+enable = true
+encoding = "base64url"
+claim_dialect = "http://example.com/claims"
+signing_algorithm = "NONE"
+use_kid_property = false
+claims_extractor_impl = "org.wso2.carbon.apimgt.impl.token.ExtendedDefaultClaimsRetriever"
+
+[apim.jwt.gateway_generator]
+excluded_claims = ["scope", "azp"]
+"#,
+    );
+    let jwt = &on.config.jwt;
+    assert!(jwt.enable);
+    assert_eq!(jwt.header, "X-JWT-Assertion");
+    assert_eq!(jwt.encoding, tollgate_config::model::JwtEncoding::Base64Url);
+    assert_eq!(jwt.claim_dialect, "http://example.com/claims");
+    assert!(!jwt.signed);
+    assert!(!jwt.use_kid);
+    assert_eq!(jwt.excluded_claims, ["scope", "azp"]);
+}

@@ -406,3 +406,16 @@ fn utf8_text_names_the_first_bad_byte_in_characters() {
         Err((2, 2))
     );
 }
+
+#[test]
+fn an_unknown_backend_jwt_encoding_is_refused_at_its_value() {
+    let found = errors("[apim.jwt]\nenable = true\nencoding = \"base64URL\"\n");
+    assert_eq!(positions(&found), [(3, 12, "apim.jwt.encoding")]);
+    assert!(
+        found[0]
+            .message
+            .contains("expected one of base64, base64url"),
+        "{}",
+        found[0].message
+    );
+}

@@ -1,4 +1,5 @@
-//! Admin v4 (`/api/am/admin/v4`): throttling policies per level ([`policies`]), deny
+//! Admin v4 (`/api/am/admin/v4`): throttling policies per level ([`policies`]), custom rules
+//! ([`custom`]), deny
 //! policies ([`deny`]) and gateway environments ([`environments`]), plus the internal `throttling-data` pull for gateways and TMs.
 //!
 //! Every change is published on the event hub (`POLICY_CREATE`/`POLICY_UPDATE`/
@@ -7,6 +8,7 @@
 
 pub mod applications;
 pub mod categories;
+pub mod custom;
 pub mod deny;
 pub mod environments;
 pub mod key_managers;
@@ -55,6 +57,16 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     use axum::routing::get as g;
     Router::new()
         .route("/throttling/policies/search", g(policies::search))
+        .route(
+            "/throttling/policies/custom",
+            g(custom::list).post(custom::create),
+        )
+        .route(
+            "/throttling/policies/custom/{rule_id}",
+            g(custom::get_one)
+                .put(custom::update)
+                .delete(custom::delete),
+        )
         .route(
             "/throttling/policies/{level}",
             g(policies::list).post(policies::create),

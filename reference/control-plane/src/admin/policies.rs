@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::throttle::{
-    AdvancedPolicy, ApplicationPolicy, PolicyLevel, SubscriptionPolicy, ThrottlePolicy,
+    AdvancedPolicy, ApplicationPolicy, PolicyLevel, SubscriptionPolicy, ThrottleLimit,
+    ThrottlePolicy,
 };
 
 const BASE: &str = "/api/am/admin/v4/throttling/policies";
@@ -44,6 +45,7 @@ fn resource(level: PolicyLevel) -> &'static str {
         PolicyLevel::Application => "application policy",
         PolicyLevel::Subscription => "subscription policy",
         PolicyLevel::Advanced => "advanced policy",
+        PolicyLevel::Custom => "custom rule",
     }
 }
 
@@ -52,6 +54,7 @@ fn title(level: PolicyLevel) -> &'static str {
         PolicyLevel::Application => "Application",
         PolicyLevel::Subscription => "Subscription",
         PolicyLevel::Advanced => "Advanced",
+        PolicyLevel::Custom => "Custom",
     }
 }
 
@@ -83,10 +86,12 @@ fn parse(level: PolicyLevel, body: &[u8]) -> Result<ThrottlePolicy, RestError> {
             ThrottlePolicy::Subscription(parse_json::<SubscriptionPolicy>(&bytes)?)
         }
         PolicyLevel::Advanced => ThrottlePolicy::Advanced(parse_json::<AdvancedPolicy>(&bytes)?),
+        // `/throttling/policies/custom` has its own handlers (`custom.rs`).
+        PolicyLevel::Custom => ThrottlePolicy::Custom(parse_json(&bytes)?),
     };
     policy
         .default_limit()
-        .validate()
+        .map_or(Ok(()), ThrottleLimit::validate)
         .map_err(RestError::bad_request)?;
     if let ThrottlePolicy::Subscription(SubscriptionPolicy {
         permissions: Some(p),
@@ -106,7 +111,7 @@ fn parse(level: PolicyLevel, body: &[u8]) -> Result<ThrottlePolicy, RestError> {
 }
 
 /// Sets id, name and the fields WSO2 fills in.
-fn stamp(policy: &mut ThrottlePolicy, id: &str, name: Option<&str>) {
+pub(super) fn stamp(policy: &mut ThrottlePolicy, id: &str, name: Option<&str>) {
     fn fill(
         policy_id: &mut String,
         policy_name: &mut String,
@@ -142,6 +147,14 @@ fn stamp(policy: &mut ThrottlePolicy, id: &str, name: Option<&str>) {
             name,
         ),
         ThrottlePolicy::Advanced(p) => fill(
+            &mut p.policy_id,
+            &mut p.policy_name,
+            &mut p.display_name,
+            &mut p.is_deployed,
+            id,
+            name,
+        ),
+        ThrottlePolicy::Custom(p) => fill(
             &mut p.policy_id,
             &mut p.policy_name,
             &mut p.display_name,
@@ -204,6 +217,7 @@ pub async fn search(
         PolicyLevel::Application => "app",
         PolicyLevel::Subscription => "sub",
         PolicyLevel::Advanced => "api",
+        PolicyLevel::Custom => "global",
     };
     let state = cp.lock();
     let list: Vec<Value> = state
@@ -223,6 +237,7 @@ pub async fn search(
                 ThrottlePolicy::Application(x) => (&x.display_name, &x.description, x.is_deployed),
                 ThrottlePolicy::Subscription(x) => (&x.display_name, &x.description, x.is_deployed),
                 ThrottlePolicy::Advanced(x) => (&x.display_name, &x.description, x.is_deployed),
+                ThrottlePolicy::Custom(x) => (&x.display_name, &x.description, x.is_deployed),
             };
             json!({"uuid": p.id(), "policyName": p.name(), "displayName": display_name,
                 "description": description, "isDeployed": deployed, "type": short(p.level())})
@@ -324,6 +339,8 @@ pub async fn update(
 /// WSO2's `hasAttachments`: who still uses the policy.
 fn attached(state: &Store, level: PolicyLevel, name: &str) -> bool {
     match level {
+        // Nothing names a custom rule: it applies to every request.
+        PolicyLevel::Custom => false,
         PolicyLevel::Application => state
             .applications
             .values()
@@ -355,6 +372,7 @@ fn delete_error(level: PolicyLevel, id: &str) -> RestError {
         PolicyLevel::Application => "Application level policy",
         PolicyLevel::Subscription => "Subscription level policy",
         PolicyLevel::Advanced => "Advanced level policy",
+        PolicyLevel::Custom => "custom rule",
     };
     RestError::new(
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,6 +5,7 @@ pub mod apis;
 pub mod comments;
 pub mod definitions;
 pub mod documents;
+pub mod internal_key;
 pub mod misc;
 pub mod revisions;
 pub mod scopes;
@@ -32,6 +33,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/apis", get(apis::list).post(apis::create))
         .route("/apis/change-lifecycle", post(apis::change_lifecycle))
         .route("/apis/{api_id}/lifecycle-state", get(apis::lifecycle_state))
+        .route("/apis/{api_id}/generate-key", post(internal_key::generate))
         .route(
             "/apis/{api_id}/swagger",
             get(definitions::publisher_get).put(definitions::publisher_put),

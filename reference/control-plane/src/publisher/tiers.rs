@@ -24,7 +24,11 @@ pub const TIER_MANAGE: &str = "apim:tier_manage";
 /// One policy as a `Tier`: `unitTime` in milliseconds, `requestCount` the count or the data
 /// amount, FREE unless the policy has a commercial billing plan.
 pub(crate) fn tier_json(policy: &ThrottlePolicy, level: &str, devportal: bool) -> Value {
-    let (count, unit_time, time_unit, quota_type, data_unit) = match policy.default_limit() {
+    // Custom rules are not tiers (their limit is in their Siddhi query).
+    let Some(limit) = policy.default_limit() else {
+        return Value::Null;
+    };
+    let (count, unit_time, time_unit, quota_type, data_unit) = match limit {
         ThrottleLimit::RequestCount { request_count: l } => (
             l.request_count,
             i64::from(l.unit_time) * l.time_unit.millis(),
@@ -51,6 +55,7 @@ pub(crate) fn tier_json(policy: &ThrottlePolicy, level: &str, devportal: bool) -
         ThrottlePolicy::Application(p) => (&p.display_name, &p.description),
         ThrottlePolicy::Subscription(p) => (&p.display_name, &p.description),
         ThrottlePolicy::Advanced(p) => (&p.display_name, &p.description),
+        ThrottlePolicy::Custom(p) => (&p.display_name, &p.description),
     };
     let (rate_limit_count, rate_limit_time_unit, stop_on_quota_reach, plan) = match policy {
         ThrottlePolicy::Subscription(p) => (

@@ -52,6 +52,8 @@ pub fn settings(labels: &[&str]) -> GatewaySettings {
             enable_blocking: true,
             ..Default::default()
         },
+        backend_jwt: Default::default(),
+        signing_key: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod endpoints;
 mod fuzz;
 mod hostile_requests;
 mod hostile_tokens;
+mod internal_keys;
 mod request_path;
 mod runtime_home;
 mod start;

@@ -13,8 +13,8 @@ use tollgate_protocol::artifact::{ApiArtifact, EnvironmentType, MaxTps};
 use tollgate_protocol::event::Event;
 use tollgate_protocol::store::{Application, SubscriptionStatus};
 use tollgate_protocol::throttle::{
-    ConditionType, DenyPolicy, SubscriptionPolicy, ThrottleData, ThrottleDecision, ThrottleLimit,
-    ThrottlePolicy, TimeUnit, defaults,
+    ConditionType, CustomRule, DenyPolicy, PolicyLevel, SubscriptionPolicy, ThrottleData,
+    ThrottleDecision, ThrottleLimit, ThrottlePolicy, TimeUnit, defaults,
 };
 use tollgate_traffic_manager::{
     Backoff, DecisionFollower, EventPublisher, PublishGroup, PublisherSettings, ThrottleDataHolder,
@@ -524,4 +524,81 @@ async fn an_unsecured_resource_is_counted_per_client_ip_on_the_unauthenticated_t
         f.gw.handle(from("10.1.2.4"), tollgate_gateway::Transport::Https)
             .await;
     assert_eq!(other.status(), 200, "another client's quota");
+}
+
+fn custom_rule(name: &str, template: &str, limit: i64) -> ThrottlePolicy {
+    ThrottlePolicy::Custom(CustomRule {
+        policy_name: name.into(),
+        key_template: template.into(),
+        siddhi_query: format!(
+            "FROM RequestStream SELECT userId, (userId == 'admin@carbon.super') AS isEligible, \
+             str:concat('admin@carbon.super','') as throttleKey INSERT INTO EligibilityStream; \
+             FROM EligibilityStream[isEligible==true]#throttler:timeBatch(1 min) \
+             SELECT throttleKey, (count(userId) >= {limit}) as isThrottled, expiryTimeStamp \
+             group by throttleKey INSERT ALL EVENTS into ResultStream;"
+        ),
+        ..CustomRule::default()
+    })
+}
+
+#[tokio::test]
+async fn a_custom_rules_key_template_is_filled_per_request_and_answers_900806() {
+    let f = fixture("Unlimited", "Unlimited", |_| {}).await;
+    let holder = f.holder();
+    holder.apply(&throttled(
+        "admin@carbon.super:/pizzashack/1.0.0",
+        WINDOW_END,
+    ));
+    assert_eq!(f.menu().await.status, 200, "no rule names that key yet");
+    f.gw.apply_event(&envelope(
+        13,
+        Event::PolicyCreate {
+            policy: Box::new(custom_rule("perApi", "$userId:$apiContext", 5)),
+        },
+    ));
+    let answer = f.menu().await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(answer.json()["code"], "900806");
+    assert_eq!(answer.json()["message"], "Message throttled out");
+    assert_eq!(
+        answer.headers["retry-after"],
+        "Tue, 14 Nov 2023 22:14:00 GMT"
+    );
+    f.gw.apply_event(&envelope(
+        14,
+        Event::PolicyDelete {
+            policy_level: PolicyLevel::Custom,
+            policy_id: String::new(),
+            policy_name: "perApi".into(),
+        },
+    ));
+    assert_eq!(f.menu().await.status, 200, "the rule is gone");
+}
+
+#[tokio::test]
+async fn a_custom_rule_counted_by_the_tm_refuses_its_user_until_the_window_ends() {
+    let f = fixture("Unlimited", "Unlimited", |_| {}).await;
+    let rule = custom_rule("admin3", "$userId", 3);
+    f.gw.throttle()
+        .apply_data(&with_policies(vec![rule.clone()]));
+    let mut policies = defaults();
+    policies.push(rule);
+    let tm = traffic_manager(&f.clock, policies).await;
+    follow(&f.gw, &tm).await;
+
+    for _ in 0..3 {
+        assert_eq!(f.menu().await.status, 200);
+    }
+    let mut status = f.gw.throttle().follower_status().unwrap();
+    tokio::time::timeout(BOUNDED, status.wait_for(|s| s.decisions >= 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tm.tm.used("admin@carbon.super"), Some(3));
+    let answer = f.menu().await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(answer.json()["code"], "900806");
+    f.clock.set_millis(WINDOW_END + 1);
+    assert_eq!(f.menu().await.status, 200, "a new window");
+    tm.stop.cancel();
 }

@@ -34,16 +34,21 @@
 //! | [`key`] | the throttle keys gateway and TM both count by |
 //! | [`wire`] | the TM's two endpoints: request events, decisions; the control plane's throttle data |
 //! | [`deny`] | deny policies (blocking conditions) and their evaluation |
+//! | [`custom`] | custom rules: their compiled plan (TM) and key templates (gateway) |
+//! | [`siddhi`] | the Siddhi subset custom rules are written in, and its located errors |
 //!
 //! Every item is re-exported here: `throttle::RequestEvent` and `throttle::wire::RequestEvent`
 //! are one type.
 
+pub mod custom;
 pub mod deny;
 pub mod key;
 pub mod policy;
+pub mod siddhi;
 pub mod tiers;
 pub mod wire;
 
+pub use custom::*;
 pub use deny::*;
 pub use policy::*;
 pub use tiers::*;

@@ -1,6 +1,7 @@
 //! Throttling policies as the Admin API (v4) writes them: limits, their windows, and the three
 //! levels (application, subscription, advanced).
 
+use super::custom::CustomRule;
 use serde::{Deserialize, Serialize};
 
 /// The name of the policy that is never counted (WSO2 never deploys it to the TM).
@@ -248,6 +249,8 @@ pub enum PolicyLevel {
     Application,
     Subscription,
     Advanced,
+    /// Custom rules (WSO2's `GLOBAL` level).
+    Custom,
 }
 
 impl PolicyLevel {
@@ -256,6 +259,7 @@ impl PolicyLevel {
             Self::Application => "application",
             Self::Subscription => "subscription",
             Self::Advanced => "advanced",
+            Self::Custom => "custom",
         }
     }
 }
@@ -270,6 +274,8 @@ pub enum ThrottlePolicy {
     Subscription(SubscriptionPolicy),
     #[serde(rename = "AdvancedThrottlePolicy")]
     Advanced(AdvancedPolicy),
+    #[serde(rename = "CustomRule")]
+    Custom(CustomRule),
 }
 
 impl ThrottlePolicy {
@@ -278,6 +284,7 @@ impl ThrottlePolicy {
             Self::Application(_) => PolicyLevel::Application,
             Self::Subscription(_) => PolicyLevel::Subscription,
             Self::Advanced(_) => PolicyLevel::Advanced,
+            Self::Custom(_) => PolicyLevel::Custom,
         }
     }
 
@@ -286,6 +293,7 @@ impl ThrottlePolicy {
             Self::Application(p) => &p.policy_name,
             Self::Subscription(p) => &p.policy_name,
             Self::Advanced(p) => &p.policy_name,
+            Self::Custom(p) => &p.policy_name,
         }
     }
 
@@ -294,14 +302,17 @@ impl ThrottlePolicy {
             Self::Application(p) => &p.policy_id,
             Self::Subscription(p) => &p.policy_id,
             Self::Advanced(p) => &p.policy_id,
+            Self::Custom(p) => &p.policy_id,
         }
     }
 
-    pub fn default_limit(&self) -> &ThrottleLimit {
+    /// The limit of the three levels; a custom rule's is in its Siddhi query.
+    pub fn default_limit(&self) -> Option<&ThrottleLimit> {
         match self {
-            Self::Application(p) => &p.default_limit,
-            Self::Subscription(p) => &p.default_limit,
-            Self::Advanced(p) => &p.default_limit,
+            Self::Application(p) => Some(&p.default_limit),
+            Self::Subscription(p) => Some(&p.default_limit),
+            Self::Advanced(p) => Some(&p.default_limit),
+            Self::Custom(_) => None,
         }
     }
 

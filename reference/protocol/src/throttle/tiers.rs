@@ -93,10 +93,10 @@ mod tests {
         let names: Vec<(PolicyLevel, &str, i64)> = all
             .iter()
             .map(|p| {
-                let Quota::Count(n) = p.default_limit().quota() else {
+                let Quota::Count(n) = p.default_limit().unwrap().quota() else {
                     panic!("count limits only")
                 };
-                assert_eq!(p.default_limit().window_millis(), 60_000);
+                assert_eq!(p.default_limit().unwrap().window_millis(), 60_000);
                 (p.level(), p.name(), n)
             })
             .collect();
