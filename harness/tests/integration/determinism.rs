@@ -1,0 +1,67 @@
+//! Sources of nondeterminism kept out of the reference nodes, checked over their source.
+//!
+//! tokio's `select!` polls its branches in a random order unless told `biased;`: two runs with
+//! one seed could take different branches when both are ready. Every `select!` of a node must
+//! say `biased;` first (and a comment why its order is right).
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// `file:line` of every `select!` in `source` whose first token is not `biased;`.
+fn unbiased_selects(file: &Path, source: &str) -> Vec<String> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if !line.contains("select! {") || line.trim_start().starts_with("//") {
+            continue;
+        }
+        let first = lines[i + 1..]
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty() && !l.starts_with("//"));
+        if first != Some("biased;") {
+            found.push(format!("{}:{}", file.display(), i + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_select_in_the_reference_nodes_is_biased() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reference");
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(&reference).unwrap() {
+        let src = krate.unwrap().path().join("src");
+        if src.is_dir() {
+            rust_files(&src, &mut files);
+        }
+    }
+    files.sort();
+    assert!(files.len() > 20, "the reference sources were not found");
+    let unbiased: Vec<String> = files
+        .iter()
+        .flat_map(|f| unbiased_selects(f, &std::fs::read_to_string(f).unwrap()))
+        .collect();
+    assert!(
+        unbiased.is_empty(),
+        "`select!` without `biased;`: {unbiased:#?}"
+    );
+}
+
+#[test]
+fn the_check_sees_an_unbiased_select() {
+    let source = "tokio::select! {\n    _ = a => {}\n    _ = b => {}\n}\n";
+    assert_eq!(unbiased_selects(Path::new("x.rs"), source), ["x.rs:1"]);
+    let biased = "tokio::select! {\n    // why\n    biased;\n    _ = a => {}\n}\n";
+    assert!(unbiased_selects(Path::new("x.rs"), biased).is_empty());
+}
