@@ -1,7 +1,7 @@
 //! The `tollgate` command.
 //!
-//! - `tollgate run [PATHS...] [--driver inproc] [--seed N] [--tags t1,t2] [--json F] [--junit F]`
-//!   runs scenario files (default `scenarios/`, recursing, skipping `topologies/`) and prints
+//! - `tollgate run [PATHS...] [--driver inproc] [--seed N] [--tags t1,t2] [--json F] [--junit F]
+//!   [--transcript F] [--check-determinism]` runs scenario files (default `scenarios/`, recursing, skipping `topologies/`) and prints
 //!   the report; exit 0 only when none failed (skips do not fail), 1 when one did, 2 when a
 //!   scenario file is wrong (every error printed with its place) or the driver is not built.
 //! - `tollgate up [TOPOLOGY] [--seed N] [--address IP]` boots a topology in-process (default:
@@ -77,6 +77,14 @@ pub enum Command {
         /// How many scenarios run at once (default: twice the cores).
         #[arg(long)]
         parallel: Option<usize>,
+        /// Write the run's transcript (JSON lines, virtual time, closed by its SHA-256) to
+        /// this file (in-process driver).
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+        /// Run everything twice and compare the transcripts: print the first line that
+        /// differs, and fail when one does.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Check another deployment (a WSO2 API Manager 4.x, another gateway, `tollgate up`) with
     /// the scenarios, through its public URLs only, and report by profile: exit 0 only when
@@ -142,6 +150,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             json,
             junit,
             parallel,
+            transcript,
+            check_determinism,
         } => {
             let options = RunCommand {
                 paths,
@@ -151,6 +161,8 @@ pub async fn run(cli: Cli) -> ExitCode {
                 json,
                 junit,
                 parallel,
+                transcript,
+                check_determinism,
             };
             run_scenarios(options).await
         }
@@ -494,6 +506,8 @@ pub struct RunCommand {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub parallel: Option<usize>,
+    pub transcript: Option<PathBuf>,
+    pub check_determinism: bool,
 }
 
 /// `tollgate run`: see the module docs for exit codes.
@@ -558,8 +572,23 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         Err(error) => return usage(error.to_string()),
     };
     let done = |r: &crate::report::ScenarioReport| progress.done(r);
+    let recording = options.transcript.is_some() || options.check_determinism;
+    let record = if recording {
+        if !matches!(driver, Selected::Inproc(_)) {
+            return usage(format!(
+                "--transcript and --check-determinism need a driver whose clock the harness \
+                 holds (inproc), not `{}`",
+                kind.name()
+            ));
+        }
+        runner::Record::Transcript
+    } else {
+        runner::Record::Nothing
+    };
     let report = match &driver {
-        Selected::Inproc(d) => runner::run_all(d, &scenarios, seed, parallel, &done).await,
+        Selected::Inproc(d) => {
+            runner::run_all_with(d, &scenarios, seed, parallel, record, &done).await
+        }
         Selected::Container(d) => {
             // Each scenario boots a container per member: more at once only thrash 2 cores.
             let parallel = options.parallel.unwrap_or(1);
@@ -589,9 +618,63 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     }
-    if report.passed() {
+    let transcript = transcript_of(&report);
+    if let Some(path) = &options.transcript {
+        let mut text = transcript.join("\n");
+        text.push('\n');
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!("tollgate run: cannot write {}: {error}", path.display());
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    let mut deterministic = true;
+    // (Refused above on any other driver.)
+    if options.check_determinism
+        && let Selected::Inproc(d) = &driver
+    {
+        let again = runner::run_all_with(d, &scenarios, seed, parallel, record, &|_| {}).await;
+        let second = transcript_of(&again);
+        if crate::transcript::first_difference(&transcript, &second).is_none() {
+            println!(
+                "determinism: two runs gave the same transcript ({} lines, {})",
+                transcript.len(),
+                transcript.last().map_or("", String::as_str)
+            );
+        } else {
+            deterministic = false;
+            // Per scenario, so one that differs does not hide the others.
+            for (a, b) in report.scenarios.iter().zip(&again.scenarios) {
+                if let Some((line, first, second)) =
+                    crate::transcript::first_difference(&a.transcript, &b.transcript)
+                {
+                    println!("determinism: {} differs at its line {line}:", a.file);
+                    println!("  first:  {}", first.unwrap_or("(ended)"));
+                    println!("  second: {}", second.unwrap_or("(ended)"));
+                    println!("  replay: {} --check-determinism", a.replay);
+                }
+            }
+        }
+    }
+    if report.passed() && deterministic {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
     }
+}
+
+/// The run's transcript: per scenario in order, a header line and its lines; then the closing
+/// record.
+fn transcript_of(report: &crate::report::RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for scenario in &report.scenarios {
+        let header = serde_json::json!({
+            "kind": "scenario",
+            "file": scenario.file,
+            "seed": scenario.seed,
+            "outcome": scenario.outcome,
+        });
+        lines.push(header.to_string());
+        lines.extend(scenario.transcript.iter().cloned());
+    }
+    crate::transcript::closed(lines)
 }

@@ -263,6 +263,11 @@ impl<'t, D: Driver> Executor<'t, D> {
         }
     }
 
+    /// Writes every exchange of the runner's client to `transcript`, as `harness`.
+    pub(crate) fn record(&mut self, transcript: crate::transcript::Transcript) {
+        self.client = self.client.clone().recording(transcript, "harness");
+    }
+
     /// Runs every step in order. A failed control-plane step stops the run (later steps need
     /// what it should have made; they are reported skipped, saying why); a failed `request` or
     /// `http` step does not. A step skipped for a missing driver capability stops it too: what

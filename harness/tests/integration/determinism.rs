@@ -1,4 +1,5 @@
-//! Sources of nondeterminism kept out of the reference nodes, checked over their source.
+//! Sources of nondeterminism kept out of the reference nodes (checked over their source), and
+//! the transcript that shows it: one seed, one transcript.
 //!
 //! tokio's `select!` polls its branches in a random order unless told `biased;`: two runs with
 //! one seed could take different branches when both are ready. Every `select!` of a node must
@@ -64,4 +65,50 @@ fn the_check_sees_an_unbiased_select() {
     assert_eq!(unbiased_selects(Path::new("x.rs"), source), ["x.rs:1"]);
     let biased = "tokio::select! {\n    // why\n    biased;\n    _ = a => {}\n}\n";
     assert!(unbiased_selects(Path::new("x.rs"), biased).is_empty());
+}
+
+/// The routing scenarios' transcript with `seed`, closed by its hash.
+async fn routing_transcript(seed: u64) -> Vec<String> {
+    use tollgate_harness::driver::InprocDriver;
+    use tollgate_harness::runner;
+    let root = tollgate_harness::workspace_root().unwrap();
+    let files = runner::discover(&[root.join("scenarios/routing")]).unwrap();
+    let (scenarios, errors) = runner::load_all(&files);
+    assert!(errors.is_empty() && !scenarios.is_empty());
+    let report = runner::run_all_with(
+        &InprocDriver::new(),
+        &scenarios,
+        Some(seed),
+        4,
+        runner::Record::Transcript,
+        &|_| {},
+    )
+    .await;
+    assert!(report.passed());
+    let lines: Vec<String> = report
+        .scenarios
+        .iter()
+        .flat_map(|s| s.transcript.iter().cloned())
+        .collect();
+    tollgate_harness::transcript::closed(lines)
+}
+
+/// In-process, on the virtual clock, the runner's exchanges (tokens, ids, `Date`s, bodies)
+/// are the same for one seed and differ for another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_seed_gives_one_transcript_in_process_and_another_seed_another() {
+    let first = routing_transcript(7).await;
+    let second = routing_transcript(7).await;
+    assert!(first.len() > 50, "{} lines", first.len());
+    assert_eq!(
+        tollgate_harness::transcript::first_difference(&first, &second),
+        None
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains(r#""date":"Thu, 01 Jan 2026"#))
+    );
+    let other = routing_transcript(8).await;
+    assert_ne!(first.last(), other.last(), "another seed, another hash");
 }
