@@ -85,6 +85,11 @@ pub enum Command {
         /// differs, and fail when one does.
         #[arg(long)]
         check_determinism: bool,
+        /// Run the selection once per seed of `FIRST..=LAST` (`1..100`): one line per seed
+        /// (results, transcript hash with `--check-determinism`), then the failing seeds'
+        /// replay commands and the wall time.
+        #[arg(long, value_parser = parse_seeds, conflicts_with_all = ["seed", "transcript", "json", "junit"])]
+        seeds: Option<std::ops::RangeInclusive<u64>>,
     },
     /// Check another deployment (a WSO2 API Manager 4.x, another gateway, `tollgate up`) with
     /// the scenarios, through its public URLs only, and report by profile: exit 0 only when
@@ -152,6 +157,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             parallel,
             transcript,
             check_determinism,
+            seeds,
         } => {
             let options = RunCommand {
                 paths,
@@ -163,6 +169,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 parallel,
                 transcript,
                 check_determinism,
+                seeds,
             };
             run_scenarios(options).await
         }
@@ -508,6 +515,24 @@ pub struct RunCommand {
     pub parallel: Option<usize>,
     pub transcript: Option<PathBuf>,
     pub check_determinism: bool,
+    pub seeds: Option<std::ops::RangeInclusive<u64>>,
+}
+
+/// `FIRST..LAST`, both included.
+fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let (first, last) = text
+        .split_once("..")
+        .ok_or_else(|| format!("`{text}`: expected FIRST..LAST, e.g. 1..100"))?;
+    let number = |s: &str| {
+        s.trim_start_matches('=')
+            .parse::<u64>()
+            .map_err(|e| format!("`{s}`: {e}"))
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    if first > last {
+        return Err(format!("`{text}`: {first} is after {last}"));
+    }
+    Ok(first..=last)
 }
 
 /// `tollgate run`: see the module docs for exit codes.
@@ -571,6 +596,15 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         Ok(driver) => driver,
         Err(error) => return usage(error.to_string()),
     };
+    if let Some(seeds) = options.seeds {
+        drop(progress);
+        return match &driver {
+            Selected::Inproc(d) => {
+                sweep(d, &scenarios, seeds, parallel, options.check_determinism).await
+            }
+            Selected::Container(_) => usage("--seeds runs on the inproc driver only".into()),
+        };
+    }
     let done = |r: &crate::report::ScenarioReport| progress.done(r);
     let recording = options.transcript.is_some() || options.check_determinism;
     let record = if recording {
@@ -662,6 +696,80 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
     }
 }
 
+/// `tollgate run --seeds`: the selection once per seed, one line each; with `check`, each
+/// seed twice, its transcripts compared.
+async fn sweep<D: crate::driver::Driver>(
+    driver: &D,
+    scenarios: &[tollgate_scenario::Scenario],
+    seeds: std::ops::RangeInclusive<u64>,
+    parallel: usize,
+    check: bool,
+) -> ExitCode {
+    use crate::runner::{self, Record};
+    let started = tokio::time::Instant::now();
+    let record = if check {
+        Record::Transcript
+    } else {
+        Record::Nothing
+    };
+    let mut failing: Vec<String> = Vec::new();
+    let count = seeds.clone().count();
+    for seed in seeds {
+        let report =
+            runner::run_all_with(driver, scenarios, Some(seed), parallel, record, &|_| {}).await;
+        let totals = &report.totals;
+        let mut line = format!(
+            "seed {seed}: {} passed, {} failed, {} skipped",
+            totals.passed, totals.failed, totals.skipped
+        );
+        failing.extend(
+            report
+                .scenarios
+                .iter()
+                .filter(|s| s.outcome == crate::report::Outcome::Failed)
+                .map(|s| s.replay.clone()),
+        );
+        if check {
+            let again =
+                runner::run_all_with(driver, scenarios, Some(seed), parallel, record, &|_| {})
+                    .await;
+            let first = transcript_of(&report);
+            let hash = |t: &[String]| {
+                t.last()
+                    .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .and_then(|v| v["sha256"].as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            line.push_str(&format!("; transcript {}", hash(&first)));
+            for (a, b) in report.scenarios.iter().zip(&again.scenarios) {
+                if let Some((at, _, _)) =
+                    crate::transcript::first_difference(&a.transcript, &b.transcript)
+                {
+                    line.push_str(&format!("; {} differs at its line {at}", a.file));
+                    failing.push(format!("{} --check-determinism", a.replay));
+                }
+            }
+        }
+        println!("{line}");
+    }
+    let wall = started.elapsed();
+    println!(
+        "{count} seed{} in {:.1} s ({:.2} s a seed)",
+        if count == 1 { "" } else { "s" },
+        wall.as_secs_f64(),
+        wall.as_secs_f64() / count as f64
+    );
+    if failing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("replay:");
+        for replay in &failing {
+            println!("  {replay}");
+        }
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
 /// The run's transcript: per scenario in order, a header line and its lines; then the closing
 /// record.
 fn transcript_of(report: &crate::report::RunReport) -> Vec<String> {
@@ -677,4 +785,18 @@ fn transcript_of(report: &crate::report::RunReport) -> Vec<String> {
         lines.extend(scenario.transcript.iter().cloned());
     }
     crate::transcript::closed(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_a_range_with_both_ends_included() {
+        assert_eq!(parse_seeds("1..100"), Ok(1..=100));
+        assert_eq!(parse_seeds("5..=5"), Ok(5..=5));
+        assert!(parse_seeds("3..1").unwrap_err().contains("after"));
+        assert!(parse_seeds("7").is_err());
+        assert!(parse_seeds("a..2").is_err());
+    }
 }
