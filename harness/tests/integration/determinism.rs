@@ -112,3 +112,32 @@ async fn one_seed_gives_one_transcript_in_process_and_another_seed_another() {
     let other = routing_transcript(8).await;
     assert_ne!(first.last(), other.last(), "another seed, another hash");
 }
+
+/// The check is not blind: a scenario made nondeterministic on purpose (a real-time background
+/// load beside foreground requests) gives two different transcripts within 20 seeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deliberately_nondeterministic_canary_is_caught_within_20_seeds() {
+    use tollgate_harness::driver::InprocDriver;
+    use tollgate_harness::runner;
+    let root = tollgate_harness::workspace_root().unwrap();
+    let file = root.join("harness/tests/fixtures/nondeterministic-canary.toml");
+    let scenario = tollgate_scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let driver = InprocDriver::new();
+    let mut caught = None;
+    for seed in 1..=20 {
+        let run =
+            || runner::run_scenario_with(&driver, &scenario, seed, runner::Record::Transcript);
+        let (first, second) = (run().await, run().await);
+        assert!(first.transcript.len() > 10, "{:?}", first.reason);
+        if tollgate_harness::transcript::first_difference(&first.transcript, &second.transcript)
+            .is_some()
+        {
+            caught = Some(seed);
+            break;
+        }
+    }
+    assert!(
+        caught.is_some(),
+        "20 seeds, and the canary was never caught"
+    );
+}
