@@ -15,8 +15,11 @@
 //! `{"kind":"end","lines":N,"sha256":"…"}`, the SHA-256 of the N lines before it (each with
 //! its newline).
 //!
-//! Recorded today: the runner's own HTTP exchanges. Not yet: exchanges between nodes, events
-//! as gateways apply them, Traffic Manager decisions and faults (README, "Not built yet").
+//! The runner also writes each fault it injects (`{"kind":"fault","fault":"Kill(\"gateway-1\")"}`)
+//! and, when it awaits convergence, each gateway seen to have applied the control plane's
+//! events up to `seq` (`{"kind":"applied","gateway":…,"seq":…}`). Not yet: exchanges between
+//! nodes, each event's content as a gateway applies it, Traffic Manager decisions (README, "Not
+//! built yet").
 
 use base64::Engine;
 use bytes::Bytes;
