@@ -66,6 +66,7 @@ fn main() {
                     listener,
                     None,
                     gw.passthrough(Transport::Http),
+                    Arc::new(ManualClock::new(fixtures::NOW_MILLIS)),
                     stop.clone(),
                 ));
                 let token = format!("Bearer {}", fixtures::token("loop-jti").unwrap());

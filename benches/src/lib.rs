@@ -67,7 +67,10 @@ pub mod fixtures {
             );
             Ok::<_, std::convert::Infallible>(response)
         });
-        tokio::spawn(tollgate_net::serve(listener, None, service, shutdown));
+        let clock = std::sync::Arc::new(tollgate_protocol::ManualClock::new(0));
+        tokio::spawn(tollgate_net::serve(
+            listener, None, service, clock, shutdown,
+        ));
         Ok(addr)
     }
 

@@ -10,7 +10,8 @@
 //!
 //! with the header `X-Tollgate-Backend: pizzashack-production`. A [`BackendControl`] makes the
 //! backend slow, failing, or resetting connections; faults are values of [`Fault`] so later
-//! fault kinds are new variants, not new methods.
+//! fault kinds are new variants, not new methods. Its `Date` is the topology's clock, as a
+//! node's is.
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tollgate_protocol::SharedClock;
 use tracing::Instrument;
 
 /// The header naming the backend that served a response.
@@ -197,10 +199,12 @@ impl RunningBackend {
     }
 }
 
-/// Serves `identity` on `listener` until `shutdown` fires (or [`RunningBackend::shutdown`]).
+/// Serves `identity` on `listener` until `shutdown` fires (or [`RunningBackend::shutdown`]),
+/// dating its answers by `clock`.
 pub fn spawn(
     identity: BackendIdentity,
     listener: TcpListener,
+    clock: SharedClock,
     shutdown: CancellationToken,
 ) -> std::io::Result<RunningBackend> {
     let local_addr = listener.local_addr()?;
@@ -210,6 +214,7 @@ pub fn spawn(
         Arc::new(identity.clone()),
         listener,
         control.clone(),
+        clock,
         shutdown.clone(),
     ));
     Ok(RunningBackend {
@@ -225,6 +230,7 @@ async fn accept_loop(
     identity: Arc<BackendIdentity>,
     listener: TcpListener,
     control: BackendControl,
+    clock: SharedClock,
     shutdown: CancellationToken,
 ) {
     let span = tracing::info_span!("backend", name = %identity.name);
@@ -235,6 +241,7 @@ async fn accept_loop(
         let reset = control.fault() == Fault::Reset;
         let identity = identity.clone();
         let control = control.clone();
+        let clock = clock.clone();
         async move {
             if reset {
                 // Closing a socket with unread data makes Linux send RST instead of FIN: wait for
@@ -244,9 +251,11 @@ async fn accept_loop(
                 return;
             }
             let service = hyper::service::service_fn(move |req| {
-                respond(identity.clone(), control.clone(), req)
+                respond(identity.clone(), control.clone(), clock.clone(), req)
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                // The date is the clock's (`respond`), not the system's.
+                .auto_date_header(false)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         }
@@ -263,6 +272,7 @@ struct ResetConnection;
 async fn respond(
     identity: Arc<BackendIdentity>,
     control: BackendControl,
+    clock: SharedClock,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ResetConnection> {
     let (latency, fault) = control.with(|s| (s.latency, s.fault));
@@ -316,6 +326,10 @@ async fn respond(
     if let Ok(value) = HeaderValue::from_str(&identity.name) {
         headers.insert(BACKEND_HEADER, value);
     }
+    headers.insert(
+        http::header::DATE,
+        tollgate_net::listen::date_header(&clock),
+    );
     Ok(response)
 }
 
@@ -323,6 +337,9 @@ async fn respond(
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// 2026-01-01T00:00:00Z, the in-process driver's virtual start.
+    const START: i64 = 1_767_225_600_000;
 
     async fn start() -> RunningBackend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -332,6 +349,7 @@ mod tests {
                 endpoint: "production".into(),
             },
             listener,
+            Arc::new(tollgate_protocol::ManualClock::new(START)),
             CancellationToken::new(),
         )
         .unwrap()
@@ -363,6 +381,19 @@ mod tests {
         assert_eq!(echo.query, "size=large");
         assert_eq!(echo.headers["host"], "localhost");
         assert_eq!(backend.control.served(), 1);
+        backend.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_date_is_the_injected_clocks_not_the_systems() {
+        let backend = start().await;
+        let response = raw_get(backend.local_addr, "/").await.unwrap();
+        let lower = response.to_ascii_lowercase();
+        assert_eq!(lower.matches("\r\ndate:").count(), 1, "{response}");
+        assert!(
+            lower.contains("date: thu, 01 jan 2026 00:00:00 gmt"),
+            "{response}"
+        );
         backend.shutdown().await;
     }
 

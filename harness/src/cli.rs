@@ -1,7 +1,7 @@
 //! The `tollgate` command.
 //!
-//! - `tollgate run [PATHS...] [--driver inproc] [--seed N] [--tags t1,t2] [--json F] [--junit F]`
-//!   runs scenario files (default `scenarios/`, recursing, skipping `topologies/`) and prints
+//! - `tollgate run [PATHS...] [--driver inproc] [--seed N] [--tags t1,t2] [--json F] [--junit F]
+//!   [--transcript F] [--check-determinism]` runs scenario files (default `scenarios/`, recursing, skipping `topologies/`) and prints
 //!   the report; exit 0 only when none failed (skips do not fail), 1 when one did, 2 when a
 //!   scenario file is wrong (every error printed with its place) or the driver is not built.
 //! - `tollgate up [TOPOLOGY] [--seed N] [--address IP]` boots a topology in-process (default:
@@ -77,6 +77,19 @@ pub enum Command {
         /// How many scenarios run at once (default: twice the cores).
         #[arg(long)]
         parallel: Option<usize>,
+        /// Write the run's transcript (JSON lines, virtual time, closed by its SHA-256) to
+        /// this file (in-process driver).
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+        /// Run everything twice and compare the transcripts: print the first line that
+        /// differs, and fail when one does.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Run the selection once per seed of `FIRST..=LAST` (`1..100`): one line per seed
+        /// (results, transcript hash with `--check-determinism`), then the failing seeds'
+        /// replay commands and the wall time.
+        #[arg(long, value_parser = parse_seeds, conflicts_with_all = ["seed", "transcript", "json", "junit"])]
+        seeds: Option<std::ops::RangeInclusive<u64>>,
     },
     /// Check another deployment (a WSO2 API Manager 4.x, another gateway, `tollgate up`) with
     /// the scenarios, through its public URLs only, and report by profile: exit 0 only when
@@ -142,6 +155,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             json,
             junit,
             parallel,
+            transcript,
+            check_determinism,
+            seeds,
         } => {
             let options = RunCommand {
                 paths,
@@ -151,6 +167,9 @@ pub async fn run(cli: Cli) -> ExitCode {
                 json,
                 junit,
                 parallel,
+                transcript,
+                check_determinism,
+                seeds,
             };
             run_scenarios(options).await
         }
@@ -494,6 +513,26 @@ pub struct RunCommand {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub parallel: Option<usize>,
+    pub transcript: Option<PathBuf>,
+    pub check_determinism: bool,
+    pub seeds: Option<std::ops::RangeInclusive<u64>>,
+}
+
+/// `FIRST..LAST`, both included.
+fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let (first, last) = text
+        .split_once("..")
+        .ok_or_else(|| format!("`{text}`: expected FIRST..LAST, e.g. 1..100"))?;
+    let number = |s: &str| {
+        s.trim_start_matches('=')
+            .parse::<u64>()
+            .map_err(|e| format!("`{s}`: {e}"))
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    if first > last {
+        return Err(format!("`{text}`: {first} is after {last}"));
+    }
+    Ok(first..=last)
 }
 
 /// `tollgate run`: see the module docs for exit codes.
@@ -557,9 +596,33 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         Ok(driver) => driver,
         Err(error) => return usage(error.to_string()),
     };
+    if let Some(seeds) = options.seeds {
+        drop(progress);
+        return match &driver {
+            Selected::Inproc(d) => {
+                sweep(d, &scenarios, seeds, parallel, options.check_determinism).await
+            }
+            Selected::Container(_) => usage("--seeds runs on the inproc driver only".into()),
+        };
+    }
     let done = |r: &crate::report::ScenarioReport| progress.done(r);
+    let recording = options.transcript.is_some() || options.check_determinism;
+    let record = if recording {
+        if !matches!(driver, Selected::Inproc(_)) {
+            return usage(format!(
+                "--transcript and --check-determinism need a driver whose clock the harness \
+                 holds (inproc), not `{}`",
+                kind.name()
+            ));
+        }
+        runner::Record::Transcript
+    } else {
+        runner::Record::Nothing
+    };
     let report = match &driver {
-        Selected::Inproc(d) => runner::run_all(d, &scenarios, seed, parallel, &done).await,
+        Selected::Inproc(d) => {
+            runner::run_all_with(d, &scenarios, seed, parallel, record, &done).await
+        }
         Selected::Container(d) => {
             // Each scenario boots a container per member: more at once only thrash 2 cores.
             let parallel = options.parallel.unwrap_or(1);
@@ -589,9 +652,151 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     }
-    if report.passed() {
+    let transcript = transcript_of(&report);
+    if let Some(path) = &options.transcript {
+        let mut text = transcript.join("\n");
+        text.push('\n');
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!("tollgate run: cannot write {}: {error}", path.display());
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    let mut deterministic = true;
+    // (Refused above on any other driver.)
+    if options.check_determinism
+        && let Selected::Inproc(d) = &driver
+    {
+        let again = runner::run_all_with(d, &scenarios, seed, parallel, record, &|_| {}).await;
+        let second = transcript_of(&again);
+        if crate::transcript::first_difference(&transcript, &second).is_none() {
+            println!(
+                "determinism: two runs gave the same transcript ({} lines, {})",
+                transcript.len(),
+                transcript.last().map_or("", String::as_str)
+            );
+        } else {
+            deterministic = false;
+            // Per scenario, so one that differs does not hide the others.
+            for (a, b) in report.scenarios.iter().zip(&again.scenarios) {
+                if let Some((line, first, second)) =
+                    crate::transcript::first_difference(&a.transcript, &b.transcript)
+                {
+                    println!("determinism: {} differs at its line {line}:", a.file);
+                    println!("  first:  {}", first.unwrap_or("(ended)"));
+                    println!("  second: {}", second.unwrap_or("(ended)"));
+                    println!("  replay: {} --check-determinism", a.replay);
+                }
+            }
+        }
+    }
+    if report.passed() && deterministic {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// `tollgate run --seeds`: the selection once per seed, one line each; with `check`, each
+/// seed twice, its transcripts compared.
+async fn sweep<D: crate::driver::Driver>(
+    driver: &D,
+    scenarios: &[tollgate_scenario::Scenario],
+    seeds: std::ops::RangeInclusive<u64>,
+    parallel: usize,
+    check: bool,
+) -> ExitCode {
+    use crate::runner::{self, Record};
+    let started = tokio::time::Instant::now();
+    let record = if check {
+        Record::Transcript
+    } else {
+        Record::Nothing
+    };
+    let mut failing: Vec<String> = Vec::new();
+    let count = seeds.clone().count();
+    for seed in seeds {
+        let report =
+            runner::run_all_with(driver, scenarios, Some(seed), parallel, record, &|_| {}).await;
+        let totals = &report.totals;
+        let mut line = format!(
+            "seed {seed}: {} passed, {} failed, {} skipped",
+            totals.passed, totals.failed, totals.skipped
+        );
+        failing.extend(
+            report
+                .scenarios
+                .iter()
+                .filter(|s| s.outcome == crate::report::Outcome::Failed)
+                .map(|s| s.replay.clone()),
+        );
+        if check {
+            let again =
+                runner::run_all_with(driver, scenarios, Some(seed), parallel, record, &|_| {})
+                    .await;
+            let first = transcript_of(&report);
+            let hash = |t: &[String]| {
+                t.last()
+                    .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .and_then(|v| v["sha256"].as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            line.push_str(&format!("; transcript {}", hash(&first)));
+            for (a, b) in report.scenarios.iter().zip(&again.scenarios) {
+                if let Some((at, _, _)) =
+                    crate::transcript::first_difference(&a.transcript, &b.transcript)
+                {
+                    line.push_str(&format!("; {} differs at its line {at}", a.file));
+                    failing.push(format!("{} --check-determinism", a.replay));
+                }
+            }
+        }
+        println!("{line}");
+    }
+    let wall = started.elapsed();
+    println!(
+        "{count} seed{} in {:.1} s ({:.2} s a seed)",
+        if count == 1 { "" } else { "s" },
+        wall.as_secs_f64(),
+        wall.as_secs_f64() / count as f64
+    );
+    if failing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("replay:");
+        for replay in &failing {
+            println!("  {replay}");
+        }
+        ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// The run's transcript: per scenario in order, a header line and its lines; then the closing
+/// record.
+fn transcript_of(report: &crate::report::RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for scenario in &report.scenarios {
+        let header = serde_json::json!({
+            "kind": "scenario",
+            "file": scenario.file,
+            "seed": scenario.seed,
+            "outcome": scenario.outcome,
+        });
+        lines.push(header.to_string());
+        lines.extend(scenario.transcript.iter().cloned());
+    }
+    crate::transcript::closed(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_a_range_with_both_ends_included() {
+        assert_eq!(parse_seeds("1..100"), Ok(1..=100));
+        assert_eq!(parse_seeds("5..=5"), Ok(5..=5));
+        assert!(parse_seeds("3..1").unwrap_err().contains("after"));
+        assert!(parse_seeds("7").is_err());
+        assert!(parse_seeds("a..2").is_err());
     }
 }

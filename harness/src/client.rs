@@ -12,11 +12,13 @@
 //!     .json::<serde_json::Value>()?;
 //! ```
 
+use crate::transcript::Transcript;
 use base64::Engine;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
 use std::time::Duration;
 use tollgate_net::{HttpClient, Outbound};
 
@@ -58,13 +60,22 @@ pub enum ClientError {
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: HttpClient<Full<Bytes>>,
+    /// Where each exchange is written, and who this client is there.
+    transcript: Option<(Transcript, Arc<str>)>,
 }
 
 impl Client {
     pub fn new(outbound: &Outbound) -> Self {
         Self {
             inner: outbound.client(),
+            transcript: None,
         }
+    }
+
+    /// The same client, writing every exchange to `transcript` as made by `from`.
+    pub fn recording(mut self, transcript: Transcript, from: &str) -> Self {
+        self.transcript = Some((transcript, from.into()));
+        self
     }
 
     /// An access token as WSO2's own REST clients get one: dynamic client registration
@@ -119,6 +130,7 @@ impl Client {
 
     pub fn request(&self, method: Method, url: impl Into<String>) -> RequestBuilder {
         RequestBuilder {
+            transcript: self.transcript.clone(),
             client: self.inner.clone(),
             method,
             url: url.into(),
@@ -149,6 +161,7 @@ impl Client {
 #[must_use]
 pub struct RequestBuilder {
     client: HttpClient<Full<Bytes>>,
+    transcript: Option<(Transcript, Arc<str>)>,
     method: Method,
     url: String,
     headers: HeaderMap,
@@ -202,6 +215,7 @@ impl RequestBuilder {
     pub async fn send(self) -> Result<ClientResponse, ClientError> {
         let Self {
             client,
+            transcript,
             method,
             url,
             headers,
@@ -218,9 +232,9 @@ impl RequestBuilder {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(&url)
-            .body(Full::new(body))
+            .body(Full::new(body.clone()))
             .map_err(|e| build_error(e.to_string()))?;
-        *request.headers_mut() = headers;
+        *request.headers_mut() = headers.clone();
         let exchange = async {
             let response = client
                 .request(request)
@@ -248,10 +262,27 @@ impl RequestBuilder {
                 body,
             })
         };
-        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(ClientError::Timeout { method, url }),
+            Err(_) => Err(ClientError::Timeout {
+                method: method.clone(),
+                url: url.clone(),
+            }),
+        };
+        if let Some((transcript, from)) = &transcript {
+            let sent = crate::transcript::Sent {
+                method: &method,
+                url: &url,
+                headers: &headers,
+                body: &body,
+            };
+            let answer = match &result {
+                Ok(r) => Ok((r.status, &r.headers, &r.body)),
+                Err(error) => Err(error.to_string()),
+            };
+            transcript.exchange(from, sent, answer);
         }
+        result
     }
 }
 

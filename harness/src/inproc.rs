@@ -346,11 +346,15 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
             name: spec.name.clone(),
             endpoint: spec.endpoint.clone(),
         };
-        let started = backend::spawn(identity, listener, running.shutdown.clone()).map_err(|e| {
-            BootError::Node {
-                instance: spec.name.clone(),
-                message: e.to_string(),
-            }
+        let started = backend::spawn(
+            identity,
+            listener,
+            running.clock.clone(),
+            running.shutdown.clone(),
+        )
+        .map_err(|e| BootError::Node {
+            instance: spec.name.clone(),
+            message: e.to_string(),
         });
         match started {
             Ok(backend) => {
@@ -589,9 +593,14 @@ impl RunningTopology {
                 .map_err(|e| error(e.to_string()))?;
             listeners.insert(name.to_owned(), wrapped);
         }
-        let handle =
-            tollgate_load_balancer::start(config, listeners, outbound, self.shutdown.child_token())
-                .map_err(|e| error(e.to_string()))?;
+        let handle = tollgate_load_balancer::start(
+            config,
+            listeners,
+            outbound,
+            self.clock.clone(),
+            self.shutdown.child_token(),
+        )
+        .map_err(|e| error(e.to_string()))?;
         tracing::info!(load_balancer = %lb.spec.name, "load balancer started");
         lb.handle = Some(handle);
         Ok(())

@@ -122,6 +122,10 @@ impl Target for InprocTarget {
         self.clock.now_millis()
     }
 
+    fn shared_clock(&self) -> Option<SharedClock> {
+        Some(self.clock.clone())
+    }
+
     fn location(&self) -> String {
         self.running.address.to_string()
     }

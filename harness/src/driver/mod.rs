@@ -221,6 +221,12 @@ pub trait Target {
     /// The wall clock, Unix milliseconds.
     fn now_millis(&self) -> i64;
 
+    /// The clock every node of the topology reads, when the harness holds it (in-process): a
+    /// transcript is stamped by it. `None` where each node keeps its own.
+    fn shared_clock(&self) -> Option<tollgate_protocol::SharedClock> {
+        None
+    }
+
     /// Where the topology listens (an address, a URL), for humans; volatile.
     fn location(&self) -> String;
 

@@ -95,6 +95,10 @@ pub struct ScenarioReport {
     /// Of `duration_ms`, the time spent waiting for gateways to apply changes (by signal, or
     /// polling on a black-box target); volatile.
     pub convergence_ms: u64,
+    /// The scenario's transcript lines, when the run records one (`tollgate run
+    /// --transcript`); not part of the report's own outputs.
+    #[serde(skip)]
+    pub transcript: Vec<String>,
 }
 
 impl ScenarioReport {

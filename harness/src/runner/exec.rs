@@ -232,6 +232,8 @@ pub(crate) struct Executor<'t, D: Driver> {
     figures: Option<LoadFigures>,
     /// What the current step observed, for its report.
     observed: Option<String>,
+    /// Where faults and convergence are written, when the run records ([`Self::record`]).
+    transcript: Option<crate::transcript::Transcript>,
 }
 
 impl<'t, D: Driver> Executor<'t, D> {
@@ -260,7 +262,15 @@ impl<'t, D: Driver> Executor<'t, D> {
             loads: BTreeMap::new(),
             figures: None,
             observed: None,
+            transcript: None,
         }
+    }
+
+    /// Writes every exchange of the runner's client to `transcript`, as `harness`, and each
+    /// fault injected and gateway seen to apply the control plane's events.
+    pub(crate) fn record(&mut self, transcript: crate::transcript::Transcript) {
+        self.client = self.client.clone().recording(transcript.clone(), "harness");
+        self.transcript = Some(transcript);
     }
 
     /// Runs every step in order. A failed control-plane step stops the run (later steps need
@@ -736,6 +746,12 @@ impl<'t, D: Driver> Executor<'t, D> {
                         e.last_seen
                     ))
                 })?;
+            if let Some(transcript) = &self.transcript {
+                transcript.record(
+                    "applied",
+                    serde_json::json!({ "gateway": gateway, "seq": seq }),
+                );
+            }
         }
         super::throttle::converge(signals, seq, CONVERGE_TIMEOUT)
             .await

@@ -282,7 +282,13 @@ mod tests {
             endpoint: "production".into(),
         };
         let stop = CancellationToken::new();
-        let backend = crate::backend::spawn(identity, listener, stop.clone()).unwrap();
+        let backend = crate::backend::spawn(
+            identity,
+            listener,
+            Arc::new(tollgate_protocol::ManualClock::new(0)),
+            stop.clone(),
+        )
+        .unwrap();
         let client = Client::new(&Outbound::new(HostMap::new(), &[]).unwrap());
         let plan = LoadPlan {
             name: "bg".into(),

@@ -209,12 +209,32 @@ pub fn skipped_report(
         location: None,
         duration_ms: 0,
         convergence_ms: 0,
+        transcript: Vec::new(),
     }
 }
 
 /// Runs one scenario on `driver`; never panics, never returns an error: what went wrong is in
 /// the report.
 pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64) -> ScenarioReport {
+    run_scenario_with(driver, scenario, seed, Record::Nothing).await
+}
+
+/// Whether a run keeps a transcript of each scenario ([`crate::transcript`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Nothing,
+    /// Into [`ScenarioReport::transcript`]; a driver whose target holds no shared clock
+    /// ([`Target::shared_clock`]) records nothing.
+    Transcript,
+}
+
+/// [`run_scenario`], recording as `record` says.
+pub async fn run_scenario_with<D: Driver>(
+    driver: &D,
+    scenario: &Scenario,
+    seed: u64,
+    record: Record,
+) -> ScenarioReport {
     let started = tokio::time::Instant::now();
     let file = display_path(&scenario.file);
     let mut report = ScenarioReport {
@@ -229,6 +249,7 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
         location: None,
         duration_ms: 0,
         convergence_ms: 0,
+        transcript: Vec::new(),
     };
     let finish = |mut report: ScenarioReport, outcome, reason: Option<String>| {
         report.outcome = outcome;
@@ -264,11 +285,24 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
         Err(error) => return finish(report, Outcome::Failed, Some(error.to_string())),
     };
     report.location = Some(target.location());
+    let transcript = match (record, target.shared_clock()) {
+        (Record::Transcript, Some(clock)) => {
+            let names = member_authorities(&target, &prepared.dir);
+            Some(crate::transcript::Transcript::new(clock, names))
+        }
+        _ => None,
+    };
     let mut executor = exec::Executor::new(driver, &mut target);
+    if let Some(transcript) = &transcript {
+        executor.record(transcript.clone());
+    }
     let steps = executor.run(scenario, &replay_path(&scenario.file)).await;
     report.convergence_ms = exec::millis(executor.convergence());
     executor.clean_up().await;
     target.shutdown().await;
+    if let Some(transcript) = transcript {
+        report.transcript = transcript.lines();
+    }
     let failed = steps
         .iter()
         .filter(|s| s.outcome == Outcome::Failed)
@@ -290,6 +324,37 @@ pub async fn run_scenario<D: Driver>(driver: &D, scenario: &Scenario, seed: u64)
     }
 }
 
+/// Each member's URL authorities (`127.0.0.9:9443`) → its name, so a transcript says
+/// `control-plane` where the address changes from run to run.
+fn member_authorities<T: Target>(
+    target: &T,
+    topology: &Path,
+) -> std::collections::BTreeMap<String, String> {
+    let mut names = std::collections::BTreeMap::new();
+    let Ok(topology) = crate::topology::Topology::load(topology) else {
+        return names;
+    };
+    for member in topology.members() {
+        let name = &member.name;
+        let urls = [
+            target.management_url(name),
+            target.gateway_url(name, false),
+            target.gateway_url(name, true),
+            target.backend_url(name),
+        ];
+        for url in urls.into_iter().flatten() {
+            if let Some(authority) = url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()))
+            {
+                names.entry(authority).or_insert_with(|| name.clone());
+            }
+        }
+    }
+    names
+}
+
 /// How many scenarios run at once: each mostly waits on sockets, so a few per core.
 pub fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
@@ -304,11 +369,32 @@ pub async fn run_all<D: Driver>(
     parallel: usize,
     on_done: &(dyn Fn(&ScenarioReport) + Sync),
 ) -> RunReport {
+    run_all_with(
+        driver,
+        scenarios,
+        forced_seed,
+        parallel,
+        Record::Nothing,
+        on_done,
+    )
+    .await
+}
+
+/// [`run_all`], recording as `record` says.
+pub async fn run_all_with<D: Driver>(
+    driver: &D,
+    scenarios: &[Scenario],
+    forced_seed: Option<u64>,
+    parallel: usize,
+    record: Record,
+    on_done: &(dyn Fn(&ScenarioReport) + Sync),
+) -> RunReport {
     let started = tokio::time::Instant::now();
     let mut reports: Vec<(usize, ScenarioReport)> =
         futures_util::stream::iter(scenarios.iter().enumerate())
             .map(|(i, scenario)| async move {
-                let report = run_scenario(driver, scenario, seed_for(scenario, forced_seed)).await;
+                let seed = seed_for(scenario, forced_seed);
+                let report = run_scenario_with(driver, scenario, seed, record).await;
                 on_done(&report);
                 (i, report)
             })

@@ -13,6 +13,7 @@ mod all_in_one;
 mod cli;
 mod conform;
 mod copies;
+mod determinism;
 mod guide_topology;
 mod ha;
 mod hostile;

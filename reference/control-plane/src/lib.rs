@@ -231,8 +231,14 @@ impl ControlPlane {
     ) {
         let service = hyper_util::service::TowerToHyperService::new(self.router());
         tokio::join!(
-            tollgate_net::serve(mgmt_https, Some(tls), service.clone(), shutdown.clone()),
-            tollgate_net::serve(servlet_http, None, service, shutdown),
+            tollgate_net::serve(
+                mgmt_https,
+                Some(tls),
+                service.clone(),
+                self.clock.clone(),
+                shutdown.clone()
+            ),
+            tollgate_net::serve(servlet_http, None, service, self.clock.clone(), shutdown),
         );
     }
 

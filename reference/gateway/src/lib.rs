@@ -201,11 +201,21 @@ pub fn start<L: Listener>(
         async move {
             if blocking {
                 tokio::select! {
+                    // Shutdown first, and the same branch every run (not tokio's random pick).
+                    biased;
                     () = shutdown.cancelled() => return,
                     () = gateway.wait_synced() => {}
                 }
             }
-            serve(listener, tls, gateway.passthrough(transport), shutdown).await;
+            let clock = gateway.clock.clone();
+            serve(
+                listener,
+                tls,
+                gateway.passthrough(transport),
+                clock,
+                shutdown,
+            )
+            .await;
         }
     };
     tasks.spawn(passthrough(listeners.passthru_http, None, Transport::Http));
@@ -218,6 +228,7 @@ pub fn start<L: Listener>(
         listeners.management,
         Some(tls),
         management::ManagementService::new(gateway.clone()),
+        gateway.clock.clone(),
         shutdown.clone(),
     ));
     GatewayHandle {

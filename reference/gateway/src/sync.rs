@@ -88,6 +88,8 @@ pub async fn run(gateway: Arc<Gateway>, outbound: Outbound, shutdown: Cancellati
     let client: HttpClient<Empty<Bytes>> = outbound.client();
     let sync = SyncClient { gateway, client };
     tokio::select! {
+        // Polled in this order, not at random: a seeded run takes the same branch each time.
+        biased;
         _ = shutdown.cancelled() => {}
         _ = sync.run() => {}
     }

@@ -52,6 +52,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tollgate_net::security::{self, TlsError};
 use tollgate_net::{Listener, Outbound, serve};
+use tollgate_protocol::SharedClock;
 
 #[derive(Debug, Error)]
 pub enum LoadBalancerError {
@@ -182,17 +183,19 @@ pub fn start<L: Listener>(
     config: LoadBalancerConfig,
     listeners: BTreeMap<String, L>,
     outbound: Outbound,
+    clock: SharedClock,
     shutdown: CancellationToken,
 ) -> Result<LoadBalancerHandle, LoadBalancerError> {
     let tls = security::server_config(security::DEFAULT_CERT_PEM, security::DEFAULT_KEY_PEM)?;
-    start_with_tls(config, listeners, outbound, tls, shutdown)
+    start_with_tls(config, listeners, outbound, clock, tls, shutdown)
 }
 
-/// [`start`] with the given server TLS config.
+/// [`start`] with the given server TLS config. `clock` dates the balancer's own answers.
 pub fn start_with_tls<L: Listener>(
     config: LoadBalancerConfig,
     mut listeners: BTreeMap<String, L>,
     outbound: Outbound,
+    clock: SharedClock,
     tls: Arc<rustls::ServerConfig>,
     shutdown: CancellationToken,
 ) -> Result<LoadBalancerHandle, LoadBalancerError> {
@@ -244,7 +247,7 @@ pub fn start_with_tls<L: Listener>(
             tasks: tasks.clone(),
         };
         let tls = listener_config.tls.then(|| tls.clone());
-        tasks.spawn(serve(listener, tls, proxy, shutdown.clone()));
+        tasks.spawn(serve(listener, tls, proxy, clock.clone(), shutdown.clone()));
     }
     for pool in pools.values() {
         if let Some(check) = &pool.config.health_check {

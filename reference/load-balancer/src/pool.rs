@@ -122,6 +122,8 @@ impl Node {
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
             tokio::select! {
+                // Shutdown first, and the same branch every run (not tokio's random pick).
+                biased;
                 _ = shutdown.cancelled() => {}
                 _ = tokio::time::sleep_until(until) => {
                     let mut state = node.lock();
@@ -197,6 +199,7 @@ pub(crate) async fn health_loop(
     let (mut passes, mut fails) = (0u32, 0u32);
     loop {
         tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
@@ -213,6 +216,7 @@ pub(crate) async fn health_loop(
             }
         };
         let passed = tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return,
             passed = tokio::time::timeout(check.timeout(), probe) => passed.unwrap_or(false),
         };

@@ -621,7 +621,9 @@ mod tests {
         });
         let shutdown = CancellationToken::new();
         let tls = tls.then(|| server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM).unwrap());
-        tokio::spawn(serve(listener, tls, service, shutdown.clone()));
+        let clock: tollgate_protocol::SharedClock =
+            Arc::new(tollgate_protocol::ManualClock::new(0));
+        tokio::spawn(serve(listener, tls, service, clock, shutdown.clone()));
         Server {
             addr,
             hits,

@@ -1,5 +1,9 @@
 //! The inbound side: [`Listener`]s and the one HTTP(S) accept/serve loop every node and the
 //! harness's backends run ([`serve`], [`serve_with`]), under one [`ListenerLimits`].
+//!
+//! Every response's `Date` is the node's injected clock ([`date_header`]), not the system's:
+//! hyper's own date header is turned off, so two runs on the same virtual clock answer the same
+//! bytes.
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -8,10 +12,13 @@ use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
+use tollgate_protocol::SharedClock;
 
 /// Something that accepts connections: a bound TCP socket in-process and in containers, a
 /// simulated one elsewhere.
@@ -79,6 +86,8 @@ fn http1_builder(limits: ListenerLimits) -> hyper::server::conn::http1::Builder 
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
+        // hyper's `Date` reads the system clock; [`WithRemote`] sets it from the node's.
+        .auto_date_header(false)
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(limits.max_header_bytes)
         .max_headers(limits.max_headers);
@@ -86,7 +95,7 @@ fn http1_builder(limits: ListenerLimits) -> hyper::server::conn::http1::Builder 
 }
 
 /// Serves HTTP/1.1 (over TLS when `tls` is given) on `listener` until `shutdown` is cancelled,
-/// under the default [`ListenerLimits`].
+/// under the default [`ListenerLimits`], every response dated by `clock`.
 ///
 /// Cancelling stops accepting and drops every open connection at once: to a client it looks
 /// like a node that died, which is what the harness's kill means.
@@ -94,6 +103,7 @@ pub async fn serve<L, S, B>(
     listener: L,
     tls: Option<Arc<rustls::ServerConfig>>,
     service: S,
+    clock: SharedClock,
     shutdown: CancellationToken,
 ) where
     L: Listener,
@@ -107,7 +117,15 @@ pub async fn serve<L, S, B>(
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    serve_with(listener, tls, service, shutdown, ListenerLimits::default()).await;
+    serve_with(
+        listener,
+        tls,
+        service,
+        clock,
+        shutdown,
+        ListenerLimits::default(),
+    )
+    .await;
 }
 
 /// [`serve`] under `limits`.
@@ -115,6 +133,7 @@ pub async fn serve_with<L, S, B>(
     listener: L,
     tls: Option<Arc<rustls::ServerConfig>>,
     service: S,
+    clock: SharedClock,
     shutdown: CancellationToken,
     limits: ListenerLimits,
 ) where
@@ -134,6 +153,7 @@ pub async fn serve_with<L, S, B>(
         let service = WithRemote {
             inner: service.clone(),
             remote,
+            clock: clock.clone(),
         };
         let acceptor = acceptor.clone();
         async move {
@@ -202,10 +222,20 @@ where
     while connections.join_next().await.is_some() {}
 }
 
+/// The `Date` header value for `clock`'s now (RFC 9110's IMF-fixdate).
+pub fn date_header(clock: &SharedClock) -> http::HeaderValue {
+    let millis = u64::try_from(clock.now_millis()).unwrap_or(0);
+    let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(millis));
+    http::HeaderValue::from_str(&date).unwrap_or(http::HeaderValue::from_static(""))
+}
+
+/// Puts the client's address into each request and the node's `Date` on each response (one a
+/// proxied backend already dated keeps its own, as hyper's would).
 #[derive(Clone)]
 struct WithRemote<S> {
     inner: S,
     remote: SocketAddr,
+    clock: SharedClock,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for WithRemote<S>
@@ -214,11 +244,40 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Dated<S::Future>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         req.extensions_mut().insert(RemoteAddr(self.remote));
-        self.inner.call(req)
+        Dated {
+            inner: self.inner.call(req),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response future whose response gets the clock's `Date` when it has none.
+    pub struct Dated<F> {
+        #[pin]
+        inner: F,
+        clock: SharedClock,
+    }
+}
+
+impl<F, B, E> Future for Dated<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let http::header::Entry::Vacant(date) = response.headers_mut().entry(http::header::DATE)
+        {
+            date.insert(date_header(this.clock));
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
@@ -239,10 +298,12 @@ mod tests {
                     .unwrap(),
             )
         });
+        let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(0));
         tokio::spawn(serve_with(
             listener,
             None,
             service,
+            clock,
             shutdown.clone(),
             limits,
         ));
@@ -259,6 +320,44 @@ mod tests {
             .expect("the server never closed the connection")
             .unwrap();
         String::from_utf8_lossy(&all).into_owned()
+    }
+
+    #[tokio::test]
+    async fn the_date_header_is_the_injected_clocks_and_a_dated_response_keeps_its_own() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        // 2026-01-01T00:00:00Z, the harness's virtual start.
+        let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(1_767_225_600_000));
+        let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+            let mut response = Response::builder().status(204);
+            if req.uri().path() == "/dated" {
+                response = response.header("date", "Mon, 01 Jan 2024 00:00:00 GMT");
+            }
+            Ok::<_, std::convert::Infallible>(
+                response
+                    .body(http_body_util::Empty::<Bytes>::new())
+                    .unwrap(),
+            )
+        });
+        tokio::spawn(serve(listener, None, service, clock, shutdown.clone()));
+        for (path, date) in [
+            ("/", "date: Thu, 01 Jan 2026 00:00:00 GMT"),
+            ("/dated", "date: Mon, 01 Jan 2024 00:00:00 GMT"),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let answer = read_until_closed(&mut stream).await.to_ascii_lowercase();
+            assert_eq!(
+                answer.matches("date:").count(),
+                1,
+                "one date header: {answer}"
+            );
+            assert!(answer.contains(&date.to_ascii_lowercase()), "{answer}");
+        }
+        shutdown.cancel();
     }
 
     #[tokio::test]

@@ -124,6 +124,8 @@ impl<F: Feed> Follower<F> {
                 return None;
             }
             tokio::select! {
+                // Lines before a heartbeat when both are ready, the same way every run.
+                biased;
                 more = self.feed.next(&mut self.lines) => {
                     if !more {
                         self.ended = true;

@@ -9,7 +9,7 @@ use crate::security::TlsError;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
@@ -231,6 +231,10 @@ impl Outbound {
             })
     }
 
+    /// How long a pooled connection may sit idle before the pool closes it (hyper-util's
+    /// default).
+    pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
     /// A pooled client. Keep one per node and clone it: clones share the pool.
     pub fn client<B>(&self) -> HttpClient<B>
     where
@@ -239,7 +243,10 @@ impl Outbound {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
+            // Without a timer the idle timeout never fires (connections are only found stale
+            // on check-out, by `std::time::Instant`); on tokio's it does, in virtual time too.
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Self::POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(256)
             .build(self.connector())
     }
@@ -281,6 +288,61 @@ mod tests {
             routed(&map, uri("http://gw.wso2.com/pizzashack")),
             uri("http://127.0.0.1:49160/pizzashack")
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_pooled_connection_is_closed_at_the_idle_timeout_in_tokio_time() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closed = Arc::new(AtomicUsize::new(0));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let ended = closed.clone();
+        tokio::spawn(crate::accept_loop(
+            listener,
+            shutdown.clone(),
+            move |io, _| {
+                let ended = ended.clone();
+                async move {
+                    let service = hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Empty::<Bytes>::new(),
+                        ))
+                    });
+                    // No timeouts of its own: only the client can close this connection.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(io), service)
+                        .await;
+                    ended.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+        ));
+        let client = Outbound::new(HostMap::new(), &[])
+            .unwrap()
+            .client::<http_body_util::Empty<Bytes>>();
+        let url: http::Uri = format!("http://{addr}/").parse().unwrap();
+        let response = client.get(url).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        drop(response);
+        tokio::time::sleep(Outbound::POOL_IDLE_TIMEOUT / 2).await;
+        assert_eq!(
+            closed.load(Ordering::SeqCst),
+            0,
+            "closed before the timeout"
+        );
+        // Bounded: three more idle periods of virtual time at most.
+        for _ in 0..300 {
+            if closed.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Outbound::POOL_IDLE_TIMEOUT / 100).await;
+        }
+        assert_eq!(
+            closed.load(Ordering::SeqCst),
+            1,
+            "the idle connection was kept"
+        );
+        shutdown.cancel();
     }
 
     #[tokio::test]

@@ -354,16 +354,24 @@ pub async fn start<L: Listener>(
                     cp.clone(),
                     Some(traffic_manager.policies()),
                 ))
-                .merge(clock_router(clock, Some(traffic_manager.ticker())));
+                .merge(clock_router(clock.clone(), Some(traffic_manager.ticker())));
             handle.traffic_manager = Some(traffic_manager);
             let mgmt_service = TowerToHyperService::new(mgmt_router);
             let servlet_service = TowerToHyperService::new(cp.router());
-            handle
-                .tasks
-                .spawn(serve(mgmt, Some(tls), mgmt_service, shutdown.clone()));
-            handle
-                .tasks
-                .spawn(serve(servlet, None, servlet_service, shutdown.clone()));
+            handle.tasks.spawn(serve(
+                mgmt,
+                Some(tls),
+                mgmt_service,
+                clock.clone(),
+                shutdown.clone(),
+            ));
+            handle.tasks.spawn(serve(
+                servlet,
+                None,
+                servlet_service,
+                clock,
+                shutdown.clone(),
+            ));
             handle.control_plane = Some(cp);
         }
         ServerRole::GatewayWorker => {
@@ -436,18 +444,26 @@ pub async fn start<L: Listener>(
             let mut mgmt_router = cp
                 .router()
                 .merge(convergence::router(cp.clone(), policies))
-                .merge(clock_router(clock, ticker));
+                .merge(clock_router(clock.clone(), ticker));
             for path in [GATEWAY_APIS, GATEWAY_HEALTH, GATEWAY_SYNC, GATEWAY_THROTTLE] {
                 mgmt_router = mgmt_router.route_service(path, gateway_mgmt.clone());
             }
             let mgmt_service = TowerToHyperService::new(mgmt_router);
             let servlet_service = TowerToHyperService::new(cp.router());
-            handle
-                .tasks
-                .spawn(serve(mgmt, Some(tls), mgmt_service, shutdown.clone()));
-            handle
-                .tasks
-                .spawn(serve(servlet, None, servlet_service, shutdown.clone()));
+            handle.tasks.spawn(serve(
+                mgmt,
+                Some(tls),
+                mgmt_service,
+                clock.clone(),
+                shutdown.clone(),
+            ));
+            handle.tasks.spawn(serve(
+                servlet,
+                None,
+                servlet_service,
+                clock,
+                shutdown.clone(),
+            ));
             handle.control_plane = Some(cp);
             handle.gateway = Some(gateway);
         }

@@ -242,6 +242,8 @@ impl StopSignals {
             }
         }
         tokio::select! {
+            // Either signal stops the node; polled in order, as every `select!` here is.
+            biased;
             () = next(&mut self.interrupt) => {}
             () = next(&mut self.terminate) => {}
         }
@@ -428,9 +430,14 @@ pub async fn load_balancer(args: LoadBalancerArgs) -> Result<(), RunError> {
         &[tollgate_net::security::DEFAULT_CERT_PEM],
     )
     .map_err(|e| RunError::Start(e.to_string()))?;
-    let handle =
-        tollgate_load_balancer::start(config, listeners, outbound, CancellationToken::new())
-            .map_err(|e| RunError::Start(format!("{name}: {e}")))?;
+    let handle = tollgate_load_balancer::start(
+        config,
+        listeners,
+        outbound,
+        Arc::new(SystemClock),
+        CancellationToken::new(),
+    )
+    .map_err(|e| RunError::Start(format!("{name}: {e}")))?;
     let fronts: Vec<&str> = gateways.iter().map(|g| g.name.as_str()).collect();
     println!(
         "Tollgate load balancer `{name}` in front of {}",

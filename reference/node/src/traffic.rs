@@ -254,12 +254,15 @@ async fn follow_policies(
             follow(&tm, &cp, &router, &applied).await
         };
         let outcome = tokio::select! {
+            // Shutdown first, and the same branch every run (not tokio's random pick).
+            biased;
             _ = shutdown.cancelled() => return,
             outcome = round => outcome,
         };
         pull = matches!(outcome, Feed::Gone);
         if !pull {
             tokio::select! {
+                biased;
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(delay) => {}
             }

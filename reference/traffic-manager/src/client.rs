@@ -186,6 +186,8 @@ impl DecisionFollower {
         let tasks = TaskTracker::new();
         tasks.spawn(async move {
             tokio::select! {
+                // Shutdown first, and the same branch every run (not tokio's random pick).
+                biased;
                 _ = shutdown.cancelled() => {}
                 _ = task.run() => {}
             }
@@ -396,6 +398,7 @@ impl EventPublisher {
             let shutdown = shutdown.clone();
             tasks.spawn(async move {
                 tokio::select! {
+                    biased;
                     _ = shutdown.cancelled() => {}
                     _ = task.run(rx) => {}
                 }

@@ -90,7 +90,7 @@ struct Throttled {
 
 /// The Traffic Manager.
 pub struct TrafficManager {
-    clock: SharedClock,
+    pub(crate) clock: SharedClock,
     policies: ArcSwap<PolicyTable>,
     generation: Mutex<u64>,
     shards: Box<[Mutex<HashMap<String, Counter>>]>,

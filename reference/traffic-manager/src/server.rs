@@ -103,6 +103,8 @@ impl TrafficManager {
                 interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
+                        // Shutdown first, and the same branch every run (not tokio's pick).
+                        biased;
                         _ = shutdown.cancelled() => break,
                         _ = interval.tick() => { tm.tick(); }
                     }
@@ -110,8 +112,8 @@ impl TrafficManager {
             }
         };
         tokio::join!(
-            tollgate_net::serve(receiver, None, events, shutdown.clone()),
-            tollgate_net::serve(decisions, None, stream, shutdown),
+            tollgate_net::serve(receiver, None, events, self.clock.clone(), shutdown.clone()),
+            tollgate_net::serve(decisions, None, stream, self.clock.clone(), shutdown),
             ticker,
         );
     }

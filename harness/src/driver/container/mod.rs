@@ -438,8 +438,14 @@ impl ContainerTarget {
                 name: spec.name.clone(),
                 endpoint: spec.endpoint.clone(),
             };
-            let running = backend::spawn(identity, listener, self.shutdown.clone())
-                .map_err(|e| format!("backend `{}`: {e}", spec.name))?;
+            let running = backend::spawn(
+                identity,
+                listener,
+                // The nodes' test clocks live in their containers: the backend keeps real time.
+                std::sync::Arc::new(tollgate_protocol::SystemClock),
+                self.shutdown.clone(),
+            )
+            .map_err(|e| format!("backend `{}`: {e}", spec.name))?;
             self.backends.push(running);
         }
         let subnet = self.subnet;

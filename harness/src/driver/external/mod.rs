@@ -159,11 +159,15 @@ impl Driver for ExternalDriver {
                 name: spec.name.clone(),
                 endpoint: spec.endpoint.clone(),
             };
-            let running = backend::spawn(identity, listener, stop.clone()).map_err(|e| {
-                DriverError::Boot {
-                    topology: topology.name.clone(),
-                    message: e.to_string(),
-                }
+            let running = backend::spawn(
+                identity,
+                listener,
+                Arc::new(tollgate_protocol::SystemClock),
+                stop.clone(),
+            )
+            .map_err(|e| DriverError::Boot {
+                topology: topology.name.clone(),
+                message: e.to_string(),
             })?;
             backends.push(running);
         }

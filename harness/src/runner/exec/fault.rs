@@ -17,6 +17,13 @@ impl<D: Driver> Executor<'_, D> {
             .inject(fault)
             .await
             .map_err(|e| failure(format!("the fault could not be injected: {e}")))?;
+        if let Some(transcript) = &self.transcript {
+            // The model's own spelling (`Kill("gateway-1")`): stable, and names the members.
+            transcript.record(
+                "fault",
+                serde_json::json!({ "fault": format!("{fault:?}") }),
+            );
+        }
         Ok(StepEnd::Passed)
     }
 }

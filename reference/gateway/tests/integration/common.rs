@@ -105,6 +105,7 @@ pub async fn backend() -> (SocketAddr, CancellationToken) {
         listener,
         None,
         service,
+        std::sync::Arc::new(tollgate_protocol::ManualClock::new(0)),
         shutdown.clone(),
     ));
     (addr, shutdown)

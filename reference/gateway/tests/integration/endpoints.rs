@@ -251,6 +251,7 @@ async fn digest_backend() -> (SocketAddr, CancellationToken) {
         listener,
         None,
         service,
+        std::sync::Arc::new(tollgate_protocol::ManualClock::new(0)),
         shutdown.clone(),
     ));
     (addr, shutdown)

@@ -95,6 +95,7 @@ async fn gateway() -> (
         listener,
         None,
         gw.passthrough(Transport::Http),
+        std::sync::Arc::new(tollgate_protocol::ManualClock::new(0)),
         shutdown.clone(),
         limits,
     ));

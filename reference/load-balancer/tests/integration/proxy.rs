@@ -102,9 +102,10 @@ impl Backend {
                 plane.listener(listener, name).unwrap(),
                 None,
                 service,
+                clock(),
                 shutdown.clone(),
             )),
-            None => tokio::spawn(serve(listener, None, service, shutdown.clone())),
+            None => tokio::spawn(serve(listener, None, service, clock(), shutdown.clone())),
         };
         Self {
             name,
@@ -152,6 +153,11 @@ fn pool(backends: &[&Backend]) -> PoolConfig {
     }
 }
 
+/// The clock every server of these tests dates its answers by.
+fn clock() -> tollgate_protocol::SharedClock {
+    Arc::new(tollgate_protocol::ManualClock::new(0))
+}
+
 fn outbound() -> Outbound {
     Outbound::new(HostMap::new(), &[DEFAULT_CERT_PEM]).unwrap()
 }
@@ -183,7 +189,14 @@ async fn balance(pool: PoolConfig, outbound: Outbound) -> Lb {
     let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (http_addr, https_addr) = (http.local_addr().unwrap(), https.local_addr().unwrap());
     let listeners = BTreeMap::from([("http".to_owned(), http), ("https".to_owned(), https)]);
-    let handle = start(config, listeners, outbound, CancellationToken::new()).unwrap();
+    let handle = start(
+        config,
+        listeners,
+        outbound,
+        clock(),
+        CancellationToken::new(),
+    )
+    .unwrap();
     Lb {
         handle,
         http: http_addr,
@@ -572,6 +585,7 @@ async fn a_listener_naming_an_unknown_pool_is_refused() {
         config,
         BTreeMap::from([("http".to_owned(), listener)]),
         outbound(),
+        clock(),
         CancellationToken::new(),
     )
     .unwrap_err();
