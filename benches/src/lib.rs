@@ -51,6 +51,8 @@ pub mod fixtures {
                 enable_blocking: true,
                 ..Default::default()
             },
+            backend_jwt: Default::default(),
+            signing_key: None,
         }
     }
 
