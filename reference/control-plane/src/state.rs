@@ -118,6 +118,15 @@ pub struct State {
     /// Admin `system-scopes/role-aliases`.
     #[serde(default)]
     pub role_aliases: Vec<crate::admin::settings::RoleAlias>,
+    /// Publisher endpoint certificates (the gateways' trust store), in upload order.
+    #[serde(default)]
+    pub endpoint_certificates: Vec<crate::publisher::certificates::EndpointCertificate>,
+    /// Publisher client certificates (mutual TLS), of every API, in upload order.
+    #[serde(default)]
+    pub client_certificates: Vec<crate::publisher::certificates::ClientCertificate>,
+    /// Publisher operation policies, common and API-specific, in upload order.
+    #[serde(default)]
+    pub operation_policies: Vec<crate::publisher::operation_policies::OperationPolicy>,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

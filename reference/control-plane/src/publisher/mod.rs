@@ -2,10 +2,12 @@
 //! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
 
 pub mod apis;
+pub mod certificates;
 pub mod comments;
 pub mod definitions;
 pub mod documents;
 pub mod misc;
+pub mod operation_policies;
 pub mod revisions;
 pub mod scopes;
 pub mod subscriptions;
@@ -156,6 +158,62 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/deployments/{deployment_id}",
             put(revisions::update_deployment),
+        )
+        .route(
+            "/endpoint-certificates",
+            get(certificates::endpoint::list).post(certificates::endpoint::add),
+        )
+        .route(
+            "/endpoint-certificates/{alias}",
+            get(certificates::endpoint::get_one)
+                .put(certificates::endpoint::update)
+                .delete(certificates::endpoint::delete),
+        )
+        .route(
+            "/endpoint-certificates/{alias}/content",
+            get(certificates::endpoint::get_content),
+        )
+        .route(
+            "/endpoint-certificates/{alias}/usage",
+            get(certificates::endpoint::usage),
+        )
+        .route(
+            "/apis/{api_id}/client-certificates",
+            get(certificates::client::list).post(certificates::client::add),
+        )
+        .route(
+            "/apis/{api_id}/client-certificates/{alias}",
+            get(certificates::client::get_one)
+                .put(certificates::client::update)
+                .delete(certificates::client::delete),
+        )
+        .route(
+            "/apis/{api_id}/client-certificates/{alias}/content",
+            get(certificates::client::get_content),
+        )
+        .route(
+            "/operation-policies",
+            get(operation_policies::common::list).post(operation_policies::common::create),
+        )
+        .route(
+            "/operation-policies/{operation_policy_id}",
+            get(operation_policies::common::get_one).delete(operation_policies::common::delete),
+        )
+        .route(
+            "/operation-policies/{operation_policy_id}/content",
+            get(operation_policies::common::get_content),
+        )
+        .route(
+            "/apis/{api_id}/operation-policies",
+            get(operation_policies::api::list).post(operation_policies::api::create),
+        )
+        .route(
+            "/apis/{api_id}/operation-policies/{operation_policy_id}",
+            get(operation_policies::api::get_one).delete(operation_policies::api::delete),
+        )
+        .route(
+            "/apis/{api_id}/operation-policies/{operation_policy_id}/content",
+            get(operation_policies::api::get_content),
         )
         .route("/settings", get(settings))
         .with_state(cp)

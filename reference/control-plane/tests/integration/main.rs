@@ -10,6 +10,7 @@
 mod common;
 mod admin;
 mod catalog;
+mod certificates;
 mod constraints;
 mod control_plane;
 mod coverage;
@@ -22,6 +23,7 @@ mod environments;
 mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
+mod operation_policies;
 mod serve;
 mod spec_fuzz;
 mod tiers;
