@@ -124,6 +124,9 @@ pub struct State {
     /// Publisher client certificates (mutual TLS), of every API, in upload order.
     #[serde(default)]
     pub client_certificates: Vec<crate::publisher::certificates::ClientCertificate>,
+    /// Publisher API products, in creation order.
+    #[serde(default)]
+    pub api_products: Vec<crate::publisher::products::ApiProduct>,
     /// Publisher operation policies, common and API-specific, in upload order.
     #[serde(default)]
     pub operation_policies: Vec<crate::publisher::operation_policies::OperationPolicy>,

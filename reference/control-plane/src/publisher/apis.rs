@@ -596,6 +596,14 @@ fn transitions(status: &str) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// The state `action` leads to from `status`, if the default lifecycle allows it.
+pub(crate) fn transition_target(status: &str, action: &str) -> Option<&'static str> {
+    transitions(status)
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(action))
+        .map(|(_, target)| *target)
+}
+
 /// `PUBLISHED` → `Published`, as `LifecycleState.state` names states.
 fn display_state(status: &str) -> String {
     let lower = status.to_ascii_lowercase();

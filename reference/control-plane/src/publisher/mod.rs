@@ -8,6 +8,7 @@ pub mod definitions;
 pub mod documents;
 pub mod misc;
 pub mod operation_policies;
+pub mod products;
 pub mod revisions;
 pub mod scopes;
 pub mod subscriptions;
@@ -214,6 +215,41 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/operation-policies/{operation_policy_id}/content",
             get(operation_policies::api::get_content),
+        )
+        .route("/api-products", get(products::list).post(products::create))
+        .route(
+            "/api-products/change-lifecycle",
+            post(products::change_lifecycle),
+        )
+        .route(
+            "/api-products/{api_product_id}",
+            get(products::get_one)
+                .put(products::update)
+                .delete(products::delete),
+        )
+        .route(
+            "/api-products/{api_product_id}/swagger",
+            get(products::swagger),
+        )
+        .route(
+            "/api-products/{api_product_id}/is-outdated",
+            get(products::is_outdated),
+        )
+        .route(
+            "/api-products/{api_product_id}/thumbnail",
+            get(products::get_thumbnail).put(products::put_thumbnail),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-state",
+            get(products::lifecycle_state),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-history",
+            get(products::lifecycle_history),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-state/pending-tasks",
+            axum::routing::delete(products::delete_pending_tasks),
         )
         .route("/settings", get(settings))
         .with_state(cp)

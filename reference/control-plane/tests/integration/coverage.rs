@@ -190,7 +190,7 @@ async fn operations_implemented_per_wso2_spec() {
             "publisher-v4.yaml",
             "/api/am/publisher/v4",
             "/api/am/publisher",
-            83,
+            96,
         ),
         (
             "devportal-v3.yaml",

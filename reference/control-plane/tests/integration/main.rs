@@ -24,6 +24,7 @@ mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
 mod operation_policies;
+mod products;
 mod serve;
 mod spec_fuzz;
 mod tiers;
