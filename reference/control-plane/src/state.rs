@@ -44,6 +44,9 @@ pub struct ApiRecord {
     /// Developer Portal ratings (1 to 5) by user.
     #[serde(default)]
     pub ratings: BTreeMap<String, u8>,
+    /// Environment-specific properties (`environments/{envId}/keys`) by environment id.
+    #[serde(default)]
+    pub environment_properties: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// One row of an API's lifecycle history.

@@ -366,6 +366,7 @@ pub(crate) fn add(
             thumbnail: None,
             comments: Vec::new(),
             ratings: BTreeMap::new(),
+            environment_properties: BTreeMap::new(),
         },
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.
@@ -918,6 +919,7 @@ pub async fn copy(
             thumbnail: source.thumbnail.clone(),
             comments: Vec::new(),
             ratings: BTreeMap::new(),
+            environment_properties: BTreeMap::new(),
         },
     );
     Ok(with_location(

@@ -251,6 +251,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/api-products/{api_product_id}/lifecycle-state/pending-tasks",
             axum::routing::delete(products::delete_pending_tasks),
         )
+        .route(
+            "/apis/{api_id}/environments/{env_id}/keys",
+            get(misc::get_environment_properties).put(misc::put_environment_properties),
+        )
         .route("/settings", get(settings))
         .with_state(cp)
 }

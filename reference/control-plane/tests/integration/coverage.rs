@@ -192,7 +192,7 @@ async fn operations_implemented_per_wso2_spec() {
             "publisher-v4.yaml",
             "/api/am/publisher/v4",
             "/api/am/publisher",
-            96,
+            98,
         ),
         (
             "devportal-v3.yaml",

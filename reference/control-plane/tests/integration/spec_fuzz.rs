@@ -197,6 +197,7 @@ fn param_value(name: &str, world: &BTreeMap<&'static str, String>) -> BoxedStrat
         "apiProductId" => world.get("product").cloned(),
         "operationPolicyId" => world.get("operation_policy").cloned(),
         "alias" => world.get("alias").cloned(),
+        "envId" => Some("Default".to_owned()),
         "keyType" => Some("PRODUCTION".to_owned()),
         "policyLevel" | "level" => Some("subscription".to_owned()),
         "policyName" | "policyId" => Some("Gold".to_owned()),
