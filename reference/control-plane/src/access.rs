@@ -46,6 +46,21 @@ pub mod scope {
     pub const SHARED_SCOPE_MANAGE: &str = "apim:shared_scope_manage";
     pub const ADMIN: &str = "apim:admin";
     pub const API_CATEGORY: &str = "apim:api_category";
+    pub const EP_CERTIFICATES_VIEW: &str = "apim:ep_certificates_view";
+    pub const EP_CERTIFICATES_ADD: &str = "apim:ep_certificates_add";
+    pub const EP_CERTIFICATES_UPDATE: &str = "apim:ep_certificates_update";
+    pub const EP_CERTIFICATES_MANAGE: &str = "apim:ep_certificates_manage";
+    pub const CLIENT_CERTIFICATES_VIEW: &str = "apim:client_certificates_view";
+    pub const CLIENT_CERTIFICATES_ADD: &str = "apim:client_certificates_add";
+    pub const CLIENT_CERTIFICATES_UPDATE: &str = "apim:client_certificates_update";
+    pub const CLIENT_CERTIFICATES_MANAGE: &str = "apim:client_certificates_manage";
+    pub const COMMON_OPERATION_POLICY_VIEW: &str = "apim:common_operation_policy_view";
+    pub const COMMON_OPERATION_POLICY_MANAGE: &str = "apim:common_operation_policy_manage";
+    pub const POLICIES_IMPORT_EXPORT: &str = "apim:policies_import_export";
+    pub const MEDIATION_POLICY_VIEW: &str = "apim:mediation_policy_view";
+    pub const MEDIATION_POLICY_CREATE: &str = "apim:mediation_policy_create";
+    pub const MEDIATION_POLICY_MANAGE: &str = "apim:mediation_policy_manage";
+    pub const API_MEDIATION_POLICY_MANAGE: &str = "apim:api_mediation_policy_manage";
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -44,6 +44,9 @@ pub struct ApiRecord {
     /// Developer Portal ratings (1 to 5) by user.
     #[serde(default)]
     pub ratings: BTreeMap<String, u8>,
+    /// Environment-specific properties (`environments/{envId}/keys`) by environment id.
+    #[serde(default)]
+    pub environment_properties: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// One row of an API's lifecycle history.
@@ -118,6 +121,18 @@ pub struct State {
     /// Admin `system-scopes/role-aliases`.
     #[serde(default)]
     pub role_aliases: Vec<crate::admin::settings::RoleAlias>,
+    /// Publisher endpoint certificates (the gateways' trust store), in upload order.
+    #[serde(default)]
+    pub endpoint_certificates: Vec<crate::publisher::certificates::EndpointCertificate>,
+    /// Publisher client certificates (mutual TLS), of every API, in upload order.
+    #[serde(default)]
+    pub client_certificates: Vec<crate::publisher::certificates::ClientCertificate>,
+    /// Publisher API products, in creation order.
+    #[serde(default)]
+    pub api_products: Vec<crate::publisher::products::ApiProduct>,
+    /// Publisher operation policies, common and API-specific, in upload order.
+    #[serde(default)]
+    pub operation_policies: Vec<crate::publisher::operation_policies::OperationPolicy>,
     log: VecDeque<EventEnvelope>,
     seq: u64,
 }

@@ -161,6 +161,51 @@ fn check_constraints(input: &ApiInput) -> Result<(), RestError> {
         .check()
 }
 
+/// `APIScope`s as WSO2's DTOs read them: unknown properties dropped (Jackson ignores them),
+/// a missing or ill-typed `scope` or `name` → bean validation's 400.
+fn api_scopes(scopes: Vec<Value>) -> Result<Vec<Value>, RestError> {
+    let invalid = |i: usize, why: &str| {
+        RestError::validation(vec![(format!("scopes[{i}].scope"), why.to_owned())])
+    };
+    let mut out = Vec::new();
+    for (i, item) in scopes.into_iter().enumerate() {
+        let Some(scope) = item.get("scope").and_then(Value::as_object) else {
+            return Err(invalid(i, "must not be null"));
+        };
+        let mut kept = serde_json::Map::new();
+        for (key, value) in scope {
+            let fits = match key.as_str() {
+                "id" | "name" | "displayName" | "description" => value.is_string(),
+                "bindings" => value
+                    .as_array()
+                    .is_some_and(|b| b.iter().all(Value::is_string)),
+                "usageCount" => value.is_i64(),
+                _ => continue,
+            };
+            if !fits {
+                return Err(invalid(i, &format!("{key} is of the wrong type")));
+            }
+            kept.insert(key.clone(), value.clone());
+        }
+        if kept
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(|n| n.is_empty() || n.chars().count() > 255)
+        {
+            return Err(invalid(i, "name: size must be between 1 and 255"));
+        }
+        let mut api_scope = json!({"scope": kept});
+        if let Some(shared) = item.get("shared") {
+            let Some(shared) = shared.as_bool() else {
+                return Err(invalid(i, "shared is not a boolean"));
+            };
+            api_scope["shared"] = json!(shared);
+        }
+        out.push(api_scope);
+    }
+    Ok(out)
+}
+
 /// Applies the optional fields of `input` over `api`.
 fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
     check_constraints(&input)?;
@@ -202,7 +247,7 @@ fn apply(api: &mut Api, input: ApiInput) -> Result<(), RestError> {
         api.endpoint_config = Some(config);
     }
     if let Some(s) = input.scopes {
-        api.scopes = s;
+        api.scopes = api_scopes(s)?;
     }
     if let Some(c) = input.categories {
         api.categories = c;
@@ -321,6 +366,7 @@ pub(crate) fn add(
             thumbnail: None,
             comments: Vec::new(),
             ratings: BTreeMap::new(),
+            environment_properties: BTreeMap::new(),
         },
     );
     // `ApisApiServiceImpl.createAPI`: `Response.created(new URI("/apis/" + id))`.
@@ -596,6 +642,14 @@ fn transitions(status: &str) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// The state `action` leads to from `status`, if the default lifecycle allows it.
+pub(crate) fn transition_target(status: &str, action: &str) -> Option<&'static str> {
+    transitions(status)
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(action))
+        .map(|(_, target)| *target)
+}
+
 /// `PUBLISHED` → `Published`, as `LifecycleState.state` names states.
 fn display_state(status: &str) -> String {
     let lower = status.to_ascii_lowercase();
@@ -865,6 +919,7 @@ pub async fn copy(
             thumbnail: source.thumbnail.clone(),
             comments: Vec::new(),
             ratings: BTreeMap::new(),
+            environment_properties: BTreeMap::new(),
         },
     );
     Ok(with_location(

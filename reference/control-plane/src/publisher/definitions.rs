@@ -64,7 +64,11 @@ fn skeleton(api: &Api) -> Map<String, Value> {
 
 /// A generated operation: its path parameters, a 200, a JSON object body for verbs that
 /// carry one.
-fn generated_operation(target: &str, verb: &str, flavour: Flavour) -> Map<String, Value> {
+pub(crate) fn generated_operation(
+    target: &str,
+    verb: &str,
+    flavour: Flavour,
+) -> Map<String, Value> {
     let with_body = matches!(verb, "POST" | "PUT" | "PATCH");
     let mut parameters: Vec<Value> = path_parameters(target)
         .into_iter()

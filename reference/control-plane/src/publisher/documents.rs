@@ -55,7 +55,7 @@ impl StoredFile {
     }
 
     /// The file as a download.
-    fn response(&self) -> Response {
+    pub(crate) fn response(&self) -> Response {
         let bytes = STANDARD.decode(&self.base64).unwrap_or_default();
         let mut response = (StatusCode::OK, bytes).into_response();
         if let Ok(v) = HeaderValue::from_str(&self.media_type) {
@@ -499,15 +499,8 @@ fn guess_media_type(file_name: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// `PUT /apis/{apiId}/thumbnail`: an image (`jpg`, `jpeg`, `png`, `gif`, `bmp`, `svg`, by
-/// name); answers `FileInfo`.
-pub async fn put_thumbnail(
-    State(cp): State<Arc<ControlPlane>>,
-    headers: HeaderMap,
-    Path(api_id): Path<String>,
-    form: Form,
-) -> RestResult {
-    cp.authorize(&headers, &[API_CREATE, API_MANAGE, API_PUBLISH])?;
+/// The `file` part of a thumbnail upload, an image by its name.
+pub(crate) fn thumbnail_file(form: &Form) -> Result<StoredFile, RestError> {
     let part = form
         .0
         .get("file")
@@ -519,9 +512,23 @@ pub async fn put_thumbnail(
                 "Unsupported thumbnail: use a jpg, jpeg, png, gif, bmp or svg file",
             )
         })?;
+    Ok(StoredFile::new(part, media_type.to_owned()))
+}
+
+/// `PUT /apis/{apiId}/thumbnail`: an image (`jpg`, `jpeg`, `png`, `gif`, `bmp`, `svg`, by
+/// name); answers `FileInfo`.
+pub async fn put_thumbnail(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path(api_id): Path<String>,
+    form: Form,
+) -> RestResult {
+    cp.authorize(&headers, &[API_CREATE, API_MANAGE, API_PUBLISH])?;
+    let file = thumbnail_file(&form)?;
+    let media_type = file.media_type.clone();
     let mut state = cp.lock();
     let record = api_record_mut(&mut state, &api_id)?;
-    record.thumbnail = Some(StoredFile::new(part, media_type.to_owned()));
+    record.thumbnail = Some(file);
     Ok(json_response(
         StatusCode::OK,
         json!({"relativePath": format!("/apis/{api_id}/thumbnail"), "mediaType": media_type}),

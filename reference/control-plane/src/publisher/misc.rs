@@ -9,7 +9,7 @@ use crate::ControlPlane;
 use crate::access::scope::*;
 use crate::error::RestError;
 use crate::model::{Api, pagination, served_context};
-use crate::rest::{Path, Query};
+use crate::rest::{JsonBody, Path, Query};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use http::{HeaderMap, StatusCode};
@@ -163,4 +163,78 @@ pub async fn delete_pending_tasks(
         return Err(RestError::api_not_found(&api_id));
     }
     Ok(StatusCode::OK.into_response())
+}
+
+/// The name of the environment `env_id` names (an Admin one by its id, any by its name; names
+/// never change), or WSO2's 404 (`GATEWAY_ENVIRONMENT_NOT_FOUND`).
+fn environment_name(
+    cp: &ControlPlane,
+    state: &crate::state::State,
+    env_id: &str,
+) -> Result<String, RestError> {
+    state
+        .environments
+        .iter()
+        .find(|e| e.id == env_id)
+        .map(|e| e.name.clone())
+        .or_else(|| {
+            cp.environments(state)
+                .iter()
+                .find(|e| e.name == env_id)
+                .map(|e| e.name.clone())
+        })
+        .ok_or_else(|| {
+            RestError::new(
+                StatusCode::NOT_FOUND,
+                900506,
+                "Gateway Environment not found",
+                format!("Gateway Environment with {env_id} not found"),
+            )
+        })
+}
+
+/// `GET /apis/{apiId}/environments/{envId}/keys`: the API's properties for that environment
+/// (`EnvironmentProperties`, string values), `{}` when none were set.
+pub async fn get_environment_properties(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((api_id, env_id)): Path<(String, String)>,
+) -> RestResult {
+    cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let state = cp.lock();
+    let record = state
+        .apis
+        .get(&api_id)
+        .ok_or_else(|| RestError::api_not_found(&api_id))?;
+    let env = environment_name(&cp, &state, &env_id)?;
+    Ok(json_response(
+        StatusCode::OK,
+        record
+            .environment_properties
+            .get(&env)
+            .cloned()
+            .unwrap_or_default(),
+    ))
+}
+
+/// `PUT`: replaces them; a body that is not an object of strings → 400.
+pub async fn put_environment_properties(
+    State(cp): State<Arc<ControlPlane>>,
+    headers: HeaderMap,
+    Path((api_id, env_id)): Path<(String, String)>,
+    body: JsonBody,
+) -> RestResult {
+    cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    let properties: BTreeMap<String, String> = super::parse_json(&body)?;
+    let mut state = cp.lock();
+    if !state.apis.contains_key(&api_id) {
+        return Err(RestError::api_not_found(&api_id));
+    }
+    let env = environment_name(&cp, &state, &env_id)?;
+    if let Some(record) = state.apis.get_mut(&api_id) {
+        record
+            .environment_properties
+            .insert(env, properties.clone());
+    }
+    Ok(json_response(StatusCode::OK, properties))
 }

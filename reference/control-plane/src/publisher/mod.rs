@@ -2,11 +2,14 @@
 //! deployments ([`revisions`]), and `GET /settings` with the gateway environments.
 
 pub mod apis;
+pub mod certificates;
 pub mod comments;
 pub mod definitions;
 pub mod documents;
 pub mod internal_key;
 pub mod misc;
+pub mod operation_policies;
+pub mod products;
 pub mod revisions;
 pub mod scopes;
 pub mod subscriptions;
@@ -158,6 +161,101 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apis/{api_id}/deployments/{deployment_id}",
             put(revisions::update_deployment),
+        )
+        .route(
+            "/endpoint-certificates",
+            get(certificates::endpoint::list).post(certificates::endpoint::add),
+        )
+        .route(
+            "/endpoint-certificates/{alias}",
+            get(certificates::endpoint::get_one)
+                .put(certificates::endpoint::update)
+                .delete(certificates::endpoint::delete),
+        )
+        .route(
+            "/endpoint-certificates/{alias}/content",
+            get(certificates::endpoint::get_content),
+        )
+        .route(
+            "/endpoint-certificates/{alias}/usage",
+            get(certificates::endpoint::usage),
+        )
+        .route(
+            "/apis/{api_id}/client-certificates",
+            get(certificates::client::list).post(certificates::client::add),
+        )
+        .route(
+            "/apis/{api_id}/client-certificates/{alias}",
+            get(certificates::client::get_one)
+                .put(certificates::client::update)
+                .delete(certificates::client::delete),
+        )
+        .route(
+            "/apis/{api_id}/client-certificates/{alias}/content",
+            get(certificates::client::get_content),
+        )
+        .route(
+            "/operation-policies",
+            get(operation_policies::common::list).post(operation_policies::common::create),
+        )
+        .route(
+            "/operation-policies/{operation_policy_id}",
+            get(operation_policies::common::get_one).delete(operation_policies::common::delete),
+        )
+        .route(
+            "/operation-policies/{operation_policy_id}/content",
+            get(operation_policies::common::get_content),
+        )
+        .route(
+            "/apis/{api_id}/operation-policies",
+            get(operation_policies::api::list).post(operation_policies::api::create),
+        )
+        .route(
+            "/apis/{api_id}/operation-policies/{operation_policy_id}",
+            get(operation_policies::api::get_one).delete(operation_policies::api::delete),
+        )
+        .route(
+            "/apis/{api_id}/operation-policies/{operation_policy_id}/content",
+            get(operation_policies::api::get_content),
+        )
+        .route("/api-products", get(products::list).post(products::create))
+        .route(
+            "/api-products/change-lifecycle",
+            post(products::change_lifecycle),
+        )
+        .route(
+            "/api-products/{api_product_id}",
+            get(products::get_one)
+                .put(products::update)
+                .delete(products::delete),
+        )
+        .route(
+            "/api-products/{api_product_id}/swagger",
+            get(products::swagger),
+        )
+        .route(
+            "/api-products/{api_product_id}/is-outdated",
+            get(products::is_outdated),
+        )
+        .route(
+            "/api-products/{api_product_id}/thumbnail",
+            get(products::get_thumbnail).put(products::put_thumbnail),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-state",
+            get(products::lifecycle_state),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-history",
+            get(products::lifecycle_history),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-state/pending-tasks",
+            axum::routing::delete(products::delete_pending_tasks),
+        )
+        .route(
+            "/apis/{api_id}/environments/{env_id}/keys",
+            get(misc::get_environment_properties).put(misc::put_environment_properties),
         )
         .route("/settings", get(settings))
         .with_state(cp)

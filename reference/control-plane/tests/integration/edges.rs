@@ -540,3 +540,36 @@ fn random_query_strings_never_get_a_5xx_or_a_non_json_answer() {
         })
         .unwrap();
 }
+
+/// `API.scopes` items are WSO2's `APIScope`: unknown properties dropped, no `scope` → 400.
+#[tokio::test]
+async fn api_scopes_are_read_as_wso2s_dtos_read_them() {
+    let h = harness().await;
+    let body = |scopes: serde_json::Value| {
+        serde_json::json!({"name": "Scoped", "context": "/scoped", "version": "1",
+            "scopes": scopes})
+    };
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis"),
+            Some(body(serde_json::json!([{"zzUnknown": 1}]))),
+        )
+        .await;
+    assert_eq!(status, http::StatusCode::BAD_REQUEST, "{error}");
+    let (status, api) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis"),
+            Some(body(
+                serde_json::json!([{"scope": {"name": "s", "zz": 1}, "shared": false,
+                "zzUnknown": 1}]),
+            )),
+        )
+        .await;
+    assert_eq!(status, http::StatusCode::CREATED, "{api}");
+    assert_eq!(
+        api["scopes"],
+        serde_json::json!([{"scope": {"name": "s"}, "shared": false}])
+    );
+}

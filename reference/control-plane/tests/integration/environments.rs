@@ -249,3 +249,34 @@ async fn a_run_time_environment_is_a_deployment_target_label_and_devportal_url_s
     );
     assert_eq!(api["environmentList"], json!(["us-region"]));
 }
+
+/// `environments/{envId}/keys`: an API's properties per gateway environment, stored as given.
+#[tokio::test]
+async fn environment_specific_api_properties_are_kept_per_environment() {
+    let h = harness().await;
+    let api_id = h.create_pizzashack().await;
+    let keys = |env: &str| format!("{PUBLISHER}/apis/{api_id}/environments/{env}/keys");
+    let (status, none) = h.call("GET", &keys("Default"), None).await;
+    assert_eq!((status, none), (StatusCode::OK, json!({})));
+    let props = json!({"productionEndpoint": "https://prod.example.com/pizza"});
+    let (status, put) = h.call("PUT", &keys("Default"), Some(props.clone())).await;
+    assert_eq!((status, &put), (StatusCode::OK, &props));
+    let (_, got) = h.call("GET", &keys("Default"), None).await;
+    assert_eq!(got, props);
+    let p = crate::openapi_shapes::publisher();
+    crate::openapi_shapes::assert_conforms(
+        p,
+        p.response_schema("/apis/{apiId}/environments/{envId}/keys", "get", 200),
+        &got,
+        "GET keys",
+    );
+    let (status, _) = h
+        .call("PUT", &keys("Default"), Some(json!({"retries": 3})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = h.call("GET", &keys("Nowhere"), None).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::NOT_FOUND, &900506.into())
+    );
+}

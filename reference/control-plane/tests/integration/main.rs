@@ -10,6 +10,7 @@
 mod common;
 mod admin;
 mod catalog;
+mod certificates;
 mod constraints;
 mod control_plane;
 mod coverage;
@@ -24,6 +25,8 @@ mod internal_key;
 mod key_maintenance;
 mod lifecycle_and_blocking;
 mod openapi_shapes;
+mod operation_policies;
+mod products;
 mod serve;
 mod spec_fuzz;
 mod tiers;

@@ -77,7 +77,7 @@ impl Spec {
     }
 
     /// The JSON schema of `method path`'s `status` response, as the spec declares it.
-    fn response_schema(&self, path: &str, method: &str, status: u16) -> &Value {
+    pub(crate) fn response_schema(&self, path: &str, method: &str, status: u16) -> &Value {
         self.response_body(path, method, status)
             .unwrap_or_else(|| panic!("{}: {method} {path} {status} has no JSON body", self.name))
     }
@@ -287,7 +287,7 @@ pub(crate) fn devportal() -> &'static Spec {
 }
 
 #[track_caller]
-fn assert_conforms(spec: &Spec, schema: &Value, body: &Value, what: &str) {
+pub(crate) fn assert_conforms(spec: &Spec, schema: &Value, body: &Value, what: &str) {
     let errors = spec.check(schema, body);
     assert!(
         errors.is_empty(),
@@ -298,7 +298,7 @@ fn assert_conforms(spec: &Spec, schema: &Value, body: &Value, what: &str) {
 }
 
 /// Calls `method uri` and checks the body against the spec's response for `spec_path`.
-async fn call_and_check(
+pub(crate) async fn call_and_check(
     h: &Harness,
     spec: &Spec,
     spec_path: &str,

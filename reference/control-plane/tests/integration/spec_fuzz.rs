@@ -88,6 +88,13 @@ const SHAPE_DEVIATIONS: &[(&str, &str, &str)] = &[
         "/apis/{apiId}/subscription-policies",
         "array where the schema says object",
     ),
+    // WSO2 4.2 answers the deployments as a bare array; the spec declares
+    // `APIRevisionDeploymentList` (`openapi_shapes::revisions_and_deployments_…`).
+    (
+        "GET",
+        "/apis/{apiId}/deployments",
+        "array where the schema says object",
+    ),
     // The spec types the definition as a string; WSO2 answers the JSON document itself.
     (
         "GET",
@@ -187,6 +194,10 @@ fn param_value(name: &str, world: &BTreeMap<&'static str, String>) -> BoxedStrat
         "apiCategoryId" => world.get("category").cloned(),
         "keyMappingId" => world.get("key").cloned(),
         "revisionId" => world.get("revision").cloned(),
+        "apiProductId" => world.get("product").cloned(),
+        "operationPolicyId" => world.get("operation_policy").cloned(),
+        "alias" => world.get("alias").cloned(),
+        "envId" => Some("Default".to_owned()),
         "keyType" => Some("PRODUCTION".to_owned()),
         "policyLevel" | "level" => Some("subscription".to_owned()),
         "policyName" | "policyId" => Some("Gold".to_owned()),
@@ -417,6 +428,51 @@ async fn world(h: &Harness) -> BTreeMap<&'static str, String> {
     let (_, revisions) = h
         .call("GET", &format!("{PUBLISHER}/apis/{api}/revisions"), None)
         .await;
+    let (_, product) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/api-products"),
+            Some(json!({"name": "FuzzProduct", "context": "fuzzproduct",
+                "apis": [{"apiId": api, "operations": [{"target": "/menu", "verb": "GET"}]}]})),
+        )
+        .await;
+    // One certificate under the same alias in both stores (endpoint and this API's client ones).
+    const PEM: &str = include_str!("../../../net/security/wso2carbon.cert.pem");
+    for (uri, third) in [
+        (
+            format!("{PUBLISHER}/endpoint-certificates"),
+            ("endpoint", "http://backend.prod:9000"),
+        ),
+        (
+            format!("{PUBLISHER}/apis/{api}/client-certificates"),
+            ("tier", "Gold"),
+        ),
+    ] {
+        let parts = [
+            ("certificate", Some("c.pem"), PEM),
+            ("alias", None, "fuzz"),
+            (third.0, None, third.1),
+        ];
+        let (status, body) = h.call_form("POST", &uri, &parts).await;
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+    }
+    let (_, policy) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/operation-policies"),
+            &[
+                (
+                    "policySpecFile",
+                    Some("p.json"),
+                    r#"{"category": "Mediation", "name": "fuzzPolicy", "displayName": "Fuzz",
+                    "description": "d", "applicableFlows": ["request"],
+                    "supportedGateways": ["Synapse"], "supportedApiTypes": ["HTTP"],
+                    "policyAttributes": []}"#,
+                ),
+                ("synapsePolicyDefinitionFile", Some("p.j2"), "<log/>"),
+            ],
+        )
+        .await;
     for (name, value) in [
         ("api", json!(api)),
         ("app", json!(app)),
@@ -427,6 +483,9 @@ async fn world(h: &Harness) -> BTreeMap<&'static str, String> {
         ("scope", scope["id"].clone()),
         ("category", category["id"].clone()),
         ("revision", revisions["list"][0]["id"].clone()),
+        ("product", product["id"].clone()),
+        ("operation_policy", policy["id"].clone()),
+        ("alias", json!("fuzz")),
     ] {
         if let Some(v) = value.as_str() {
             world.insert(name, v.to_owned());
