@@ -702,8 +702,15 @@ pub async fn lifecycle_history(
         .apis
         .get(&api_id)
         .ok_or_else(|| RestError::api_not_found(&api_id))?;
-    let list: Vec<Value> = record
-        .lifecycle_history
+    Ok(json_response(
+        StatusCode::OK,
+        lifecycle_history_json(&record.lifecycle_history),
+    ))
+}
+
+/// `LifecycleHistory`: every change, oldest first (APIs and API products alike).
+pub(super) fn lifecycle_history_json(history: &[LifecycleEvent]) -> Value {
+    let list: Vec<Value> = history
         .iter()
         .map(|e| {
             let mut item = json!({"postState": e.post_state, "user": e.user,
@@ -714,10 +721,7 @@ pub async fn lifecycle_history(
             item
         })
         .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({"count": list.len(), "list": list}),
-    ))
+    json!({"count": list.len(), "list": list})
 }
 
 pub async fn change_lifecycle(

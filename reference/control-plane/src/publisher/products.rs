@@ -514,21 +514,9 @@ pub async fn lifecycle_history(
 ) -> RestResult {
     cp.authorize(&headers, &[API_VIEW, API_PUBLISH, API_MANAGE])?;
     let state = cp.lock();
-    let list: Vec<Value> = find(&state, &id)?
-        .lifecycle_history
-        .iter()
-        .map(|e| {
-            let mut item = json!({"postState": e.post_state, "user": e.user,
-                "updatedTime": super::rfc3339(e.time)});
-            if let Some(previous) = &e.previous_state {
-                item["previousState"] = json!(previous);
-            }
-            item
-        })
-        .collect();
     Ok(json_response(
         StatusCode::OK,
-        json!({"count": list.len(), "list": list}),
+        super::apis::lifecycle_history_json(&find(&state, &id)?.lifecycle_history),
     ))
 }
 
