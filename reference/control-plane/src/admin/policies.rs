@@ -93,6 +93,11 @@ fn parse(level: PolicyLevel, body: &[u8]) -> Result<ThrottlePolicy, RestError> {
         .default_limit()
         .map_or(Ok(()), ThrottleLimit::validate)
         .map_err(RestError::bad_request)?;
+    if let ThrottlePolicy::Advanced(advanced) = &policy {
+        for group in &advanced.conditional_groups {
+            group.limit.validate().map_err(RestError::bad_request)?;
+        }
+    }
     if let ThrottlePolicy::Subscription(SubscriptionPolicy {
         permissions: Some(p),
         ..

@@ -501,3 +501,49 @@ async fn an_advanced_policy_in_use_cannot_be_deleted_and_wso2_answers_403_900971
          assigned to an API/Resource"
     );
 }
+
+/// An advanced policy's conditional groups are read as WSO2's DTOs read them: unknown
+/// properties dropped, the group's limit checked like the default one (a negative or
+/// fractional `unitTime` is refused, not stored and echoed).
+#[tokio::test]
+async fn conditional_groups_are_read_as_wso2s_dtos_read_them() {
+    let (h, token) = admin().await;
+    let group = |unit_time: serde_json::Value| {
+        json!({"policyName": "Grouped", "defaultLimit": {"type": "REQUESTCOUNTLIMIT",
+            "requestCount": {"timeUnit": "min", "unitTime": 1, "requestCount": 50}},
+            "conditionalGroups": [{"description": "from the office", "madeUp": 1,
+                "conditions": [{"type": "IPCONDITION", "invertCondition": false, "extra": true,
+                    "ipCondition": {"ipConditionType": "IPSPECIFIC", "specificIP": "10.0.0.1"}}],
+                "limit": {"type": "REQUESTCOUNTLIMIT",
+                    "requestCount": {"timeUnit": "min", "unitTime": unit_time, "requestCount": 5}}}]})
+    };
+    for bad in [json!(-1.5), json!(0), json!("1")] {
+        let (status, body) = call(
+            &h,
+            &token,
+            "POST",
+            "/throttling/policies/advanced",
+            Some(group(bad.clone())),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "unitTime {bad}: {body}");
+    }
+    let (status, created) = call(
+        &h,
+        &token,
+        "POST",
+        "/throttling/policies/advanced",
+        Some(group(json!(1))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let stored = &created["conditionalGroups"][0];
+    assert!(stored.get("madeUp").is_none(), "{stored}");
+    assert!(stored["conditions"][0].get("extra").is_none(), "{stored}");
+    assert_eq!(stored["description"], "from the office");
+    assert_eq!(
+        stored["conditions"][0]["ipCondition"]["specificIP"],
+        "10.0.0.1"
+    );
+    assert_eq!(stored["limit"]["requestCount"]["requestCount"], 5);
+}

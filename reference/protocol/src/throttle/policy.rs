@@ -223,8 +223,9 @@ pub struct SubscriptionPolicy {
     pub permissions: Option<PolicyPermissions>,
 }
 
-/// `AdvancedThrottlePolicy` (Admin v4): API- or resource-level. `conditionalGroups` are kept
-/// and returned but not evaluated (Tollgate counts the default limit only).
+/// `AdvancedThrottlePolicy` (Admin v4): API- or resource-level. `conditionalGroups` are read,
+/// checked, kept and returned as WSO2's DTOs hold them, but not evaluated (Tollgate counts the
+/// default limit only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AdvancedPolicy {
@@ -239,7 +240,102 @@ pub struct AdvancedPolicy {
     pub is_deployed: bool,
     pub default_limit: ThrottleLimit,
     #[serde(default)]
-    pub conditional_groups: Vec<serde_json::Value>,
+    pub conditional_groups: Vec<ConditionalGroup>,
+}
+
+/// `ConditionalGroup`: a limit that applies when every condition holds. As with WSO2's DTOs
+/// (Jackson), properties the schema does not name are dropped, and a missing required one or
+/// a value of the wrong type (a negative or fractional `unitTime`) refuses the whole body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionalGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub conditions: Vec<ThrottleCondition>,
+    pub limit: ThrottleLimit,
+}
+
+/// `ThrottleCondition`: its `type` names which of the four condition objects applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleCondition {
+    #[serde(rename = "type")]
+    pub kind: ThrottleConditionType,
+    #[serde(default)]
+    pub invert_condition: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_condition: Option<HeaderCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_condition: Option<IpCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_claims_condition: Option<JwtClaimsCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_parameter_condition: Option<QueryParameterCondition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThrottleConditionType {
+    #[serde(rename = "HEADERCONDITION")]
+    Header,
+    #[serde(rename = "IPCONDITION")]
+    Ip,
+    #[serde(rename = "JWTCLAIMSCONDITION")]
+    JwtClaims,
+    #[serde(rename = "QUERYPARAMETERCONDITION")]
+    QueryParameter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderCondition {
+    pub header_name: String,
+    pub header_value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpCondition {
+    #[serde(
+        rename = "ipConditionType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ip_condition_type: Option<IpConditionType>,
+    #[serde(
+        rename = "specificIP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub specific_ip: Option<String>,
+    #[serde(
+        rename = "startingIP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starting_ip: Option<String>,
+    #[serde(rename = "endingIP", default, skip_serializing_if = "Option::is_none")]
+    pub ending_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IpConditionType {
+    #[serde(rename = "IPRANGE")]
+    Range,
+    #[serde(rename = "IPSPECIFIC")]
+    Specific,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtClaimsCondition {
+    pub claim_url: String,
+    pub attribute: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryParameterCondition {
+    pub parameter_name: String,
+    pub parameter_value: String,
 }
 
 /// The level a policy applies at (the Admin API's path segment).
