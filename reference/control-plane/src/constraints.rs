@@ -61,6 +61,15 @@ impl Constraints {
         self
     }
 
+    /// `@NotNull` on a required property.
+    pub fn required(&mut self, field: &str, present: bool) -> &mut Self {
+        if !present {
+            self.0
+                .push((field.to_owned(), "must not be null".to_owned()));
+        }
+        self
+    }
+
     pub fn check(&mut self) -> Result<(), RestError> {
         if self.0.is_empty() {
             Ok(())

@@ -437,12 +437,16 @@ fn checked_subscription(
     input: SubscriptionInput,
     pending: &[Subscription],
 ) -> Result<Subscription, RestError> {
+    // The spec's required properties are the DTO's `@NotNull`s; `apiId` is not one of them, but
+    // nothing can be subscribed to without it.
+    crate::constraints::Constraints::new()
+        .required("applicationId", input.application_id.is_some())
+        .required("throttlingPolicy", input.throttling_policy.is_some())
+        .check()?;
     let (Some(api_id), Some(app_id), Some(policy)) =
         (input.api_id, input.application_id, input.throttling_policy)
     else {
-        return Err(RestError::bad_request(
-            "apiId, applicationId and throttlingPolicy are required",
-        ));
+        return Err(RestError::bad_request("apiId is required"));
     };
     owned_application(state, caller, &app_id)?;
     check_subscribable(state, &api_id, &policy)?;

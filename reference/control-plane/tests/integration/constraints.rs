@@ -123,3 +123,23 @@ async fn an_application_name_or_description_past_its_length_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_subscription_without_its_required_properties_is_refused_naming_each() {
+    let h = harness().await;
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/subscriptions"),
+            Some(json!({"apiId": "an-api"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        error,
+        json!({"code": 400, "message": "Bad Request", "description": "Validation Error",
+            "moreInfo": "", "error": [
+                {"code": "400_applicationId", "message": "applicationId: must not be null"},
+                {"code": "400_throttlingPolicy", "message": "throttlingPolicy: must not be null"}]})
+    );
+}
