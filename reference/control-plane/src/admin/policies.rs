@@ -77,6 +77,17 @@ fn parse(level: PolicyLevel, body: &[u8]) -> Result<ThrottlePolicy, RestError> {
     if let Some(object) = value.as_object_mut() {
         object.remove("type");
     }
+    // `ThrottlePolicy`'s constraints, as its DTO's bean validation checks them.
+    let text = |key: &str| value.get(key).and_then(Value::as_str);
+    crate::constraints::Constraints::new()
+        .required(
+            "policyName",
+            value.get("policyName").is_some_and(|v| !v.is_null()),
+        )
+        .size("policyName", text("policyName"), 1, 60)
+        .size("displayName", text("displayName"), 0, 512)
+        .size("description", text("description"), 0, 1024)
+        .check()?;
     let bytes = serde_json::to_vec(&value).unwrap_or_default();
     let policy = match level {
         PolicyLevel::Application => {

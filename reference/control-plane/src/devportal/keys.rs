@@ -120,6 +120,14 @@ pub async fn generate_keys(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let request: KeyGenerateRequest = parse_json(&body)?;
+    // The spec's required properties are the DTO's `@NotNull`s.
+    crate::constraints::Constraints::new()
+        .required(
+            "grantTypesToBeSupported",
+            request.grant_types_to_be_supported.is_some(),
+        )
+        .required("keyType", request.key_type.is_some())
+        .check()?;
     let key_type = parse_key_type(request.key_type.as_deref().unwrap_or_default())?;
     let grant_types = request
         .grant_types_to_be_supported

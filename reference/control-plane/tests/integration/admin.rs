@@ -547,3 +547,34 @@ async fn conditional_groups_are_read_as_wso2s_dtos_read_them() {
     );
     assert_eq!(stored["limit"]["requestCount"]["requestCount"], 5);
 }
+
+/// `ThrottlePolicy`'s constraints answered with bean validation's 400.
+#[tokio::test]
+async fn a_policy_breaking_its_schema_gets_the_validation_400() {
+    let (h, token) = admin().await;
+    let limit = json!({"type": "REQUESTCOUNTLIMIT",
+        "requestCount": {"timeUnit": "min", "unitTime": 1, "requestCount": 5}});
+    for (body, field) in [
+        (
+            json!({"policyName": "p".repeat(61), "defaultLimit": limit}),
+            "policyName",
+        ),
+        (json!({"defaultLimit": limit}), "policyName"),
+        (
+            json!({"policyName": "ok", "description": "d".repeat(1025), "defaultLimit": limit}),
+            "description",
+        ),
+    ] {
+        let (status, error) = call(
+            &h,
+            &token,
+            "POST",
+            "/throttling/policies/application",
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+        assert_eq!(error["description"], "Validation Error", "{error}");
+        assert_eq!(error["error"][0]["code"], format!("400_{field}"), "{error}");
+    }
+}

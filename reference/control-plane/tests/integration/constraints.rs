@@ -143,3 +143,32 @@ async fn a_subscription_without_its_required_properties_is_refused_naming_each()
                 {"code": "400_throttlingPolicy", "message": "throttlingPolicy: must not be null"}]})
     );
 }
+
+#[tokio::test]
+async fn key_generation_without_its_required_properties_gets_the_validation_400() {
+    let h = harness().await;
+    let (status, app) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/applications"),
+            Some(json!({"name": "keys", "throttlingPolicy": "Unlimited"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let app_id = app["applicationId"].as_str().unwrap();
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/applications/{app_id}/generate-keys"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let fields: Vec<&str> = error["error"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["400_grantTypesToBeSupported", "400_keyType"]);
+}
