@@ -219,12 +219,7 @@ pub mod endpoint {
             .filter(|c| params.get("endpoint").is_none_or(|e| *e == c.endpoint))
             .map(metadata)
             .collect();
-        let (list, offset, limit) = page(&all, &params)?;
-        Ok(json_response(
-            StatusCode::OK,
-            json!({"count": list.len(), "certificates": list,
-                "pagination": pagination(offset, limit, all.len())}),
-        ))
+        certificate_page(&all, &params)
     }
 
     /// `POST /endpoint-certificates` (multipart `certificate`, `alias`, `endpoint`): 200
@@ -431,12 +426,7 @@ pub mod client {
             .filter(|c| params.get("alias").is_none_or(|a| *a == c.alias))
             .map(metadata)
             .collect();
-        let (list, offset, limit) = page(&all, &params)?;
-        Ok(json_response(
-            StatusCode::OK,
-            json!({"count": list.len(), "certificates": list,
-                "pagination": pagination(offset, limit, all.len())}),
-        ))
+        certificate_page(&all, &params)
     }
 
     /// `POST` (multipart `certificate`, `alias`, `tier`): 200 `ClientCertMetadata` (the
@@ -548,4 +538,14 @@ pub mod client {
         let cert = find(&state, &api_id, &alias)?;
         Ok(content(&cert.alias, &cert.der))
     }
+}
+
+/// `Certificates` / `ClientCertificates`: one page of `all`, as both lists answer it.
+fn certificate_page(all: &[Value], params: &BTreeMap<String, String>) -> RestResult {
+    let (list, offset, limit) = page(all, params)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"count": list.len(), "certificates": list,
+            "pagination": pagination(offset, limit, all.len())}),
+    ))
 }

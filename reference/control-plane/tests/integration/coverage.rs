@@ -1,5 +1,5 @@
 //! How much of WSO2's three REST APIs is implemented, counted against WSO2's own OpenAPI specs
-//! (`../shared/wso2-openapi/*.yaml`, read at test time as `openapi_shapes` does).
+//! (`tests/wso2-openapi/*.yaml`, read at test time as `openapi_shapes` does).
 //!
 //! Every operation of a spec is sent to the router, versioned and versionless, with its path
 //! parameters filled in and a token holding every scope; an operation is implemented when
@@ -13,7 +13,6 @@ use crate::common::*;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use serde_json::Value;
-use std::path::PathBuf;
 
 /// 5xx answers that are WSO2's own for a client's mistake, kept on purpose
 /// (docs/rest-apis.md, "Server errors").
@@ -48,9 +47,7 @@ struct Count {
 }
 
 pub(crate) fn load(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/wso2-openapi")
-        .join(name);
+    let path = crate::openapi_shapes::spec_dir().join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} is missing ({e})", path.display()));
     serde_norway::from_str(&text).unwrap()

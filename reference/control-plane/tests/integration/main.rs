@@ -1,5 +1,5 @@
 //! The control plane over HTTP: Publisher, Developer Portal, Admin and Key Manager REST APIs, their
-//! WSO2 shapes (checked against `shared/wso2-openapi`) and edge cases.
+//! WSO2 shapes (checked against WSO2's specs in `tests/wso2-openapi`) and edge cases.
 //!
 //! One binary for all of them: every test binary links the whole crate graph again, so one link
 //! instead of one per file keeps build time and `target/` size down (each module was a binary).

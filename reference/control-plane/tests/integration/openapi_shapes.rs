@@ -1,5 +1,5 @@
 //! The JSON our endpoints return, checked against WSO2's own OpenAPI specs
-//! (`../shared/wso2-openapi/publisher-v4.yaml`, `devportal-v3.yaml`, read at test time).
+//! (`tests/wso2-openapi/publisher-v4.yaml`, `devportal-v3.yaml`, read at test time).
 //!
 //! The checker is a small one of our own rather than the `jsonschema` crate: the specs are
 //! OpenAPI 3.0 (`nullable`, `$ref` into `components`, responses by status), so `jsonschema`
@@ -34,20 +34,16 @@ pub(crate) struct Spec {
     root: Value,
 }
 
-fn spec_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wso2-openapi")
+/// WSO2's specs, kept unchanged in the repository (`tests/wso2-openapi/README.md`).
+pub(crate) fn spec_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wso2-openapi")
 }
 
 impl Spec {
     fn load(name: &'static str) -> Self {
         let path = spec_dir().join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "WSO2's OpenAPI spec {} is missing ({e}). These tests need the shared folder \
-                 beside the repository (../shared/wso2-openapi, as CI has it).",
-                path.display()
-            )
-        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("WSO2's OpenAPI spec {} is missing ({e})", path.display()));
         let root: Value = serde_norway::from_str(&text)
             .unwrap_or_else(|e| panic!("{} is not readable YAML: {e}", path.display()));
         Self { name, root }
