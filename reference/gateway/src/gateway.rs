@@ -22,7 +22,7 @@ use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
-use tollgate_net::{HttpClient, Outbound};
+use tollgate_net::{Outbound, ProxyClient};
 use tollgate_protocol::SharedClock;
 use tollgate_protocol::artifact::ApiArtifact;
 use tollgate_protocol::defect::{Defect, Defects};
@@ -40,7 +40,7 @@ pub struct Gateway {
     pub(crate) api_keys: crate::api_key::ApiKeyVerifier,
     pub(crate) tokens: TokenCache,
     pub(crate) clock: SharedClock,
-    pub(crate) client: HttpClient<ProxyBody>,
+    pub(crate) client: ProxyClient<ProxyBody>,
     pub(crate) throttle: crate::throttle::Throttle,
     /// Synapse endpoint states of the served endpoints that have a suspension `config`.
     pub(crate) endpoints: ArcSwap<crate::endpoint::EndpointTable>,
@@ -112,7 +112,7 @@ impl Gateway {
             tokens: TokenCache::new(TokenCache::DEFAULT_CAPACITY),
             routes: ArcSwap::from_pointee(RouteTable::default()),
             store: ArcSwap::from_pointee(Store::default()),
-            client: outbound.client(),
+            client: ProxyClient::new(outbound.connector()),
             throttle: crate::throttle::Throttle::new(
                 &settings.node_name,
                 &settings.tenant_domain,

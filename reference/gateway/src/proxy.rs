@@ -24,7 +24,7 @@ use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
-use tollgate_net::{HttpClient, strip_hop_by_hop};
+use tollgate_net::{ProxyClient, strip_hop_by_hop};
 use tollgate_protocol::Clock;
 use tollgate_protocol::artifact::{EndpointSecurity, EndpointSecurityType};
 
@@ -70,7 +70,7 @@ fn caused_by_client_body(error: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Phase 7: forwards the request to `url` and streams the answer back.
 pub async fn forward(
-    client: &HttpClient<ProxyBody>,
+    client: &ProxyClient<ProxyBody>,
     url: String,
     parts: http::request::Parts,
     body: ProxyBody,
@@ -80,7 +80,7 @@ pub async fn forward(
 
 /// [`forward`] with the gateway's own `Authorization` for the backend (endpoint security).
 async fn forward_as(
-    client: &HttpClient<ProxyBody>,
+    client: &ProxyClient<ProxyBody>,
     url: String,
     mut parts: http::request::Parts,
     body: ProxyBody,
@@ -121,7 +121,7 @@ async fn forward_as(
 /// in TIMEOUT (the backend is not contacted), else forwarded, the outcome recorded (a response
 /// of any status is a success to Synapse; a connection failure or timeout is a fault).
 pub async fn forward_tracked(
-    client: &HttpClient<ProxyBody>,
+    client: &ProxyClient<ProxyBody>,
     endpoint: &Endpoint,
     clock: &dyn Clock,
     url: String,
@@ -154,7 +154,7 @@ pub async fn forward_tracked(
 /// A body that may be sent twice (a failover group, Digest credentials) is read first, as
 /// Synapse builds the message before a failover; every other body streams.
 pub async fn forward_upstream(
-    client: &HttpClient<ProxyBody>,
+    client: &ProxyClient<ProxyBody>,
     upstream: &Upstream,
     clock: &dyn Clock,
     variables: Variables<'_>,
@@ -271,7 +271,7 @@ fn basic_authorization(security: &EndpointSecurity) -> Option<HeaderValue> {
 /// request goes out without credentials; a `401` with a `Digest` challenge is answered once
 /// with the computed `Authorization` and the same body. Any other response is the answer.
 async fn send_digest(
-    client: &HttpClient<ProxyBody>,
+    client: &ProxyClient<ProxyBody>,
     security: &EndpointSecurity,
     url: String,
     head: http::request::Parts,

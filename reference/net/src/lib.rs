@@ -14,6 +14,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`outbound`] | host map, outbound connector and pooled client ([`Outbound`]) |
+//! | [`pool`] | the gateway's own keep-alive pool for backend calls ([`ProxyClient`]) |
 //! | [`listen`] | listeners and the HTTP(S) accept/serve loop ([`serve()`], [`ListenerLimits`]); every response dated by the node's clock |
 //! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
 //! | [`headers`] | hop-by-hop header rules for the nodes that proxy ([`strip_hop_by_hop`]) |
@@ -27,9 +28,11 @@ pub mod headers;
 pub mod listen;
 pub mod ndjson;
 pub mod outbound;
+pub mod pool;
 pub mod security;
 
 pub use dead_port::DeadPort;
 pub use headers::strip_hop_by_hop;
 pub use listen::{Listener, ListenerLimits, RemoteAddr, accept_loop, serve, serve_with};
 pub use outbound::{Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound};
+pub use pool::{BackendBody, ProxyClient, ProxyError};
