@@ -27,6 +27,9 @@ use tokio::time::Instant;
 use tower::Service;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// foldhash, not SipHash: an origin is looked up twice per request, and its keys are the
+/// gateway's own endpoint URLs, not a caller's input.
+type Hasher = foldhash::fast::RandomState;
 
 /// How long a connection may sit idle before it is closed (hyper-util's pool default).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -74,13 +77,13 @@ struct Shared<B> {
 
 /// Idle connections by origin, newest last; the flag says a sweeper task is running.
 struct Idle<B> {
-    http: HashMap<Authority, Vec<Parked<B>>>,
-    https: HashMap<Authority, Vec<Parked<B>>>,
+    http: HashMap<Authority, Vec<Parked<B>>, Hasher>,
+    https: HashMap<Authority, Vec<Parked<B>>, Hasher>,
     sweeping: bool,
 }
 
 impl<B> Idle<B> {
-    fn origin(&mut self, https: bool) -> &mut HashMap<Authority, Vec<Parked<B>>> {
+    fn origin(&mut self, https: bool) -> &mut HashMap<Authority, Vec<Parked<B>>, Hasher> {
         if https {
             &mut self.https
         } else {
@@ -121,8 +124,8 @@ where
             shared: Arc::new(Shared {
                 connector,
                 idle: Mutex::new(Idle {
-                    http: HashMap::new(),
-                    https: HashMap::new(),
+                    http: HashMap::default(),
+                    https: HashMap::default(),
                     sweeping: false,
                 }),
                 start_sweeper: |pool| {
