@@ -454,7 +454,8 @@ pub async fn load_balancer(args: LoadBalancerArgs) -> Result<(), RunError> {
 }
 
 /// What every Tollgate binary does first: logs to stderr at `default_level` unless `RUST_LOG`
-/// says otherwise (colour only on a terminal), then a multi-threaded runtime. The error is the
+/// says otherwise (colour only on a terminal), then the runtime (multi-threaded unless the
+/// process may use one CPU only). The error is the
 /// line to print before exiting with [`EXIT_START`].
 pub fn start(default_level: &str) -> Result<tokio::runtime::Runtime, String> {
     use tracing_subscriber::EnvFilter;
@@ -465,7 +466,14 @@ pub fn start(default_level: &str) -> Result<tokio::runtime::Runtime, String> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    tokio::runtime::Builder::new_multi_thread()
+    // On one CPU (a node pinned with `taskset`, a one-CPU container) a worker pool only adds
+    // hand-offs between threads: one thread runs everything, as nginx's single worker does.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = match one_cpu {
+        true => tokio::runtime::Builder::new_current_thread(),
+        false => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
         .enable_all()
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))
