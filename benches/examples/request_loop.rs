@@ -50,6 +50,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let (what_, apis_) = (what.clone(), apis);
     rt.block_on(async move {
         let stop = CancellationToken::new();
         let backend = fixtures::spawn_backend(stop.clone()).await.unwrap();
@@ -88,4 +89,11 @@ fn main() {
         }
         stop.cancel();
     });
+    // The process's memory: with `gateway`, one gateway (its routing table, subscriptions and
+    // pools for `apis` APIs), a mock backend and this client — no control plane beside it.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")) {
+            eprintln!("request_loop {what_} ({apis_} APIs): {line}");
+        }
+    }
 }
