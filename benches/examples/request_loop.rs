@@ -1,6 +1,7 @@
 //! N requests, one after another on one keep-alive connection, through the gateway's HTTP
 //! passthrough listener (the whole chain: hyper server, route, cached JWT, subscription, key
-//! type, throttle on Unlimited tiers, proxy) or straight to the backend: a fixed workload for
+//! type, throttle on Unlimited tiers, proxy; `gateway-cold`: a new token each request) or
+//! straight to the backend: a fixed workload for
 //! counting instructions per request with callgrind, which counts the same on a busy machine
 //! as on an idle one.
 //!
@@ -55,8 +56,8 @@ fn main() {
         let stop = CancellationToken::new();
         let backend = fixtures::spawn_backend(stop.clone()).await.unwrap();
         let (addr, path, auth) = match what.as_str() {
-            "direct" => (backend, "/production/menu".to_owned(), None),
-            "gateway" => {
+            "direct" => (backend, "/production/menu".to_owned(), Vec::<String>::new()),
+            "gateway" | "gateway-cold" => {
                 let outbound = Outbound::new(HostMap::new(), &[DEFAULT_CERT_PEM]).unwrap();
                 let clock: SharedClock = Arc::new(ManualClock::new(fixtures::NOW_MILLIS));
                 let gw = Gateway::new(fixtures::settings(), &outbound, clock);
@@ -70,15 +71,20 @@ fn main() {
                     Arc::new(ManualClock::new(fixtures::NOW_MILLIS)),
                     stop.clone(),
                 ));
-                let token = format!("Bearer {}", fixtures::token("loop-jti").unwrap());
-                (addr, "/api0/1.0.0/menu".to_owned(), Some(token))
+                // `gateway-cold`: a token never seen before on every request (signature checked).
+                let distinct = if what == "gateway-cold" { n } else { 1 };
+                let tokens = (0..distinct)
+                    .map(|i| format!("Bearer {}", fixtures::token(&format!("loop-{i}")).unwrap()))
+                    .collect();
+                (addr, "/api0/1.0.0/menu".to_owned(), tokens)
             }
-            other => panic!("request_loop: `{other}` is neither gateway nor direct"),
+            other => panic!("request_loop: `{other}` is none of gateway, gateway-cold, direct"),
         };
         let mut sender = client::connect(addr).await;
-        for _ in 0..n {
+        let started = tokio::time::Instant::now();
+        for i in 0..n {
             let mut request = Request::get(path.as_str()).header(http::header::HOST, "localhost");
-            if let Some(auth) = &auth {
+            if let Some(auth) = auth.get(i as usize % auth.len().max(1)) {
                 request = request.header(http::header::AUTHORIZATION, auth.as_str());
             }
             let request = request.body(Empty::<Bytes>::new()).unwrap();
@@ -87,12 +93,18 @@ fn main() {
             assert_eq!(response.status(), 200);
             response.into_body().collect().await.unwrap();
         }
+        // Wall time is only a hint (the machine may be busy); instructions are the measure.
+        let per_request = started.elapsed() / u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+        eprintln!("request_loop {what} ({apis} APIs): {per_request:?} per request (wall)");
         stop.cancel();
     });
     // The process's memory: with `gateway`, one gateway (its routing table, subscriptions and
     // pools for `apis` APIs), a mock backend and this client — no control plane beside it.
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")) {
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        {
             eprintln!("request_loop {what_} ({apis_} APIs): {line}");
         }
     }
