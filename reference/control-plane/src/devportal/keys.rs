@@ -232,6 +232,11 @@ pub async fn map_keys(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let request: KeyMappingRequest = parse_json(&body)?;
+    // `ApplicationKeyMappingRequest`'s required properties are the DTO's `@NotNull`s.
+    crate::constraints::Constraints::new()
+        .required("consumerKey", request.consumer_key.is_some())
+        .required("keyType", request.key_type.is_some())
+        .check()?;
     let consumer_key = request
         .consumer_key
         .filter(|k| !k.trim().is_empty())
@@ -577,6 +582,9 @@ pub async fn clean_up_by_type(
 struct KeyUpdateRequest {
     supported_grant_types: Option<Vec<String>>,
     callback_url: Option<String>,
+    /// Read for `ApplicationKey`'s enums only: the key type and mode are the mapping's.
+    key_type: Option<String>,
+    mode: Option<String>,
 }
 
 /// Key update (`PUT`): the supported grant types and the callback URL of the OAuth client.
@@ -589,6 +597,15 @@ fn update(
 ) -> RestResult {
     let caller = cp.authorize(headers, &[SUBSCRIBE, APP_MANAGE])?;
     let request: KeyUpdateRequest = parse_json(body)?;
+    // The body is an `ApplicationKey`: no required property, two enums.
+    crate::constraints::Constraints::new()
+        .one_of(
+            "keyType",
+            request.key_type.as_deref(),
+            &["PRODUCTION", "SANDBOX"],
+        )
+        .one_of("mode", request.mode.as_deref(), &["MAPPED", "CREATED"])
+        .check()?;
     let mut state = cp.lock();
     let mut record = owned_key(&state, &caller, app_id, select)?;
     if let Some(grants) = request.supported_grant_types {

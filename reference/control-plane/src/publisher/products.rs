@@ -528,13 +528,21 @@ pub async fn change_lifecycle(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_PUBLISH, API_MANAGE])?;
+    // `changeAPIProductLifecycle(action, apiProductId, …)`: both `@NotNull` query parameters.
     let (Some(id), Some(action)) = (params.get("apiProductId"), params.get("action")) else {
-        return Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            900700,
-            "Parameter value missing",
-            "Some of the mandatory parameter values were missing",
-        ));
+        crate::constraints::Constraints::new()
+            .required_param(
+                "changeAPIProductLifecycle",
+                0,
+                params.contains_key("action"),
+            )
+            .required_param(
+                "changeAPIProductLifecycle",
+                1,
+                params.contains_key("apiProductId"),
+            )
+            .check()?;
+        return Err(RestError::bad_request("Parameter value missing"));
     };
     let now = cp.now_millis();
     let mut state = cp.lock();

@@ -172,3 +172,219 @@ async fn key_generation_without_its_required_properties_gets_the_validation_400(
         .collect();
     assert_eq!(fields, ["400_grantTypesToBeSupported", "400_keyType"]);
 }
+
+/// The `error` items' codes of a validation 400, after checking its envelope.
+fn violated(status: StatusCode, error: &Value) -> Vec<String> {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        (&error["code"], &error["message"], &error["description"]),
+        (
+            &json!(400),
+            &json!("Bad Request"),
+            &json!("Validation Error")
+        ),
+        "{error}"
+    );
+    error["error"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let code = e["code"].as_str().unwrap();
+            // Each item's message names its field first, as WSO2's mapper writes it.
+            assert!(
+                e["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{}: ", &code[4..])),
+                "{e}"
+            );
+            code.to_owned()
+        })
+        .collect()
+}
+
+async fn application_with_keys(h: &Harness) -> (String, String) {
+    let app_id = h.create_application("constrained").await;
+    let (status, key) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/applications/{app_id}/generate-keys"),
+            Some(
+                json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    (app_id, key["keyMappingId"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_key_update_outside_application_keys_enums_is_refused() {
+    let h = harness().await;
+    let (app_id, mapping) = application_with_keys(&h).await;
+    let uri = format!("{DEVPORTAL}/applications/{app_id}/oauth-keys/{mapping}");
+    let (status, error) = h
+        .call(
+            "PUT",
+            &uri,
+            Some(json!({"keyType": "TESTING", "mode": "BORROWED", "callbackUrl": "https://x"})),
+        )
+        .await;
+    assert_eq!(violated(status, &error), ["400_keyType", "400_mode"]);
+    assert_eq!(
+        error["error"][0]["message"],
+        "keyType: must be one of [PRODUCTION, SANDBOX]"
+    );
+    // Within them, the update is made.
+    let (status, key) = h
+        .call(
+            "PUT",
+            &uri,
+            Some(json!({"keyType": "PRODUCTION", "mode": "CREATED",
+                "supportedGrantTypes": ["client_credentials"], "callbackUrl": "https://x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    assert_eq!(key["callbackUrl"], "https://x");
+}
+
+#[tokio::test]
+async fn map_keys_without_consumer_key_or_key_type_is_refused_naming_each() {
+    let h = harness().await;
+    let app_id = h.create_application("mapped").await;
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{DEVPORTAL}/applications/{app_id}/map-keys"),
+            Some(json!({"keyManager": "Resident Key Manager"})),
+        )
+        .await;
+    assert_eq!(violated(status, &error), ["400_consumerKey", "400_keyType"]);
+    assert_eq!(
+        error["error"][0]["message"],
+        "consumerKey: must not be null"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_validity_past_int32_is_refused() {
+    let h = harness().await;
+    let app_id = h.create_application("api-keys").await;
+    let uri = format!("{DEVPORTAL}/applications/{app_id}/api-keys/PRODUCTION/generate");
+    let (status, error) = h
+        .call("POST", &uri, Some(json!({"validityPeriod": 1_i64 << 31})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, key) = h
+        .call("POST", &uri, Some(json!({"validityPeriod": 3600})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+}
+
+#[tokio::test]
+async fn a_revision_description_past_255_characters_is_refused() {
+    let h = harness().await;
+    let api_id = h.create_pizzashack().await;
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis/{api_id}/revisions"),
+            Some(json!({"description": "d".repeat(256)})),
+        )
+        .await;
+    assert_eq!(violated(status, &error), ["400_description"]);
+    assert_eq!(
+        error["error"][0]["message"],
+        "description: size must be between 0 and 255"
+    );
+    let (status, revision) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis/{api_id}/revisions"),
+            Some(json!({"description": "d".repeat(255)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{revision}");
+}
+
+#[tokio::test]
+async fn deployments_breaking_api_revision_deployments_constraints_are_refused() {
+    let h = harness().await;
+    let api_id = h.create_pizzashack().await;
+    let revision = h.create_revision(&api_id).await;
+    let (status, error) = h
+        .deploy(
+            &api_id,
+            &revision,
+            json!([
+                {"name": "Default", "vhost": "localhost"},
+                {"name": "", "vhost": "bad_host.example"},
+                {"name": "Default", "vhost": "-x", "revisionUuid": "r".repeat(256)},
+            ]),
+        )
+        .await;
+    assert_eq!(
+        violated(status, &error),
+        [
+            "400_[1].name",
+            "400_[1].vhost",
+            "400_[2].revisionUuid",
+            "400_[2].vhost"
+        ]
+    );
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis/{api_id}/undeploy-revision?revisionId={revision}"),
+            Some(json!([{"name": "Default", "vhost": "a..b"}])),
+        )
+        .await;
+    assert_eq!(violated(status, &error), ["400_[0].vhost"]);
+    // Nothing was deployed by the refused call; a valid one still is.
+    h.deploy_to_both(&api_id, &revision).await;
+}
+
+#[tokio::test]
+async fn lifecycle_and_copy_calls_without_their_required_parameters_get_method_validation() {
+    let h = harness().await;
+    let api_id = h.create_pizzashack().await;
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis/change-lifecycle?apiId={api_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(violated(status, &error), ["400_changeAPILifecycle.arg0"]);
+    assert_eq!(
+        error["error"][0]["message"],
+        "changeAPILifecycle.arg0: must not be null"
+    );
+    let (status, error) = h
+        .call("POST", &format!("{PUBLISHER}/apis/change-lifecycle"), None)
+        .await;
+    assert_eq!(
+        violated(status, &error),
+        ["400_changeAPILifecycle.arg0", "400_changeAPILifecycle.arg1"]
+    );
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/api-products/change-lifecycle?action=Publish"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        violated(status, &error),
+        ["400_changeAPIProductLifecycle.arg1"]
+    );
+    let (status, error) = h
+        .call(
+            "POST",
+            &format!("{PUBLISHER}/apis/copy-api?apiId={api_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(violated(status, &error), ["400_createNewAPIVersion.arg0"]);
+}
