@@ -1,0 +1,186 @@
+//! Definitions supplied by `url` (fetched by the control plane) and as `.zip` archives (the
+//! root definition and the files it `$ref`s), as WSO2's `OASParserUtil` takes them.
+
+use crate::common::*;
+use crate::definitions::{MENU_YAML, properties, resources};
+use http::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A loopback HTTP server answering by path: `/menu.yaml` the definition, `/hello` text that
+/// is no definition, `/huge` a body past the fetch bound, anything else 404.
+async fn definition_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0_u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let (status, body) = match path.as_str() {
+                    "/menu.yaml" => ("200 OK", MENU_YAML.as_bytes().to_vec()),
+                    "/hello" => ("200 OK", b"hello, not a definition".to_vec()),
+                    "/huge" => ("200 OK", vec![b' '; 3 * 1024 * 1024]),
+                    _ => ("404 Not Found", b"no".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+async fn validate_url(h: &Harness, url: &str) -> Value {
+    let (status, body) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/validate-openapi"),
+            &[("url", None, url)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn fetch_failure(code: &str, description: &str) -> Value {
+    json!({"isValid": false, "errors": [{"code": code,
+        "message": "OpenAPI definition retrieval from URL failed", "description": description}]})
+}
+
+#[tokio::test]
+async fn a_definition_named_by_url_is_fetched_validated_and_imported() {
+    let h = harness().await;
+    let addr = definition_server().await;
+    let url = format!("http://{addr}/menu.yaml");
+
+    let body = validate_url(&h, &url).await;
+    assert_eq!(body["isValid"], true, "{body}");
+    assert_eq!(body["info"]["name"], "Menu Service");
+    assert_eq!(body["info"]["openAPIVersion"], "3.0.1");
+
+    let props = properties("MenuByUrl", "/menu-by-url");
+    let (status, api) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[("url", None, &url), ("additionalProperties", None, &props)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{api}");
+    let paths: Vec<(String, String)> = resources(&api)
+        .into_iter()
+        .map(|(verb, target, ..)| (verb, target))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("GET".to_owned(), "/items".to_owned()),
+            ("POST".to_owned(), "/items".to_owned()),
+            ("GET".to_owned(), "/items/{itemId}".to_owned()),
+        ]
+    );
+    // The stored definition is the fetched one.
+    let api_id = api["id"].as_str().unwrap();
+    let (status, doc) = h
+        .call("GET", &format!("{PUBLISHER}/apis/{api_id}/swagger"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["info"]["title"], "Menu Service");
+
+    // `PUT /swagger` takes a URL too.
+    let (status, doc) = h
+        .call_form(
+            "PUT",
+            &format!("{PUBLISHER}/apis/{api_id}/swagger"),
+            &[("url", None, &url)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+}
+
+#[tokio::test]
+async fn a_url_that_gives_no_definition_gets_wso2s_retrieval_errors() {
+    let h = harness().await;
+    let addr = definition_server().await;
+    // A port nothing listens on: bound, then released.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let failed = "Exception occurred while retrieving the OpenAPI definition from URL";
+    for (url, expected) in [
+        (
+            format!("http://{addr}/missing.yaml"),
+            fetch_failure("900757", "Response didn't return a 200 OK status"),
+        ),
+        (
+            format!("http://{dead}/menu.yaml"),
+            fetch_failure("900756", failed),
+        ),
+        // Past the 2 MiB bound: not read further.
+        (
+            format!("http://{addr}/huge"),
+            fetch_failure("900756", failed),
+        ),
+        // Only http and https are fetched; a name the host map does not know is not resolved.
+        (
+            "file:///etc/passwd".to_owned(),
+            fetch_failure("900756", failed),
+        ),
+        ("not a url".to_owned(), fetch_failure("900756", failed)),
+        (
+            "http://definitions.invalid/menu.yaml".to_owned(),
+            fetch_failure("900756", failed),
+        ),
+    ] {
+        assert_eq!(validate_url(&h, &url).await, expected, "{url}");
+    }
+    // A body that is no definition: swagger-parser's reasons, as for an upload.
+    let body = validate_url(&h, &format!("http://{addr}/hello")).await;
+    assert_eq!(body["isValid"], false);
+    assert_eq!(body["errors"][0]["code"], "900754", "{body}");
+
+    // Importing from such a URL is WSO2's 400 with the first error as the body.
+    let props = properties("NoMenu", "/no-menu");
+    let (status, error) = h
+        .call_form(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[
+                ("url", None, &format!("http://{addr}/missing.yaml")),
+                ("additionalProperties", None, &props),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        (&error["code"], &error["message"], &error["description"]),
+        (
+            &json!(900757),
+            &json!("OpenAPI definition retrieval from URL failed"),
+            &json!("Response didn't return a 200 OK status")
+        )
+    );
+}
