@@ -29,6 +29,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod archive;
 pub mod constraints;
 pub mod database;
 pub mod devportal;

@@ -14,12 +14,15 @@
 //! `POST /apis/validate-openapi` and `POST /apis/import-openapi` take the definition as a
 //! `file` part or an `inlineAPIDefinition` part (`ApisApiCommonImpl.validateOpenAPIDefinition`
 //! and `importOpenAPIDefinition`), `PUT /apis/{apiId}/swagger` as `apiDefinition` or `file`.
-//! A `url` is fetched (`crate::fetch`) and its body taken as if uploaded.
+//! A `url` is fetched (`crate::fetch`) and its body taken as if uploaded; a `file` named
+//! `*.zip` is an archive whose root definition and the files it refers to are read
+//! (`crate::archive`).
 
 use super::apis::{add, new_api};
 use super::{RestResult, json_response};
 use crate::ControlPlane;
 use crate::access::scope::*;
+use crate::archive;
 use crate::error::RestError;
 use crate::fetch::{self, FetchError};
 use crate::model::{Api, ApiInput};
@@ -330,6 +333,18 @@ async fn uploaded(
                 }
                 Err(e) => Err(Refusal::Fetch(e)),
             })
+        }
+        // By its name, as WSO2 tells an archive (`fileName.endsWith(".zip")`). WSO2 throws
+        // for a refused archive (its generic 500); the caller's mistake is a 400 here.
+        [FILE]
+            if form.0[FILE]
+                .file_name
+                .as_deref()
+                .is_some_and(|name| name.ends_with(".zip")) =>
+        {
+            let text =
+                archive::root_definition(&form.0[FILE].bytes).map_err(RestError::bad_request)?;
+            Ok(openapi::parse(&text).map_err(Refusal::Invalid))
         }
         [one] => Ok(openapi::parse(&form.0[*one].text()).map_err(Refusal::Invalid)),
         _ => Err(RestError::bad_request(format!(

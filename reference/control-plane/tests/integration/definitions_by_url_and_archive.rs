@@ -184,3 +184,179 @@ async fn a_url_that_gives_no_definition_gets_wso2s_retrieval_errors() {
         )
     );
 }
+
+/// A deflated archive of `(path, content)` entries, as an archiver writes one.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, content) in entries {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(content).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// The root definition refers to a path item and, from there, a schema in other files.
+const ROOT: &str = r#"openapi: 3.0.1
+info:
+  title: Archived Menu
+  version: 1.0.0
+paths:
+  /items:
+    $ref: 'paths/items.yaml'
+  /items/{itemId}:
+    get:
+      parameters:
+        - {name: itemId, in: path, required: true, schema: {type: integer}}
+      responses:
+        '200':
+          description: one item
+          content:
+            application/json:
+              schema: {$ref: 'schemas/item.json#/Item'}
+"#;
+const ITEMS: &str = r#"get:
+  x-throttling-tier: Gold
+  responses:
+    '200':
+      description: the items
+      content:
+        application/json:
+          schema:
+            type: array
+            items: {$ref: '../schemas/item.json#/Item'}
+post:
+  responses:
+    '201': {description: created}
+"#;
+const ITEM: &str = r#"{"Item": {"type": "object", "properties": {"name": {"type": "string"}}}}"#;
+
+#[tokio::test]
+async fn an_archive_with_cross_file_refs_is_validated_and_imported_whole() {
+    let h = harness().await;
+    let archive = zip_of(&[
+        ("menu/swagger.yaml", ROOT.as_bytes()),
+        ("menu/paths/items.yaml", ITEMS.as_bytes()),
+        ("menu/schemas/item.json", ITEM.as_bytes()),
+    ]);
+    let (status, body) = h
+        .call_form_bytes(
+            "POST",
+            &format!("{PUBLISHER}/apis/validate-openapi?returnContent=true"),
+            &[("file", Some("menu.zip"), &archive)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["isValid"], true, "{body}");
+    assert_eq!(body["info"]["name"], "Archived Menu");
+
+    let props = properties("ArchivedMenu", "/archived-menu");
+    let (status, api) = h
+        .call_form_bytes(
+            "POST",
+            &format!("{PUBLISHER}/apis/import-openapi"),
+            &[
+                ("file", Some("menu.zip"), &archive),
+                ("additionalProperties", None, props.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{api}");
+    let served: Vec<(String, String, String)> = resources(&api)
+        .into_iter()
+        .map(|(verb, target, _, tier, _)| (verb, target, tier))
+        .collect();
+    assert_eq!(
+        served,
+        [
+            ("GET".to_owned(), "/items".to_owned(), "Gold".to_owned()),
+            (
+                "POST".to_owned(),
+                "/items".to_owned(),
+                "Unlimited".to_owned()
+            ),
+            (
+                "GET".to_owned(),
+                "/items/{itemId}".to_owned(),
+                "Unlimited".to_owned()
+            ),
+        ]
+    );
+    // The stored definition is one document: the other files' content is inlined.
+    let api_id = api["id"].as_str().unwrap();
+    let (_, doc) = h
+        .call("GET", &format!("{PUBLISHER}/apis/{api_id}/swagger"), None)
+        .await;
+    let items = &doc["paths"]["/items"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        ["items"];
+    assert_eq!(items["properties"]["name"]["type"], "string", "{doc}");
+    assert!(!doc.to_string().contains("item.json"), "{doc}");
+}
+
+#[tokio::test]
+async fn a_malicious_or_malformed_archive_is_refused_with_a_400_saying_why() {
+    let h = harness().await;
+    let bomb = vec![b' '; 17 * 1024 * 1024];
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            zip_of(&[
+                ("menu/swagger.yaml", ROOT.as_bytes()),
+                ("menu/../../../etc/cron.d/x", b"* * * * * root true"),
+            ]),
+            "Attempt to upload invalid zip archive with file at menu/../../../etc/cron.d/x. \
+             File path is outside target directory",
+        ),
+        (
+            zip_of(&[("menu/swagger.yaml", &bomb)]),
+            "File being unzipped is too big.",
+        ),
+        (
+            zip_of(&[(
+                "menu/swagger.yaml",
+                b"openapi: 3.0.1\npaths: {$ref: '../../secrets.yaml'}" as &[u8],
+            )]),
+            "The reference ../../secrets.yaml in menu/swagger.yaml points outside the archive",
+        ),
+        (
+            zip_of(&[("menu/openapi.yaml", ROOT.as_bytes())]),
+            "Could not find a master swagger file with the name of swagger.json /swagger.yaml",
+        ),
+        (
+            zip_of(&[
+                ("menu/swagger.yaml", ROOT.as_bytes()),
+                ("other/swagger.yaml", ROOT.as_bytes()),
+            ]),
+            "Swagger Definitions should be placed under one root folder.",
+        ),
+    ];
+    for (archive, why) in cases {
+        assert!(archive.len() < 1024 * 1024);
+        for uri in [
+            format!("{PUBLISHER}/apis/validate-openapi"),
+            format!("{PUBLISHER}/apis/import-openapi"),
+        ] {
+            let props = properties("Refused", "/refused");
+            let (status, error) = h
+                .call_form_bytes(
+                    "POST",
+                    &uri,
+                    &[
+                        ("file", Some("menu.zip"), &archive),
+                        ("additionalProperties", None, props.as_bytes()),
+                    ],
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {error}");
+            assert_eq!(
+                (&error["code"], &error["description"]),
+                (&json!(400), &json!(why)),
+                "{uri}"
+            );
+        }
+    }
+    // Nothing was created.
+    let (_, apis) = h.call("GET", &format!("{PUBLISHER}/apis"), None).await;
+    assert_eq!(apis["count"], 0, "{apis}");
+}
