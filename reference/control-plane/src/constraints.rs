@@ -27,6 +27,20 @@ impl Constraints {
         self
     }
 
+    /// `@Size(min, max)` on a list that is present (`minItems`/`maxItems`; Hibernate's default
+    /// max is `Integer.MAX_VALUE`).
+    pub fn items(&mut self, field: &str, len: Option<usize>, min: usize, max: usize) -> &mut Self {
+        if let Some(n) = len
+            && (n < min || n > max)
+        {
+            self.0.push((
+                field.to_owned(),
+                format!("size must be between {min} and {max}"),
+            ));
+        }
+        self
+    }
+
     /// `@Pattern` of the form "none of these characters" (how WSO2's specs write theirs):
     /// `regex` is the spec's text, for the message.
     pub fn none_of(
@@ -59,6 +73,18 @@ impl Constraints {
             ));
         }
         self
+    }
+
+    /// `@NotNull` on a required property typed as one of the spec's enums. WSO2's generated
+    /// enums read a value they do not know as `null` (`fromValue` returns `null`), so an
+    /// unknown value is a missing one; on an optional enum it is silently dropped.
+    pub fn required_enum(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        allowed: &[&str],
+    ) -> &mut Self {
+        self.required(field, value.is_some_and(|v| allowed.contains(&v)))
     }
 
     /// `@NotNull` on a required property.

@@ -44,6 +44,10 @@ struct TokenGenerateRequest {
     grant_type: Option<String>,
 }
 
+/// The key-type enum of WSO2's request DTOs: another value (`sandbox` too) is read as `null`,
+/// so the required `keyType` is then missing.
+const KEY_TYPES: &[&str] = &["PRODUCTION", "SANDBOX"];
+
 fn parse_key_type(value: &str) -> Result<KeyType, RestError> {
     match value.to_ascii_uppercase().as_str() {
         "PRODUCTION" => Ok(KeyType::Production),
@@ -126,7 +130,7 @@ pub async fn generate_keys(
             "grantTypesToBeSupported",
             request.grant_types_to_be_supported.is_some(),
         )
-        .required("keyType", request.key_type.is_some())
+        .required_enum("keyType", request.key_type.as_deref(), KEY_TYPES)
         .check()?;
     let key_type = parse_key_type(request.key_type.as_deref().unwrap_or_default())?;
     let grant_types = request
@@ -235,7 +239,7 @@ pub async fn map_keys(
     // `ApplicationKeyMappingRequest`'s required properties are the DTO's `@NotNull`s.
     crate::constraints::Constraints::new()
         .required("consumerKey", request.consumer_key.is_some())
-        .required("keyType", request.key_type.is_some())
+        .required_enum("keyType", request.key_type.as_deref(), KEY_TYPES)
         .check()?;
     let consumer_key = request
         .consumer_key
@@ -418,8 +422,13 @@ async fn generate_token(
     } else {
         parse_json(body)?
     };
-    if let Some(grant) = &request.grant_type
-        && !grant.eq_ignore_ascii_case("CLIENT_CREDENTIALS")
+    // `ApplicationTokenGenerateRequestDTO.grantType`: a value its enum does not know is read
+    // as `null`, i.e. the default, client credentials.
+    if let Some(grant) = request
+        .grant_type
+        .as_deref()
+        .filter(|g| ["CLIENT_CREDENTIALS", "TOKEN_EXCHANGE"].contains(g))
+        && grant != "CLIENT_CREDENTIALS"
     {
         return Err(RestError::bad_request(format!(
             "Grant type {grant} is not supported"
@@ -582,9 +591,6 @@ pub async fn clean_up_by_type(
 struct KeyUpdateRequest {
     supported_grant_types: Option<Vec<String>>,
     callback_url: Option<String>,
-    /// Read for `ApplicationKey`'s enums only: the key type and mode are the mapping's.
-    key_type: Option<String>,
-    mode: Option<String>,
 }
 
 /// Key update (`PUT`): the supported grant types and the callback URL of the OAuth client.
@@ -597,15 +603,6 @@ fn update(
 ) -> RestResult {
     let caller = cp.authorize(headers, &[SUBSCRIBE, APP_MANAGE])?;
     let request: KeyUpdateRequest = parse_json(body)?;
-    // The body is an `ApplicationKey`: no required property, two enums.
-    crate::constraints::Constraints::new()
-        .one_of(
-            "keyType",
-            request.key_type.as_deref(),
-            &["PRODUCTION", "SANDBOX"],
-        )
-        .one_of("mode", request.mode.as_deref(), &["MAPPED", "CREATED"])
-        .check()?;
     let mut state = cp.lock();
     let mut record = owned_key(&state, &caller, app_id, select)?;
     if let Some(grants) = request.supported_grant_types {
