@@ -360,3 +360,44 @@ async fn a_malicious_or_malformed_archive_is_refused_with_a_400_saying_why() {
     let (_, apis) = h.call("GET", &format!("{PUBLISHER}/apis"), None).await;
     assert_eq!(apis["count"], 0, "{apis}");
 }
+
+#[tokio::test]
+async fn an_https_url_is_fetched_when_the_nodes_truststore_trusts_the_host() {
+    use tokio_util::sync::CancellationToken;
+    use tollgate_net::security::{DEFAULT_CERT_PEM, DEFAULT_KEY_PEM, server_config};
+    use tollgate_net::{HostMap, Outbound};
+
+    // The Developer Portal of this control plane, served over TLS with the built-in
+    // certificate, answers a published API's definition to anyone: the URL to fetch.
+    let h = harness().await;
+    let api_id = h.published_pizzashack().await;
+    let https = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = https.local_addr().unwrap().port();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn({
+        let (cp, shutdown) = (h.cp.clone(), shutdown.clone());
+        let tls = server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM).unwrap();
+        async move { cp.serve(https, http, tls, shutdown).await }
+    });
+    let url = format!("https://localhost:{port}/api/am/devportal/v3/apis/{api_id}/swagger");
+
+    // Without the node's truststore (nothing handed in: no CA trusted), the handshake fails.
+    let untrusting = harness().await;
+    assert_eq!(
+        validate_url(&untrusting, &url).await,
+        fetch_failure(
+            "900756",
+            "Exception occurred while retrieving the OpenAPI definition from URL"
+        )
+    );
+
+    // A node hands its outbound networking in; its truststore holds the certificate.
+    h.cp.set_outbound(Outbound::new(HostMap::new(), &[DEFAULT_CERT_PEM]).unwrap());
+    let body = validate_url(&h, &url).await;
+    assert_eq!(body["isValid"], true, "{body}");
+    assert_eq!(body["info"]["name"], "PizzaShackAPI");
+
+    shutdown.cancel();
+    let _ = server.await;
+}
