@@ -465,6 +465,12 @@ async fn documents_scopes_categories_ratings_and_products_get_bean_validation() 
             json!({"conditionType": "HOST"}),
             vec!["400_conditionType", "400_conditionValue"],
         ),
+        (
+            "POST",
+            "/api/am/admin/v4/workflows/update-workflow-status".to_owned(),
+            json!({"status": "approved"}),
+            vec!["400_updateWorkflowStatus.arg0", "400_status"],
+        ),
     ];
     let every_scope = h
         .token_with_scopes(&format!(
