@@ -815,6 +815,10 @@ pub async fn validate(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    // `validateAPI(query, …)`: `@NotNull`.
+    Constraints::new()
+        .required_param("validateAPI", 0, params.contains_key("query"))
+        .check()?;
     let query = params
         .get("query")
         .map(|q| q.trim())

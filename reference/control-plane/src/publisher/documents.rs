@@ -468,6 +468,10 @@ pub async fn validate_name(
         &headers,
         &[API_CREATE, API_MANAGE, DOCUMENT_CREATE, DOCUMENT_MANAGE],
     )?;
+    // `validateDocument(apiId, name, …)`: `name` is `@NotNull`.
+    crate::constraints::Constraints::new()
+        .required_param("validateDocument", 1, params.contains_key("name"))
+        .check()?;
     let name = params
         .get("name")
         .filter(|n| !n.is_empty())

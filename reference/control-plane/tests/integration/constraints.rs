@@ -398,6 +398,38 @@ async fn lifecycle_and_copy_calls_without_their_required_parameters_get_method_v
         )
         .await;
     assert_eq!(violated(status, &error), ["400_createNewAPIVersion.arg0"]);
+
+    let admin = h
+        .token_with_scopes(&format!(
+            "{} apim:subscription_block",
+            crate::coverage::EVERY_SCOPE
+        ))
+        .await;
+    for (uri, expected) in [
+        (
+            format!("{PUBLISHER}/subscriptions/block-subscription"),
+            vec!["400_blockSubscription.arg0", "400_blockSubscription.arg1"],
+        ),
+        (
+            format!("{PUBLISHER}/subscriptions/unblock-subscription"),
+            vec!["400_unBlockSubscription.arg0"],
+        ),
+        (
+            format!("{PUBLISHER}/apis/validate"),
+            vec!["400_validateAPI.arg0"],
+        ),
+        (
+            format!("{PUBLISHER}/apis/{api_id}/documents/validate"),
+            vec!["400_validateDocument.arg1"],
+        ),
+        (
+            "/api/am/admin/v4/applications/some-app/change-owner".to_owned(),
+            vec!["400_changeApplicationOwner.arg0"],
+        ),
+    ] {
+        let (status, error) = h.call_as(Some(&admin), "POST", &uri, None).await;
+        assert_eq!(violated(status, &error), expected, "{uri}");
+    }
 }
 
 #[tokio::test]
