@@ -27,6 +27,20 @@ impl Constraints {
         self
     }
 
+    /// `@Size(min, max)` on a list that is present (`minItems`/`maxItems`; Hibernate's default
+    /// max is `Integer.MAX_VALUE`).
+    pub fn items(&mut self, field: &str, len: Option<usize>, min: usize, max: usize) -> &mut Self {
+        if let Some(n) = len
+            && (n < min || n > max)
+        {
+            self.0.push((
+                field.to_owned(),
+                format!("size must be between {min} and {max}"),
+            ));
+        }
+        self
+    }
+
     /// `@Pattern` of the form "none of these characters" (how WSO2's specs write theirs):
     /// `regex` is the spec's text, for the message.
     pub fn none_of(
@@ -61,6 +75,18 @@ impl Constraints {
         self
     }
 
+    /// `@NotNull` on a required property typed as one of the spec's enums. WSO2's generated
+    /// enums read a value they do not know as `null` (`fromValue` returns `null`), so an
+    /// unknown value is a missing one; on an optional enum it is silently dropped.
+    pub fn required_enum(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        allowed: &[&str],
+    ) -> &mut Self {
+        self.required(field, value.is_some_and(|v| allowed.contains(&v)))
+    }
+
     /// `@NotNull` on a required property.
     pub fn required(&mut self, field: &str, present: bool) -> &mut Self {
         if !present {
@@ -70,6 +96,31 @@ impl Constraints {
         self
     }
 
+    /// `@Pattern` checked by a predicate (a pattern not of the "none of" form); `regex` is the
+    /// spec's text, for the message.
+    pub fn pattern(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        matches: impl Fn(&str) -> bool,
+        regex: &str,
+    ) -> &mut Self {
+        if let Some(v) = value
+            && !matches(v)
+        {
+            self.0
+                .push((field.to_owned(), format!("must match \"{regex}\"")));
+        }
+        self
+    }
+
+    /// `@NotNull` on a required query parameter. WSO2's `ValidationInInterceptor` validates the
+    /// resource method's parameters (`ExecutableValidator.validateParameters`) before its
+    /// beans; Hibernate names a parameter `<method>.arg<index>` (no `-parameters` at compile).
+    pub fn required_param(&mut self, method: &str, index: usize, present: bool) -> &mut Self {
+        self.required(&format!("{method}.arg{index}"), present)
+    }
+
     pub fn check(&mut self) -> Result<(), RestError> {
         if self.0.is_empty() {
             Ok(())
@@ -77,6 +128,20 @@ impl Constraints {
             Err(RestError::validation(std::mem::take(&mut self.0)))
         }
     }
+}
+
+/// The spec's host-name pattern (`APIRevisionDeployment.vhost`, `VHost.host`):
+/// `^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])$`,
+/// dot-separated labels of letters, digits and inner hyphens.
+pub const HOST_NAME_PATTERN: &str = "^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]*[a-zA-Z0-9])\\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\\-]*[A-Za-z0-9])$";
+
+pub fn is_host_name(v: &str) -> bool {
+    v.split('.').all(|label| {
+        !label.is_empty()
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    })
 }
 
 #[cfg(test)]
@@ -110,6 +175,25 @@ mod tests {
                     "type: must be one of [HTTP, WS]".to_owned()
                 ),
             ]
+        );
+        assert!(is_host_name("mg.wso2.com") && is_host_name("a") && is_host_name("a-b.c1"));
+        assert!(
+            !is_host_name("")
+                && !is_host_name("a..b")
+                && !is_host_name("-a")
+                && !is_host_name("a_b")
+        );
+        assert!(!is_host_name("a.b.") && !is_host_name("a b"));
+        let e = Constraints::new()
+            .required_param("changeAPILifecycle", 0, false)
+            .pattern("vhost", Some("x_y"), is_host_name, HOST_NAME_PATTERN)
+            .check()
+            .unwrap_err();
+        assert_eq!(e.items[0].1, "changeAPILifecycle.arg0: must not be null");
+        assert!(
+            e.items[1]
+                .1
+                .starts_with("vhost: must match \"^(([a-zA-Z0-9]")
         );
         assert!(
             Constraints::new()

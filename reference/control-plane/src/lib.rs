@@ -29,11 +29,13 @@
 
 pub mod access;
 pub mod admin;
+pub mod archive;
 pub mod constraints;
 pub mod database;
 pub mod devportal;
 pub mod error;
 pub mod eventhub;
+pub mod fetch;
 pub mod model;
 pub mod openapi;
 pub mod publisher;
@@ -50,7 +52,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tollgate_key_manager::{KeyManager, KeyManagerSettings, RevocationSink};
-use tollgate_net::Listener;
+use tollgate_net::{Listener, Outbound};
 use tollgate_protocol::defect::Defects;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::store::RevokedToken;
@@ -66,6 +68,9 @@ pub struct ControlPlane {
     database: Option<Database>,
     /// Test-only deliberate defects; empty and free in a normal build.
     defects: Defects,
+    /// How definitions named by `url` are fetched: the node's outbound networking, handed in
+    /// by [`Self::set_outbound`]; until then IP literals and `localhost` only, no trusted CA.
+    outbound: std::sync::OnceLock<Outbound>,
 }
 
 /// The state and the event log's wake-up signal; shared with the Key Manager's revocation sink.
@@ -172,6 +177,7 @@ impl ControlPlane {
             hub,
             database,
             defects: Defects::default(),
+            outbound: std::sync::OnceLock::new(),
         }))
     }
 
@@ -245,6 +251,21 @@ impl ControlPlane {
     /// The sequence number of the last event published.
     pub fn event_seq(&self) -> u64 {
         self.hub.lock().seq()
+    }
+
+    /// The node's outbound networking (host map, truststore), for definitions named by `url`.
+    /// The first call wins.
+    pub fn set_outbound(&self, outbound: Outbound) {
+        // A second node-level hand-over is ignored: the first is the node's.
+        let _ = self.outbound.set(outbound);
+    }
+
+    pub(crate) fn outbound(&self) -> Option<&Outbound> {
+        if let Some(outbound) = self.outbound.get() {
+            return Some(outbound);
+        }
+        let fallback = Outbound::new(tollgate_net::HostMap::new(), &[]).ok()?;
+        Some(self.outbound.get_or_init(|| fallback))
     }
 
     pub fn settings(&self) -> &ControlPlaneSettings {

@@ -339,6 +339,7 @@ pub async fn start<L: Listener>(
                 clock.clone(),
                 seed,
             )?;
+            cp.set_outbound(outbound.clone());
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             let traffic_manager = TrafficManagerHandle::start(
@@ -401,6 +402,7 @@ pub async fn start<L: Listener>(
                 clock.clone(),
                 seed,
             )?;
+            cp.set_outbound(outbound.clone());
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
             let tm_binary = listeners.take(PortRole::TmBinary)?;

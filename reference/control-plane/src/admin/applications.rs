@@ -124,6 +124,10 @@ pub async fn change_owner(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     cp.authorize(&headers, &[ADMIN, "apim:app_owner_change"])?;
+    // `changeApplicationOwner(owner, applicationId)`: `owner` is `@NotNull`.
+    crate::constraints::Constraints::new()
+        .required_param("changeApplicationOwner", 0, params.contains_key("owner"))
+        .check()?;
     let owner = params
         .get("owner")
         .map(|o| o.trim().to_owned())

@@ -35,23 +35,24 @@ struct CategoryInput {
     description: Option<String>,
 }
 
+/// `APICategoryDTO`'s bean validation, then the implementation's blank-name check.
 fn checked(input: CategoryInput) -> Result<(String, String), RestError> {
+    crate::constraints::Constraints::new()
+        .required("name", input.name.is_some())
+        .size("name", input.name.as_deref(), 1, NAME_MAX)
+        .size(
+            "description",
+            input.description.as_deref(),
+            0,
+            DESCRIPTION_MAX,
+        )
+        .check()?;
     let name = input
         .name
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| RestError::bad_request("Category name cannot be empty"))?;
-    if name.chars().count() > NAME_MAX {
-        return Err(RestError::bad_request(format!(
-            "Category name is longer than {NAME_MAX} characters"
-        )));
-    }
     let description = input.description.unwrap_or_default();
-    if description.chars().count() > DESCRIPTION_MAX {
-        return Err(RestError::bad_request(format!(
-            "Category description is longer than {DESCRIPTION_MAX} characters"
-        )));
-    }
     Ok((name, description))
 }
 

@@ -13,6 +13,7 @@
 
 use super::scope::*;
 use crate::ControlPlane;
+use crate::constraints::Constraints;
 use crate::error::RestError;
 use crate::publisher::{RestResult, json_response, parse_json};
 use axum::body::Bytes;
@@ -33,8 +34,10 @@ const RESOURCE: &str = "block condition";
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DenyInput {
-    condition_type: ConditionType,
-    condition_value: Value,
+    #[serde(default)]
+    condition_type: Option<String>,
+    #[serde(default)]
+    condition_value: Option<Value>,
     #[serde(default)]
     condition_status: Option<bool>,
 }
@@ -42,8 +45,11 @@ struct DenyInput {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StatusInput {
-    condition_status: bool,
+    #[serde(default)]
+    condition_status: Option<bool>,
 }
+
+const CONDITION_TYPES: &[&str] = &["API", "APPLICATION", "IP", "IPRANGE", "USER"];
 
 /// How WSO2 prints a condition value in messages: strings bare, objects as JSON.
 fn shown(value: &Value) -> String {
@@ -89,8 +95,26 @@ pub async fn create(
 ) -> RestResult {
     cp.authorize(&headers, &[ADMIN, BL_MANAGE])?;
     let input: DenyInput = parse_json(&body)?;
-    let kind = input.condition_type;
-    let mut value = input.condition_value;
+    // `BlockingConditionDTO`: `conditionType` (an enum) and `conditionValue` are `@NotNull`.
+    Constraints::new()
+        .required_enum(
+            "conditionType",
+            input.condition_type.as_deref(),
+            CONDITION_TYPES,
+        )
+        .required(
+            "conditionValue",
+            input.condition_value.as_ref().is_some_and(|v| !v.is_null()),
+        )
+        .check()?;
+    let (Some(kind), Some(mut value)) = (
+        input
+            .condition_type
+            .and_then(|t| serde_json::from_value::<ConditionType>(Value::String(t)).ok()),
+        input.condition_value,
+    ) else {
+        return Err(RestError::bad_request("Invalid conditionType"));
+    };
     // WSO2 stores a user condition with the tenant domain (`ApiMgtDAO#addBlockConditions`).
     if kind == ConditionType::User
         && let Some(user) = value.as_str()
@@ -234,16 +258,21 @@ pub async fn patch(
 ) -> RestResult {
     cp.authorize(&headers, &[ADMIN, BL_MANAGE])?;
     let input: StatusInput = parse_json(&body)?;
+    // `BlockingConditionStatusDTO.conditionStatus` is `@NotNull`.
+    Constraints::new()
+        .required("conditionStatus", input.condition_status.is_some())
+        .check()?;
+    let status = input.condition_status.unwrap_or_default();
     let mut state = cp.lock();
     let index = position(&state, &id)?;
-    state.throttling.deny_policies[index].condition_status = input.condition_status;
+    state.throttling.deny_policies[index].condition_status = status;
     let policy = state.throttling.deny_policies[index].clone();
     let body = to_json(&policy);
     cp.publish(
         &mut state,
         Event::Blocking {
             condition: policy,
-            state: input.condition_status,
+            state: status,
         },
     );
     Ok(json_response(StatusCode::OK, body))

@@ -11,6 +11,7 @@
 
 use super::scope::ADMIN;
 use crate::ControlPlane;
+use crate::constraints::Constraints;
 use crate::error::RestError;
 use crate::publisher::{RestResult, json_response, parse_json};
 use crate::rest::{JsonBody, Path};
@@ -140,45 +141,52 @@ struct VHostInput {
     wss_host: Option<String>,
 }
 
-fn invalid(description: impl Into<String>) -> RestError {
-    RestError::bad_request(description)
-}
-
+/// `^[a-zA-Z0-9_-]+$` (the length is `@Size`'s).
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 255
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Checks `input` against the spec's constraints and builds the stored form (ports default
-/// to WSO2's 80/443/9099/8099, ws/wss hosts to the host).
+/// Checks `input` against the spec's constraints (`EnvironmentDTO`'s and, for each vhost,
+/// `VHostDTO`'s bean validation; the host is not matched against its pattern, WSO2 takes it
+/// verbatim) and builds the stored form (ports default to WSO2's 80/443/9099/8099, ws/wss
+/// hosts to the host).
 fn validate(id: String, input: EnvironmentInput) -> Result<DynamicEnvironment, RestError> {
+    let mut constraints = Constraints::new();
+    constraints
+        .required("name", input.name.is_some())
+        .size("name", input.name.as_deref(), 1, 255)
+        .pattern(
+            "name",
+            input.name.as_deref(),
+            valid_name,
+            "^[a-zA-Z0-9_-]+$",
+        )
+        .size("displayName", input.display_name.as_deref(), 1, 255)
+        .size("description", input.description.as_deref(), 0, 1023)
+        .required("vhosts", input.vhosts.is_some())
+        .items(
+            "vhosts",
+            input.vhosts.as_ref().map(Vec::len),
+            1,
+            i32::MAX as usize,
+        );
+    for (i, v) in input.vhosts.iter().flatten().enumerate() {
+        let field = format!("vhosts[{i}].host");
+        constraints
+            .required(&field, v.host.is_some())
+            .size(&field, v.host.as_deref(), 1, 255);
+    }
+    constraints.check()?;
     let name = input.name.unwrap_or_default();
-    if !valid_name(&name) {
-        return Err(invalid(
-            "name must match \"^[a-zA-Z0-9_-]+$\" and be 1 to 255 characters long",
-        ));
-    }
     let display_name = input.display_name.unwrap_or_else(|| name.clone());
-    if display_name.is_empty() || display_name.chars().count() > 255 {
-        return Err(invalid("displayName size must be between 1 and 255"));
-    }
     let description = input.description.unwrap_or_default();
-    if description.chars().count() > 1023 {
-        return Err(invalid("description size must be between 0 and 1023"));
-    }
     let vhosts = input.vhosts.unwrap_or_default();
-    if vhosts.is_empty() {
-        return Err(invalid("vhosts size must be between 1 and 2147483647"));
-    }
     let mut stored = Vec::new();
     for v in vhosts {
         let host = v.host.unwrap_or_default();
-        if host.is_empty() || host.chars().count() > 255 {
-            return Err(invalid("vhosts.host size must be between 1 and 255"));
-        }
         if stored.iter().any(|s: &StoredVHost| s.host == host) {
             return Err(RestError::new(
                 StatusCode::BAD_REQUEST,
@@ -363,6 +371,7 @@ mod tests {
         assert!(valid_name("us-region_2"));
         assert!(!valid_name("us region"));
         assert!(!valid_name(""));
-        assert!(!valid_name(&"a".repeat(256)));
+        // The pattern has no length: that is `@Size`'s (1-255).
+        assert!(valid_name(&"a".repeat(256)));
     }
 }

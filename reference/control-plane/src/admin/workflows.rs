@@ -4,9 +4,10 @@
 
 use super::scope::ADMIN;
 use crate::ControlPlane;
+use crate::constraints::Constraints;
 use crate::error::RestError;
-use crate::publisher::{RestResult, json_response};
-use crate::rest::{Path, Query};
+use crate::publisher::{RestResult, json_response, parse_json};
+use crate::rest::{JsonBody, Path, Query};
 use axum::extract::State;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -39,13 +40,34 @@ pub async fn get_one(
     Err(not_found(&reference))
 }
 
+/// `WorkflowDTO`: only `status` is checked (a required enum; the rest is never used here).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct WorkflowInput {
+    status: Option<String>,
+}
+
 /// `POST /workflows/update-workflow-status?workflowReferenceId=`: no task has that reference.
+/// Bean validation first: the `@NotNull` query parameter (`updateWorkflowStatus.arg0`), then
+/// the body's `status`.
 pub async fn update_status(
     State(cp): State<Arc<ControlPlane>>,
     headers: HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
+    body: JsonBody,
 ) -> RestResult {
     cp.authorize(&headers, &[ADMIN, "apim:api_workflow_approve"])?;
+    let mut constraints = Constraints::new();
+    constraints.required_param(
+        "updateWorkflowStatus",
+        0,
+        params.contains_key("workflowReferenceId"),
+    );
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let input: WorkflowInput = parse_json(&body)?;
+        constraints.required_enum("status", input.status.as_deref(), &["APPROVED", "REJECTED"]);
+    }
+    constraints.check()?;
     let reference = params
         .get("workflowReferenceId")
         .ok_or_else(|| RestError::bad_request("workflowReferenceId cannot be empty"))?;

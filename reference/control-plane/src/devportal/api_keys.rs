@@ -38,7 +38,8 @@ const TENANT_DOMAIN: &str = "carbon.super";
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct GenerateRequest {
-    validity_period: Option<i64>,
+    /// `format: int32`: a number past it is refused as Jackson refuses it for an `Integer`.
+    validity_period: Option<i32>,
     additional_properties: Option<Map<String, Value>>,
 }
 
@@ -165,7 +166,7 @@ pub async fn generate(
     };
     let (apikey, _jti) = cp
         .key_manager()
-        .sign_api_key(claims, validity)
+        .sign_api_key(claims, validity.into())
         .map_err(|e| {
             RestError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

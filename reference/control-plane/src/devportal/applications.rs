@@ -34,10 +34,18 @@ struct ApplicationInput {
 }
 
 impl ApplicationInput {
-    /// The `Application` schema's `maxLength`s (`devportal-v3.yaml`).
+    /// The `Application` schema's constraints (`devportal-v3.yaml`), `POST` and `PUT` alike.
     fn check(&self) -> Result<(), RestError> {
         crate::constraints::Constraints::new()
+            .required("name", self.name.is_some())
             .size("name", self.name.as_deref(), 1, 100)
+            .required("throttlingPolicy", self.throttling_policy.is_some())
+            .size(
+                "throttlingPolicy",
+                self.throttling_policy.as_deref(),
+                1,
+                usize::MAX,
+            )
             .size("description", self.description.as_deref(), 0, 512)
             .check()
     }

@@ -104,6 +104,10 @@ pub async fn rate(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE])?;
     let input: RatingInput = parse_json(&body)?;
+    // `RatingDTO.rating` is `@NotNull`; its range is the implementation's.
+    crate::constraints::Constraints::new()
+        .required("rating", input.rating.is_some())
+        .check()?;
     let rating = input
         .rating
         .and_then(|r| u8::try_from(r).ok())

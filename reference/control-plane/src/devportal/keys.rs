@@ -44,6 +44,10 @@ struct TokenGenerateRequest {
     grant_type: Option<String>,
 }
 
+/// The key-type enum of WSO2's request DTOs: another value (`sandbox` too) is read as `null`,
+/// so the required `keyType` is then missing.
+const KEY_TYPES: &[&str] = &["PRODUCTION", "SANDBOX"];
+
 fn parse_key_type(value: &str) -> Result<KeyType, RestError> {
     match value.to_ascii_uppercase().as_str() {
         "PRODUCTION" => Ok(KeyType::Production),
@@ -126,7 +130,7 @@ pub async fn generate_keys(
             "grantTypesToBeSupported",
             request.grant_types_to_be_supported.is_some(),
         )
-        .required("keyType", request.key_type.is_some())
+        .required_enum("keyType", request.key_type.as_deref(), KEY_TYPES)
         .check()?;
     let key_type = parse_key_type(request.key_type.as_deref().unwrap_or_default())?;
     let grant_types = request
@@ -232,6 +236,11 @@ pub async fn map_keys(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[SUBSCRIBE, APP_MANAGE])?;
     let request: KeyMappingRequest = parse_json(&body)?;
+    // `ApplicationKeyMappingRequest`'s required properties are the DTO's `@NotNull`s.
+    crate::constraints::Constraints::new()
+        .required("consumerKey", request.consumer_key.is_some())
+        .required_enum("keyType", request.key_type.as_deref(), KEY_TYPES)
+        .check()?;
     let consumer_key = request
         .consumer_key
         .filter(|k| !k.trim().is_empty())
@@ -413,8 +422,13 @@ async fn generate_token(
     } else {
         parse_json(body)?
     };
-    if let Some(grant) = &request.grant_type
-        && !grant.eq_ignore_ascii_case("CLIENT_CREDENTIALS")
+    // `ApplicationTokenGenerateRequestDTO.grantType`: a value its enum does not know is read
+    // as `null`, i.e. the default, client credentials.
+    if let Some(grant) = request
+        .grant_type
+        .as_deref()
+        .filter(|g| ["CLIENT_CREDENTIALS", "TOKEN_EXCHANGE"].contains(g))
+        && grant != "CLIENT_CREDENTIALS"
     {
         return Err(RestError::bad_request(format!(
             "Grant type {grant} is not supported"

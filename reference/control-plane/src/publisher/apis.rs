@@ -730,13 +730,13 @@ pub async fn change_lifecycle(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_PUBLISH, API_MANAGE, API_IMPORT_EXPORT])?;
+    // `changeAPILifecycle(action, apiId, …)`: both `@NotNull` query parameters.
     let (Some(api_id), Some(action)) = (params.get("apiId"), params.get("action")) else {
-        return Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            900700,
-            "Parameter value missing",
-            "Some of the mandatory parameter values were missing",
-        ));
+        Constraints::new()
+            .required_param("changeAPILifecycle", 0, params.contains_key("action"))
+            .required_param("changeAPILifecycle", 1, params.contains_key("apiId"))
+            .check()?;
+        return Err(RestError::bad_request("Parameter value missing"));
     };
     let mut state = cp.lock();
     let record = state
@@ -815,6 +815,10 @@ pub async fn validate(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     cp.authorize(&headers, &[API_CREATE, API_MANAGE])?;
+    // `validateAPI(query, …)`: `@NotNull`.
+    Constraints::new()
+        .required_param("validateAPI", 0, params.contains_key("query"))
+        .check()?;
     let query = params
         .get("query")
         .map(|q| q.trim())
@@ -858,6 +862,12 @@ pub async fn copy(
             .map(|v| v.trim())
             .filter(|v| !v.is_empty()),
     ) else {
+        // `createNewAPIVersion(newVersion, apiId, …)`: both `@NotNull`; present but blank is
+        // the implementation's 900700.
+        Constraints::new()
+            .required_param("createNewAPIVersion", 0, params.contains_key("newVersion"))
+            .required_param("createNewAPIVersion", 1, params.contains_key("apiId"))
+            .check()?;
         return Err(RestError::new(
             StatusCode::BAD_REQUEST,
             900700,

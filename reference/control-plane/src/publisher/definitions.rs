@@ -14,14 +14,17 @@
 //! `POST /apis/validate-openapi` and `POST /apis/import-openapi` take the definition as a
 //! `file` part or an `inlineAPIDefinition` part (`ApisApiCommonImpl.validateOpenAPIDefinition`
 //! and `importOpenAPIDefinition`), `PUT /apis/{apiId}/swagger` as `apiDefinition` or `file`.
-//! A `url` is not fetched: this control plane reaches no host outside its topology
-//! (docs/rest-apis.md).
+//! A `url` is fetched (`crate::fetch`) and its body taken as if uploaded; a `file` named
+//! `*.zip` is an archive whose root definition and the files it refers to are read
+//! (`crate::archive`).
 
 use super::apis::{add, new_api};
 use super::{RestResult, json_response};
 use crate::ControlPlane;
 use crate::access::scope::*;
+use crate::archive;
 use crate::error::RestError;
+use crate::fetch::{self, FetchError};
 use crate::model::{Api, ApiInput};
 use crate::openapi::{self, Definition, Flavour, PARSE_ERROR_CODE, PARSE_ERROR_MESSAGE};
 use crate::rest::{Form, Path, Query};
@@ -265,10 +268,51 @@ fn publisher_definition(api: &Api, stored: Option<&Value>) -> Value {
 const FILE: &str = "file";
 const URL: &str = "url";
 
+/// Why a supplied definition was not taken: WSO2's `ErrorHandler`s of a validation response.
+#[derive(Debug)]
+enum Refusal {
+    /// swagger-parser's reasons (`OPENAPI_PARSE_EXCEPTION`, 900754).
+    Invalid(Vec<String>),
+    /// The `url` gave no definition (900756, 900757).
+    Fetch(FetchError),
+}
+
+impl Refusal {
+    /// The `errors` items of `OpenAPIDefinitionValidationResponse`.
+    fn items(&self) -> Vec<Value> {
+        let item = |code: i64, message: &str, description: &str| json!({"code": code.to_string(), "message": message, "description": description});
+        match self {
+            Self::Invalid(errors) => errors
+                .iter()
+                .map(|e| item(PARSE_ERROR_CODE, PARSE_ERROR_MESSAGE, e))
+                .collect(),
+            Self::Fetch(e) => vec![item(e.code(), e.message(), e.description())],
+        }
+    }
+
+    /// The 400 of the operations that take the definition (`import-openapi`, `PUT /swagger`).
+    fn into_error(self) -> RestError {
+        match self {
+            Self::Invalid(errors) => parse_error(&errors),
+            // `getErrorDTOFromErrorListItems`: the first (only) item becomes the error.
+            Self::Fetch(e) => RestError::new(
+                StatusCode::BAD_REQUEST,
+                e.code(),
+                e.message(),
+                e.description(),
+            ),
+        }
+    }
+}
+
 /// The one definition a form carries under `inline` (`inlineAPIDefinition` or
-/// `apiDefinition`), `file` or `url`, parsed; more or fewer than one is a 400
-/// (`handleInvalidParams`), and so is a `url` (not fetched here).
-fn uploaded(form: &Form, inline: &str) -> Result<Result<Definition, Vec<String>>, RestError> {
+/// `apiDefinition`), `file` or `url` (fetched), parsed; more or fewer than one is a 400
+/// (`handleInvalidParams`).
+async fn uploaded(
+    cp: &ControlPlane,
+    form: &Form,
+    inline: &str,
+) -> Result<Result<Definition, Refusal>, RestError> {
     let given: Vec<&str> = [FILE, URL, inline]
         .into_iter()
         .filter(|name| form.0.contains_key(*name))
@@ -277,11 +321,32 @@ fn uploaded(form: &Form, inline: &str) -> Result<Result<Definition, Vec<String>>
         [] => Err(RestError::bad_request(format!(
             "Either '{FILE}', '{URL}' or '{inline}' should be specified"
         ))),
-        [URL] => Err(RestError::bad_request(
-            "Definitions by 'url' are not fetched by this control plane; send the definition as \
-             'file' or inline",
-        )),
-        [one] => Ok(openapi::parse(&form.0[*one].text())),
+        [URL] => {
+            let url = form.0[URL].text();
+            let fetched = match cp.outbound() {
+                Some(outbound) => fetch::fetch(outbound, &url).await,
+                None => Err(FetchError::Failed),
+            };
+            Ok(match fetched {
+                Ok(body) => {
+                    openapi::parse(&String::from_utf8_lossy(&body)).map_err(Refusal::Invalid)
+                }
+                Err(e) => Err(Refusal::Fetch(e)),
+            })
+        }
+        // By its name, as WSO2 tells an archive (`fileName.endsWith(".zip")`). WSO2 throws
+        // for a refused archive (its generic 500); the caller's mistake is a 400 here.
+        [FILE]
+            if form.0[FILE]
+                .file_name
+                .as_deref()
+                .is_some_and(|name| name.ends_with(".zip")) =>
+        {
+            let text =
+                archive::root_definition(&form.0[FILE].bytes).map_err(RestError::bad_request)?;
+            Ok(openapi::parse(&text).map_err(Refusal::Invalid))
+        }
+        [one] => Ok(openapi::parse(&form.0[*one].text()).map_err(Refusal::Invalid)),
         _ => Err(RestError::bad_request(format!(
             "Only one of '{FILE}', '{URL}' and '{inline}' should be specified"
         ))),
@@ -310,7 +375,9 @@ pub async fn publisher_put(
     if !cp.lock().apis.contains_key(&api_id) {
         return Err(RestError::api_not_found(&api_id));
     }
-    let parsed = uploaded(&form, "apiDefinition")?.map_err(|e| parse_error(&e))?;
+    let parsed = uploaded(&cp, &form, "apiDefinition")
+        .await?
+        .map_err(Refusal::into_error)?;
     let now = cp.now_millis();
     let mut state = cp.lock();
     let record = state
@@ -340,7 +407,7 @@ pub async fn validate(
     let return_content = params
         .get("returnContent")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let body = match uploaded(&form, "inlineAPIDefinition")? {
+    let body = match uploaded(&cp, &form, "inlineAPIDefinition").await? {
         Ok(definition) => {
             let info = definition.info();
             let mut body = json!({"isValid": true});
@@ -357,14 +424,7 @@ pub async fn validate(
             });
             body
         }
-        Err(errors) => json!({
-            "isValid": false,
-            "errors": errors.iter().map(|e| json!({
-                "code": PARSE_ERROR_CODE.to_string(),
-                "message": PARSE_ERROR_MESSAGE,
-                "description": e,
-            })).collect::<Vec<_>>(),
-        }),
+        Err(refusal) => json!({"isValid": false, "errors": refusal.items()}),
     };
     Ok(json_response(StatusCode::OK, body))
 }
@@ -393,7 +453,9 @@ pub async fn import(
         })?;
     let input: ApiInput = serde_json::from_str(&properties)
         .map_err(|_| RestError::bad_request("Error while parsing 'additionalProperties'"))?;
-    let parsed = uploaded(&form, "inlineAPIDefinition")?.map_err(|e| parse_error(&e))?;
+    let parsed = uploaded(&cp, &form, "inlineAPIDefinition")
+        .await?
+        .map_err(Refusal::into_error)?;
     let mut api = new_api(&cp, &caller.username, input)?;
     api.operations = parsed.operations();
     api.scopes = parsed.scopes();

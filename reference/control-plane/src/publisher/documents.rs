@@ -125,18 +125,24 @@ fn one_of(value: Option<String>, field: &str, allowed: &[&str]) -> Result<String
         })
 }
 
+/// `DocumentDTO`'s bean validation (`POST` and `PUT` take the same DTO), before any check of
+/// the implementation's.
+fn checked(input: &DocumentInput) -> Result<(), RestError> {
+    crate::constraints::Constraints::new()
+        .required("name", input.name.is_some())
+        .size("name", input.name.as_deref(), 1, NAME_MAX)
+        .required_enum("type", input.kind.as_deref(), TYPES)
+        .size("summary", input.summary.as_deref(), 1, SUMMARY_MAX)
+        .required_enum("sourceType", input.source_type.as_deref(), SOURCE_TYPES)
+        .required_enum("visibility", input.visibility.as_deref(), VISIBILITIES)
+        .check()
+}
+
 /// `DocumentationMappingUtil.fromDTOtoDocumentation`'s checks, then the fields applied.
 fn apply(doc: &mut Document, input: DocumentInput) -> Result<(), RestError> {
     doc.kind = one_of(input.kind, "type", TYPES)?;
     doc.source_type = one_of(input.source_type, "sourceType", SOURCE_TYPES)?;
     doc.visibility = one_of(input.visibility, "visibility", VISIBILITIES)?;
-    if let Some(summary) = &input.summary
-        && summary.chars().count() > SUMMARY_MAX
-    {
-        return Err(RestError::bad_request(format!(
-            "summary is longer than {SUMMARY_MAX} characters"
-        )));
-    }
     doc.summary = input.summary;
     doc.other_type_name = None;
     if doc.kind == "OTHER" {
@@ -277,17 +283,13 @@ pub async fn create(
         &[API_CREATE, API_MANAGE, DOCUMENT_CREATE, DOCUMENT_MANAGE],
     )?;
     let mut input: DocumentInput = parse_json(&body)?;
+    checked(&input)?;
     let name = input
         .name
         .take()
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| RestError::bad_request("Document name cannot be empty"))?;
-    if name.chars().count() > NAME_MAX {
-        return Err(RestError::bad_request(format!(
-            "Document name is longer than {NAME_MAX} characters"
-        )));
-    }
     let now = cp.now_millis().to_string();
     let mut doc = Document {
         document_id: String::new(),
@@ -352,6 +354,7 @@ pub async fn update(
         &[API_CREATE, API_MANAGE, DOCUMENT_CREATE, DOCUMENT_MANAGE],
     )?;
     let input: DocumentInput = parse_json(&body)?;
+    checked(&input)?;
     let now = cp.now_millis().to_string();
     let mut state = cp.lock();
     let record = api_record_mut(&mut state, &api_id)?;
@@ -465,6 +468,10 @@ pub async fn validate_name(
         &headers,
         &[API_CREATE, API_MANAGE, DOCUMENT_CREATE, DOCUMENT_MANAGE],
     )?;
+    // `validateDocument(apiId, name, …)`: `name` is `@NotNull`.
+    crate::constraints::Constraints::new()
+        .required_param("validateDocument", 1, params.contains_key("name"))
+        .check()?;
     let name = params
         .get("name")
         .filter(|n| !n.is_empty())

@@ -70,6 +70,8 @@ struct ProductInput {
     context: Option<String>,
     description: Option<String>,
     visibility: Option<String>,
+    /// Read for `APIProductDTO`'s constraints only.
+    provider: Option<String>,
     transport: Option<Vec<String>>,
     tags: Option<Vec<String>>,
     policies: Option<Vec<String>>,
@@ -198,6 +200,17 @@ fn read_apis(state: &Store, input: Vec<ProductApiInput>) -> Result<Vec<ProductAp
 
 const VISIBILITIES: &[&str] = &["PUBLIC", "PRIVATE", "RESTRICTED"];
 
+/// `APIProductDTO`'s bean validation (`POST` and `PUT`); its enums read an unknown value as
+/// `null` (see `Constraints::required_enum`), so they refuse nothing.
+fn checked(input: &ProductInput) -> Result<(), RestError> {
+    crate::constraints::Constraints::new()
+        .required("name", input.name.is_some())
+        .size("name", input.name.as_deref(), 1, 50)
+        .size("context", input.context.as_deref(), 1, 60)
+        .size("provider", input.provider.as_deref(), 0, 50)
+        .check()
+}
+
 fn check_visibility(v: &str) -> Result<(), RestError> {
     if VISIBILITIES.contains(&v) {
         Ok(())
@@ -265,6 +278,7 @@ pub async fn create(
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_CREATE, API_PUBLISH, API_MANAGE])?;
     let input: ProductInput = parse_json(&body)?;
+    checked(&input)?;
     let name = input
         .name
         .filter(|n| !n.trim().is_empty())
@@ -339,6 +353,7 @@ pub async fn update(
 ) -> RestResult {
     cp.authorize(&headers, &[API_CREATE, API_PUBLISH, API_MANAGE])?;
     let input: ProductInput = parse_json(&body)?;
+    checked(&input)?;
     let mut state = cp.lock();
     let mut product = find(&state, &id)?.clone();
     if let Some(name) = &input.name
@@ -528,13 +543,21 @@ pub async fn change_lifecycle(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     let caller = cp.authorize(&headers, &[API_PUBLISH, API_MANAGE])?;
+    // `changeAPIProductLifecycle(action, apiProductId, …)`: both `@NotNull` query parameters.
     let (Some(id), Some(action)) = (params.get("apiProductId"), params.get("action")) else {
-        return Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            900700,
-            "Parameter value missing",
-            "Some of the mandatory parameter values were missing",
-        ));
+        crate::constraints::Constraints::new()
+            .required_param(
+                "changeAPIProductLifecycle",
+                0,
+                params.contains_key("action"),
+            )
+            .required_param(
+                "changeAPIProductLifecycle",
+                1,
+                params.contains_key("apiProductId"),
+            )
+            .check()?;
+        return Err(RestError::bad_request("Parameter value missing"));
     };
     let now = cp.now_millis();
     let mut state = cp.lock();

@@ -5,6 +5,7 @@
 use super::{RestResult, json_response, parse_json, rfc3339};
 use crate::ControlPlane;
 use crate::access::scope::*;
+use crate::constraints::{Constraints, HOST_NAME_PATTERN, is_host_name};
 use crate::error::RestError;
 use crate::rest::{JsonBody, PUBLISHER_BASE, Path, Query, with_location};
 use crate::state::{ApiRecord, Deployment, Revision, artifact};
@@ -22,6 +23,7 @@ use tollgate_protocol::event::Event;
 #[serde(rename_all = "camelCase", default)]
 struct DeploymentRequest {
     name: Option<String>,
+    revision_uuid: Option<String>,
     vhost: Option<String>,
     display_on_devportal: Option<bool>,
 }
@@ -141,18 +143,10 @@ pub async fn create(
     } else {
         parse_json(&body)?
     };
-    if request
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 255)
-    {
-        return Err(RestError::new(
-            StatusCode::BAD_REQUEST,
-            900704,
-            "Character length exceeds the allowable limit",
-            "One of the provided input character length exceeds the allowable limit.",
-        ));
-    }
+    // `APIRevision.description`: `@Size(min=0, max=255)`.
+    Constraints::new()
+        .size("description", request.description.as_deref(), 0, 255)
+        .check()?;
     let id = cp.new_id();
     let now = cp.now_millis();
     let max = cp.settings().max_revisions;
@@ -276,7 +270,32 @@ fn parse_deployments(body: &[u8]) -> Result<Vec<DeploymentRequest>, RestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
-    parse_json(body)
+    let requests: Vec<DeploymentRequest> = parse_json(body)?;
+    let mut constraints = Constraints::new();
+    for (i, request) in requests.iter().enumerate() {
+        deployment_constraints(&mut constraints, &format!("[{i}]."), request);
+    }
+    constraints.check()?;
+    Ok(requests)
+}
+
+/// `APIRevisionDeployment`'s `@Size` and `@Pattern`s, each field named under `prefix`.
+fn deployment_constraints(c: &mut Constraints, prefix: &str, request: &DeploymentRequest) {
+    let name = |field: &str| format!("{prefix}{field}");
+    c.size(&name("name"), request.name.as_deref(), 1, 255)
+        .size(
+            &name("revisionUuid"),
+            request.revision_uuid.as_deref(),
+            0,
+            255,
+        )
+        .size(&name("vhost"), request.vhost.as_deref(), 1, 255)
+        .pattern(
+            &name("vhost"),
+            request.vhost.as_deref().filter(|v| !v.is_empty()),
+            is_host_name,
+            HOST_NAME_PATTERN,
+        );
 }
 
 fn invalid_environment(name: &str) -> RestError {
@@ -522,6 +541,9 @@ pub async fn update_deployment(
 ) -> RestResult {
     cp.authorize(&headers, &[API_CREATE, API_MANAGE, API_PUBLISH])?;
     let request: DeploymentRequest = parse_json(&body)?;
+    let mut constraints = Constraints::new();
+    deployment_constraints(&mut constraints, "", &request);
+    constraints.check()?;
     let mut state = cp.lock();
     let record = state
         .apis

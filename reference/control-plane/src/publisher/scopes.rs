@@ -41,13 +41,19 @@ struct ScopeInput {
     bindings: Option<Vec<String>>,
 }
 
-fn too_long(field: &str, value: &str, max: usize) -> Result<(), RestError> {
-    if value.chars().count() > max {
-        return Err(RestError::bad_request(format!(
-            "{field} is longer than {max} characters"
-        )));
-    }
-    Ok(())
+/// `ScopeDTO`'s bean validation (`POST` and `PUT`).
+fn checked(input: &ScopeInput) -> Result<(), RestError> {
+    crate::constraints::Constraints::new()
+        .required("name", input.name.is_some())
+        .size("name", input.name.as_deref(), 1, NAME_MAX)
+        .size("displayName", input.display_name.as_deref(), 0, NAME_MAX)
+        .size(
+            "description",
+            input.description.as_deref(),
+            0,
+            DESCRIPTION_MAX,
+        )
+        .check()
 }
 
 fn not_found(id: &str) -> RestError {
@@ -137,16 +143,14 @@ pub async fn create(
 ) -> RestResult {
     cp.authorize(&headers, &[SHARED_SCOPE_MANAGE])?;
     let input: ScopeInput = parse_json(&body)?;
+    checked(&input)?;
     let name = input
         .name
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .ok_or_else(|| RestError::bad_request("Scope Name cannot be null or empty"))?;
-    too_long("name", &name, NAME_MAX)?;
     let display_name = input.display_name.unwrap_or_else(|| name.clone());
-    too_long("displayName", &display_name, NAME_MAX)?;
     let description = input.description.unwrap_or_default();
-    too_long("description", &description, DESCRIPTION_MAX)?;
     let mut state = cp.lock();
     if exists(&state, &name) {
         return Err(RestError::new(
@@ -193,6 +197,7 @@ pub async fn update(
 ) -> RestResult {
     cp.authorize(&headers, &[SHARED_SCOPE_MANAGE])?;
     let input: ScopeInput = parse_json(&body)?;
+    checked(&input)?;
     let mut state = cp.lock();
     let mut scope = find(&state, &id)?.clone();
     if let Some(name) = input.name.as_deref().map(str::trim)
@@ -202,11 +207,9 @@ pub async fn update(
         return Err(RestError::bad_request("Scope name cannot be changed"));
     }
     if let Some(d) = input.display_name {
-        too_long("displayName", &d, NAME_MAX)?;
         scope.display_name = d;
     }
     if let Some(d) = input.description {
-        too_long("description", &d, DESCRIPTION_MAX)?;
         scope.description = d;
     }
     if let Some(b) = input.bindings {

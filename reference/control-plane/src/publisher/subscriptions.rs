@@ -8,6 +8,7 @@ use super::apis::page;
 use super::{RestResult, json_response};
 use crate::ControlPlane;
 use crate::access::scope::*;
+use crate::constraints::Constraints;
 use crate::error::RestError;
 use crate::rest::Query;
 use crate::state::State as Store;
@@ -99,6 +100,15 @@ pub async fn block(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     cp.authorize(&headers, &[SUBSCRIPTION_BLOCK, SUBSCRIPTION_MANAGE])?;
+    // `blockSubscription(subscriptionId, blockState, …)`: both `@NotNull`.
+    Constraints::new()
+        .required_param(
+            "blockSubscription",
+            0,
+            params.contains_key("subscriptionId"),
+        )
+        .required_param("blockSubscription", 1, params.contains_key("blockState"))
+        .check()?;
     let id = subscription_id(&params)?;
     let block_state = params.get("blockState").map_or("", String::as_str);
     let status = match block_state {
@@ -119,6 +129,13 @@ pub async fn unblock(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> RestResult {
     cp.authorize(&headers, &[SUBSCRIPTION_BLOCK, SUBSCRIPTION_MANAGE])?;
+    Constraints::new()
+        .required_param(
+            "unBlockSubscription",
+            0,
+            params.contains_key("subscriptionId"),
+        )
+        .check()?;
     let id = subscription_id(&params)?;
     set_status(&cp, &id, SubscriptionStatus::Unblocked)
 }

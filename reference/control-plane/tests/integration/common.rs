@@ -143,23 +143,36 @@ impl Harness {
         uri: &str,
         parts: &[(&str, Option<&str>, &str)],
     ) -> (StatusCode, Value) {
+        let parts: Vec<(&str, Option<&str>, &[u8])> = parts
+            .iter()
+            .map(|(name, file, content)| (*name, *file, content.as_bytes()))
+            .collect();
+        self.call_form_bytes(method, uri, &parts).await
+    }
+
+    /// [`Self::call_form`] with parts of any bytes (an archive).
+    pub async fn call_form_bytes(
+        &self,
+        method: &str,
+        uri: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> (StatusCode, Value) {
         const BOUNDARY: &str = "tollgate-test-boundary";
-        let mut body = String::new();
+        let mut body = Vec::new();
         for (name, file_name, content) in parts {
-            body.push_str(&format!("--{BOUNDARY}\r\n"));
-            match file_name {
-                Some(file) => body.push_str(&format!(
+            body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+            let disposition = match file_name {
+                Some(file) => format!(
                     "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
                      Content-Type: application/octet-stream\r\n\r\n"
-                )),
-                None => body.push_str(&format!(
-                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                )),
-            }
-            body.push_str(content);
-            body.push_str("\r\n");
+                ),
+                None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+            };
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
         }
-        body.push_str(&format!("--{BOUNDARY}--\r\n"));
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
         let request = Request::builder()
             .method(method)
             .uri(uri)

@@ -78,7 +78,7 @@ async fn the_publisher_and_the_devportal_answer_the_apis_openapi_document() {
 }
 
 /// A user's definition, in YAML, with WSO2's per-operation extensions and a scope.
-const MENU_YAML: &str = r#"openapi: 3.0.1
+pub const MENU_YAML: &str = r#"openapi: 3.0.1
 info:
   title: Menu Service
   version: 2.0.0
@@ -126,7 +126,7 @@ components:
             menu:write: admin
 "#;
 
-fn properties(name: &str, context: &str) -> String {
+pub fn properties(name: &str, context: &str) -> String {
     json!({"name": name, "version": "2.0.0", "context": context,
         "policies": ["Unlimited"],
         "endpointConfig": {"endpoint_type": "http",
@@ -136,7 +136,7 @@ fn properties(name: &str, context: &str) -> String {
     .to_string()
 }
 
-fn resources(api: &serde_json::Value) -> Vec<(String, String, String, String, Vec<String>)> {
+pub fn resources(api: &serde_json::Value) -> Vec<(String, String, String, String, Vec<String>)> {
     api["operations"]
         .as_array()
         .unwrap()
@@ -434,14 +434,17 @@ async fn validate_openapi_summarises_a_definition_or_lists_its_errors() {
         ]})
     );
 
-    // Exactly one source, and not a URL.
+    // Exactly one source.
     for parts in [
         vec![],
         vec![
             ("file", Some("a.yaml"), MENU_YAML),
             ("inlineAPIDefinition", None, MENU_YAML),
         ],
-        vec![("url", None, "http://example.com/openapi.yaml")],
+        vec![
+            ("url", None, "http://127.0.0.1:9/openapi.yaml"),
+            ("inlineAPIDefinition", None, MENU_YAML),
+        ],
     ] {
         let (status, body) = h
             .call_form(

@@ -18,6 +18,7 @@ mod create_api_script;
 mod custom_rules;
 mod database;
 mod definitions;
+mod definitions_by_url_and_archive;
 mod documents_and_comments;
 mod edges;
 mod environments;

@@ -67,8 +67,11 @@ async fn an_api_product_is_made_of_api_operations_and_has_a_lifecycle() {
         .call(
             "PUT",
             &format!("{products}/{id}"),
-            Some(json!({"apis": [{"apiId": api_id, "operations": [
-                {"target": "/menu", "verb": "GET"}, {"target": "/order", "verb": "POST"}]}]})),
+            // `name` is required by `APIProductDTO`, on `PUT` too.
+            Some(
+                json!({"name": "PizzaBundle", "apis": [{"apiId": api_id, "operations": [
+                {"target": "/menu", "verb": "GET"}, {"target": "/order", "verb": "POST"}]}]}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
