@@ -31,8 +31,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// gateway's own endpoint URLs, not a caller's input.
 type Hasher = foldhash::fast::RandomState;
 
-/// How long a connection may sit idle before it is closed (hyper-util's pool default).
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a connection may sit idle before it is closed: the node's other pooled clients'
+/// limit ([`Outbound::POOL_IDLE_TIMEOUT`](crate::Outbound::POOL_IDLE_TIMEOUT)), kept below the
+/// listeners' idle close so a connection is not reused just as its server closes it.
+pub const IDLE_TIMEOUT: Duration = crate::outbound::Outbound::POOL_IDLE_TIMEOUT;
 /// Idle connections kept per origin; more are closed when their response ends.
 pub const MAX_IDLE_PER_ORIGIN: usize = 256;
 
