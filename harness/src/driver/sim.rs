@@ -82,6 +82,8 @@ impl Default for SimNetwork {
 #[derive(Debug, Clone, Default)]
 pub struct SimDriver {
     network: SimNetwork,
+    /// Test-only: seed the network from the process, not the run (see [`Self::unseeded_canary`]).
+    unseeded: bool,
 }
 
 impl SimDriver {
@@ -90,7 +92,31 @@ impl SimDriver {
     }
 
     pub fn with_network(network: SimNetwork) -> Self {
-        Self { network }
+        Self {
+            network,
+            unseeded: false,
+        }
+    }
+
+    /// A deliberately broken driver for the determinism check's own test: the simulation's
+    /// network (latencies, the order in which hosts see messages) is seeded from the process's
+    /// hash-map keys instead of the run's seed, the class of leak the check exists to catch.
+    /// Not reachable from the command line.
+    #[doc(hidden)]
+    pub fn unseeded_canary(mut self) -> Self {
+        self.unseeded = true;
+        self
+    }
+
+    /// The seed turmoil draws from: the run's, unless this is the canary.
+    fn network_seed(&self, seed: u64) -> u64 {
+        if !self.unseeded {
+            return seed;
+        }
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(seed);
+        hasher.finish()
     }
 
     pub fn network(&self) -> SimNetwork {
@@ -102,7 +128,7 @@ impl SimDriver {
     /// does). Never panics: what went wrong is in the report.
     pub fn run_scenario(&self, scenario: &Scenario, seed: u64, record: Record) -> ScenarioReport {
         let mut sim = turmoil::Builder::new()
-            .rng_seed(seed)
+            .rng_seed(self.network_seed(seed))
             .epoch(UNIX_EPOCH + Duration::from_millis(START_MILLIS.unsigned_abs()))
             .simulation_duration(SIMULATION_LIMIT)
             .tick_duration(self.network.tick)
