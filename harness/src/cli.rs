@@ -78,7 +78,7 @@ pub enum Command {
         #[arg(long)]
         parallel: Option<usize>,
         /// Write the run's transcript (JSON lines, virtual time, closed by its SHA-256) to
-        /// this file (in-process driver).
+        /// this file (in-process and simulated drivers).
         #[arg(long)]
         transcript: Option<PathBuf>,
         /// Run everything twice and compare the transcripts: print the first line that
@@ -87,7 +87,8 @@ pub enum Command {
         check_determinism: bool,
         /// Run the selection once per seed of `FIRST..=LAST` (`1..100`): one line per seed
         /// (results, transcript hash with `--check-determinism`), then the failing seeds'
-        /// replay commands and the wall time.
+        /// replay commands and the wall time. Under `--driver sim` each seed also draws other
+        /// network latencies and orderings.
         #[arg(long, value_parser = parse_seeds, conflicts_with_all = ["seed", "transcript", "json", "junit"])]
         seeds: Option<std::ops::RangeInclusive<u64>>,
     },

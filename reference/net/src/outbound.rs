@@ -417,9 +417,13 @@ impl Outbound {
             })
     }
 
-    /// How long a pooled connection may sit idle before the pool closes it (hyper-util's
-    /// default).
-    pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+    /// How long a pooled connection may sit idle before the pool stops reusing it and closes
+    /// it: half of every listener's idle limit
+    /// ([`ListenerLimits::HEADER_READ_TIMEOUT`](crate::ListenerLimits::HEADER_READ_TIMEOUT),
+    /// 60 s). With hyper-util's default (90 s) a client reused a connection idle for about a
+    /// minute just as the server closed it, and the request failed (`SendRequest`): a race the
+    /// simulated driver's seed sweep hit after a one-minute `advance`.
+    pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// A pooled client. Keep one per node and clone it: clones share the pool.
     pub fn client<B>(&self) -> HttpClient<B>
