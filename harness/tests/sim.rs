@@ -208,3 +208,23 @@ async fn the_simulation_tames_the_real_time_canary_and_an_unseeded_network_is_ca
         "20 seeds, and the canary was never caught"
     );
 }
+
+/// What the first seed sweep found: after a one-minute `advance`, a pooled connection idle for
+/// that minute was reused as the gateway closed it (seeds 3 and 5). Pools no longer reuse a
+/// connection idle past half the listeners' idle limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_idle_for_an_advanced_minute_is_not_reused_as_the_gateway_closes_it() {
+    let scenarios = load(&[
+        "scenarios/throttling/a-custom-rule-limits-one-user-to-five-requests-a-minute-with-429-code-900806.toml",
+    ]);
+    for seed in [3, 5] {
+        let report = SimDriver::new()
+            .run_all(&scenarios, Some(seed), 1, Record::Nothing, &|_| {})
+            .await;
+        assert!(
+            report.passed(),
+            "seed {seed}: {:?}",
+            report.scenarios[0].reason
+        );
+    }
+}
