@@ -24,8 +24,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::Listener;
 use tollgate_protocol::SharedClock;
 use tracing::Instrument;
 
@@ -201,12 +201,16 @@ impl RunningBackend {
 
 /// Serves `identity` on `listener` until `shutdown` fires (or [`RunningBackend::shutdown`]),
 /// dating its answers by `clock`.
-pub fn spawn(
+pub fn spawn<L>(
     identity: BackendIdentity,
-    listener: TcpListener,
+    listener: L,
     clock: SharedClock,
     shutdown: CancellationToken,
-) -> std::io::Result<RunningBackend> {
+) -> std::io::Result<RunningBackend>
+where
+    L: Listener,
+    L::Io: BackendIo,
+{
     let local_addr = listener.local_addr()?;
     let control = BackendControl::new();
     let shutdown = shutdown.child_token();
@@ -226,17 +230,40 @@ pub fn spawn(
     })
 }
 
-async fn accept_loop(
+/// A backend's connection: a socket that can wait for a request to arrive unread.
+pub trait BackendIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {
+    /// Resolves once bytes are waiting to be read (or the peer closed).
+    fn arrived(&mut self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl BackendIo for tokio::net::TcpStream {
+    async fn arrived(&mut self) {
+        let _ = self.readable().await;
+    }
+}
+
+/// A backend on a simulated host (`--driver sim`).
+impl BackendIo for turmoil::net::TcpStream {
+    async fn arrived(&mut self) {
+        let mut byte = [0u8; 1];
+        let _ = self.peek(&mut byte).await;
+    }
+}
+
+async fn accept_loop<L>(
     identity: Arc<BackendIdentity>,
-    listener: TcpListener,
+    listener: L,
     control: BackendControl,
     clock: SharedClock,
     shutdown: CancellationToken,
-) {
+) where
+    L: Listener,
+    L::Io: BackendIo,
+{
     let span = tracing::info_span!("backend", name = %identity.name);
     // Not `tollgate_net::serve`: a backend keeps hyper's own limits and no header-read timeout,
     // and in reset mode must not speak HTTP at all.
-    tollgate_net::accept_loop(listener, shutdown, move |stream, _| {
+    tollgate_net::accept_loop(listener, shutdown, move |mut stream, _| {
         // Decided at accept, as the connection arrives.
         let reset = control.fault() == Fault::Reset;
         let identity = identity.clone();
@@ -246,7 +273,7 @@ async fn accept_loop(
             if reset {
                 // Closing a socket with unread data makes Linux send RST instead of FIN: wait for
                 // the request to arrive, then drop it unread.
-                let _ = tokio::time::timeout(RESET_WAIT, stream.readable()).await;
+                let _ = tokio::time::timeout(RESET_WAIT, stream.arrived()).await;
                 drop(stream);
                 return;
             }
@@ -342,7 +369,7 @@ mod tests {
     const START: i64 = 1_767_225_600_000;
 
     async fn start() -> RunningBackend {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         spawn(
             BackendIdentity {
                 name: "pizzashack-production".into(),

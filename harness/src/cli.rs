@@ -1,6 +1,6 @@
 //! The `tollgate` command.
 //!
-//! - `tollgate run [PATHS...] [--driver inproc] [--seed N] [--tags t1,t2] [--json F] [--junit F]
+//! - `tollgate run [PATHS...] [--driver inproc|sim|container] [--seed N] [--seeds A..B] [--tags t1,t2] [--json F] [--junit F]
 //!   [--transcript F] [--check-determinism]` runs scenario files (default `scenarios/`, recursing, skipping `topologies/`) and prints
 //!   the report; exit 0 only when none failed (skips do not fail), 1 when one did, 2 when a
 //!   scenario file is wrong (every error printed with its place) or the driver is not built.
@@ -78,7 +78,7 @@ pub enum Command {
         #[arg(long)]
         parallel: Option<usize>,
         /// Write the run's transcript (JSON lines, virtual time, closed by its SHA-256) to
-        /// this file (in-process driver).
+        /// this file (in-process and simulated drivers).
         #[arg(long)]
         transcript: Option<PathBuf>,
         /// Run everything twice and compare the transcripts: print the first line that
@@ -87,7 +87,8 @@ pub enum Command {
         check_determinism: bool,
         /// Run the selection once per seed of `FIRST..=LAST` (`1..100`): one line per seed
         /// (results, transcript hash with `--check-determinism`), then the failing seeds'
-        /// replay commands and the wall time.
+        /// replay commands and the wall time. Under `--driver sim` each seed also draws other
+        /// network latencies and orderings.
         #[arg(long, value_parser = parse_seeds, conflicts_with_all = ["seed", "transcript", "json", "junit"])]
         seeds: Option<std::ops::RangeInclusive<u64>>,
     },
@@ -181,6 +182,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => match driver.0 {
             DriverKind::Inproc => up(&topology, seed, address).await,
             DriverKind::Container => up_in_containers(&topology, seed).await,
+            DriverKind::Sim => {
+                eprintln!(
+                    "tollgate up: a simulated topology lives only inside a scenario's simulation \
+                     (nothing outside it can reach its sockets): `tollgate run --driver sim`"
+                );
+                ExitCode::from(EXIT_CONFIG)
+            }
             other => {
                 let error = crate::driver::DriverError::NotAvailable(other.name().to_owned());
                 eprintln!("tollgate up: {error}");
@@ -598,20 +606,31 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
     };
     if let Some(seeds) = options.seeds {
         drop(progress);
+        let check = options.check_determinism;
         return match &driver {
             Selected::Inproc(d) => {
-                sweep(d, &scenarios, seeds, parallel, options.check_determinism).await
+                let run = |seed, record| {
+                    runner::run_all_with(d, &scenarios, Some(seed), parallel, record, &|_| {})
+                };
+                sweep(run, seeds, check).await
             }
-            Selected::Container(_) => usage("--seeds runs on the inproc driver only".into()),
+            Selected::Sim(d) => {
+                let run =
+                    |seed, record| d.run_all(&scenarios, Some(seed), parallel, record, &|_| {});
+                sweep(run, seeds, check).await
+            }
+            Selected::Container(_) => {
+                usage("--seeds runs on the inproc and sim drivers only".into())
+            }
         };
     }
     let done = |r: &crate::report::ScenarioReport| progress.done(r);
     let recording = options.transcript.is_some() || options.check_determinism;
     let record = if recording {
-        if !matches!(driver, Selected::Inproc(_)) {
+        if matches!(driver, Selected::Container(_)) {
             return usage(format!(
                 "--transcript and --check-determinism need a driver whose clock the harness \
-                 holds (inproc), not `{}`",
+                 holds (inproc, sim), not `{}`",
                 kind.name()
             ));
         }
@@ -623,6 +642,7 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         Selected::Inproc(d) => {
             runner::run_all_with(d, &scenarios, seed, parallel, record, &done).await
         }
+        Selected::Sim(d) => d.run_all(&scenarios, seed, parallel, record, &done).await,
         Selected::Container(d) => {
             // Each scenario boots a container per member: more at once only thrash 2 cores.
             let parallel = options.parallel.unwrap_or(1);
@@ -662,11 +682,16 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
         }
     }
     let mut deterministic = true;
-    // (Refused above on any other driver.)
-    if options.check_determinism
-        && let Selected::Inproc(d) = &driver
-    {
-        let again = runner::run_all_with(d, &scenarios, seed, parallel, record, &|_| {}).await;
+    // (Refused above on the container driver.)
+    let again = match &driver {
+        _ if !options.check_determinism => None,
+        Selected::Inproc(d) => {
+            Some(runner::run_all_with(d, &scenarios, seed, parallel, record, &|_| {}).await)
+        }
+        Selected::Sim(d) => Some(d.run_all(&scenarios, seed, parallel, record, &|_| {}).await),
+        Selected::Container(_) => None,
+    };
+    if let Some(again) = again {
         let second = transcript_of(&again);
         if crate::transcript::first_difference(&transcript, &second).is_none() {
             println!(
@@ -696,16 +721,14 @@ pub async fn run_scenarios(options: RunCommand) -> ExitCode {
     }
 }
 
-/// `tollgate run --seeds`: the selection once per seed, one line each; with `check`, each
-/// seed twice, its transcripts compared.
-async fn sweep<D: crate::driver::Driver>(
-    driver: &D,
-    scenarios: &[tollgate_scenario::Scenario],
-    seeds: std::ops::RangeInclusive<u64>,
-    parallel: usize,
-    check: bool,
-) -> ExitCode {
-    use crate::runner::{self, Record};
+/// `tollgate run --seeds`: the selection once per seed (`run(seed, record)`), one line each;
+/// with `check`, each seed twice, its transcripts compared.
+async fn sweep<F, Fut>(run: F, seeds: std::ops::RangeInclusive<u64>, check: bool) -> ExitCode
+where
+    F: Fn(u64, crate::runner::Record) -> Fut,
+    Fut: std::future::Future<Output = crate::report::RunReport>,
+{
+    use crate::runner::Record;
     let started = tokio::time::Instant::now();
     let record = if check {
         Record::Transcript
@@ -715,8 +738,7 @@ async fn sweep<D: crate::driver::Driver>(
     let mut failing: Vec<String> = Vec::new();
     let count = seeds.clone().count();
     for seed in seeds {
-        let report =
-            runner::run_all_with(driver, scenarios, Some(seed), parallel, record, &|_| {}).await;
+        let report = run(seed, record).await;
         let totals = &report.totals;
         let mut line = format!(
             "seed {seed}: {} passed, {} failed, {} skipped",
@@ -730,9 +752,7 @@ async fn sweep<D: crate::driver::Driver>(
                 .map(|s| s.replay.clone()),
         );
         if check {
-            let again =
-                runner::run_all_with(driver, scenarios, Some(seed), parallel, record, &|_| {})
-                    .await;
+            let again = run(seed, record).await;
             let first = transcript_of(&report);
             let hash = |t: &[String]| {
                 t.last()

@@ -204,14 +204,14 @@ struct RunningLoadBalancer {
 }
 
 /// The runtime homes of a boot's instances, `<root>/<instance>`; the root is removed on drop.
-struct RuntimeHomes {
+pub(crate) struct RuntimeHomes {
     root: PathBuf,
 }
 
 static NEXT_HOMES: AtomicU32 = AtomicU32::new(0);
 
 impl RuntimeHomes {
-    fn create(topology: &str) -> std::io::Result<Self> {
+    pub(crate) fn create(topology: &str) -> std::io::Result<Self> {
         let root = std::env::temp_dir().join(format!(
             "tollgate-homes-{topology}-{}-{}",
             std::process::id(),
@@ -221,7 +221,7 @@ impl RuntimeHomes {
         Ok(Self { root })
     }
 
-    fn of(&self, instance: &str) -> PathBuf {
+    pub(crate) fn of(&self, instance: &str) -> PathBuf {
         self.root.join(instance)
     }
 }
@@ -944,39 +944,20 @@ impl RunningTopology {
     /// Writes `content` to `relative` (a relative path without `..`) under instance `name`'s
     /// runtime home, creating folders: a file put on the node's disk, running or not.
     pub fn place_file(&self, name: &str, relative: &str, content: &[u8]) -> Result<(), String> {
-        let path = self.home_path(name, relative)?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, content).map_err(|e| format!("{}: {e}", path.display()))
+        place_file(&self.home_path(name, relative)?, content)
     }
 
     /// The content of `relative` under instance `name`'s runtime home; `None` when there is
     /// no such file.
     pub fn read_file(&self, name: &str, relative: &str) -> Result<Option<Vec<u8>>, String> {
-        let path = self.home_path(name, relative)?;
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        read_file(&self.home_path(name, relative)?)
     }
 
     fn home_path(&self, name: &str, relative: &str) -> Result<PathBuf, String> {
         let home = self
             .home(name)
             .ok_or_else(|| format!("the topology has no instance `{name}`"))?;
-        let relative = Path::new(relative);
-        let inside = relative
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !inside || relative.as_os_str().is_empty() {
-            return Err(format!(
-                "`{}` is not a path inside the runtime home",
-                relative.display()
-            ));
-        }
-        Ok(home.join(relative))
+        inside_home(&home, relative)
     }
 
     /// The first control plane of the topology.
@@ -1039,5 +1020,37 @@ impl RunningTopology {
         for backend in self.backends {
             backend.shutdown().await;
         }
+    }
+}
+
+/// `relative` (a relative path without `..`) under `home`.
+pub(crate) fn inside_home(home: &Path, relative: &str) -> Result<PathBuf, String> {
+    let relative = Path::new(relative);
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside || relative.as_os_str().is_empty() {
+        return Err(format!(
+            "`{}` is not a path inside the runtime home",
+            relative.display()
+        ));
+    }
+    Ok(home.join(relative))
+}
+
+/// Writes `content` to `path`, creating folders.
+pub(crate) fn place_file(path: &Path, content: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, content).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The content of `path`; `None` when there is no such file.
+pub(crate) fn read_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }

@@ -14,7 +14,7 @@
 //! | [`backend`] | mock backends that say who served a request; slow / fail / reset / hang faults |
 //! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] (with its load balancers and fault plane) |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
-//! | [`driver`] | `Driver` and `Target`, the capability traits a target implements (clock, faults, disk, decisions); [`driver::InprocDriver`] and [`driver::ContainerDriver`] |
+//! | [`driver`] | `Driver` and `Target`, the capability traits a target implements (clock, faults, disk, decisions); [`driver::InprocDriver`], [`driver::SimDriver`] (turmoil, seeded) and [`driver::ContainerDriver`] |
 //! | [`transcript`] | a run's exchanges as JSON lines in virtual time, closed by their SHA-256; the first difference between two |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
@@ -22,8 +22,6 @@
 //! | [`soak`] | `tollgate soak`: valid and hostile traffic through the guide's topology, RSS and open fds at start and end |
 //! | [`bench`] | `tollgate bench`: the open-loop load generator, the measured paths, the report and its plot |
 //! | [`cli`] | `tollgate run`, `tollgate up`, `tollgate soak`, `tollgate bench`; `tollgate node` and `tollgate load-balancer` (aliases of the `tollgate-node` binary's runs, [`tollgate_node::run`]) |
-//!
-//! Not built yet (later issues): the simulated driver.
 
 pub mod address;
 pub mod backend;

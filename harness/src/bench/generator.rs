@@ -364,6 +364,9 @@ pub async fn generate(plan: &Plan, send: SendFn, stop: CancellationToken) -> Fig
     let drained = sending_ended + plan.drain;
     loop {
         tokio::select! {
+            // Biased, answers first: under the simulated driver this runs in the runner's host,
+            // where an unbiased select would pick its branch by an unseeded random draw.
+            biased;
             joined = inflight.join_next() => if joined.is_none() { break },
             () = tokio::time::sleep_until(drained) => break,
         }
@@ -480,8 +483,10 @@ fn remaining(due: Instant, end: Instant, period: Duration, measure_from: Instant
 
 async fn sleep_or_stop(until: Instant, stop: &CancellationToken) {
     tokio::select! {
-        () = tokio::time::sleep_until(until) => {}
+        // Biased (either branch ends the wait): no unseeded draw under the simulated driver.
+        biased;
         () = stop.cancelled() => {}
+        () = tokio::time::sleep_until(until) => {}
     }
 }
 

@@ -1,23 +1,25 @@
 //! Drivers: the ways a scenario's topology can run, each declaring what it can do.
 //!
-//! The design has four drivers (in-process, simulated, container, external). The in-process,
-//! container and external ones exist; asking for the simulated one fails with
-//! [`DriverError::NotAvailable`] — absent, not stubbed. A step that needs a [`Capability`] the
-//! target lacks is reported as *skipped* with the reason, never as passed.
+//! The design has four drivers (in-process, simulated, container, external); all four exist.
+//! A step that needs a [`Capability`] the target lacks, or a fault the driver cannot express
+//! ([`Faults::cannot`]), is reported as *skipped* with the reason, never as passed.
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | [`inproc`] | [`InprocDriver`]: every node in this process, a private loopback address per scenario, a virtual clock, kills, restarts, pauses and partitions through the fault plane |
+//! | [`sim`] | [`SimDriver`]: each scenario in a seeded turmoil simulation, one simulated host per instance, backend and load balancer, the runner a client host; virtual time for every timer; kills, restarts, holds and partitions of whole hosts |
 //! | [`container`] | [`ContainerDriver`]: every node in its own Docker container `FROM scratch`, a private network per scenario, a virtual clock on every node, kills, restarts, pauses and partitions through the engine |
 //! | [`external`] | [`ExternalDriver`]: a deployment someone else runs, described by a [`TargetFile`]; public interfaces only, black-box convergence, no capability traits |
 
 pub mod container;
 pub mod external;
 pub mod inproc;
+pub mod sim;
 
 pub use container::{ContainerDriver, ContainerTarget};
 pub use external::{ExternalDriver, ExternalTarget, TargetFile};
 pub use inproc::{InprocDriver, InprocTarget, START_MILLIS};
+pub use sim::{SimDriver, SimNetwork, SimTarget};
 
 use crate::client::Client;
 use std::fmt;
@@ -73,7 +75,7 @@ impl fmt::Display for Capability {
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error(
-        "driver `{0}` is not available yet: `inproc`, `container` and `external` (through `tollgate conform`) are built; the simulated driver is planned"
+        "driver `{0}` cannot do this: `inproc`, `sim` and `container` run scenarios, `external` checks a deployment (through `tollgate conform`)"
     )]
     NotAvailable(String),
     /// The driver is built but cannot run here (no Docker engine answers, no image).
@@ -119,7 +121,7 @@ impl clap::ValueEnum for DriverArg {
         let help = match self.0 {
             DriverKind::Inproc => "every node in this process (built)",
             DriverKind::Container => "every node in its own Docker container (built)",
-            DriverKind::Sim => "a deterministic network simulator (planned)",
+            DriverKind::Sim => "a deterministic network simulator, seeded (built)",
             DriverKind::External => "a deployment someone else runs (use `tollgate conform`)",
         };
         Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
@@ -130,6 +132,7 @@ impl clap::ValueEnum for DriverArg {
 #[derive(Debug, Clone)]
 pub enum Selected {
     Inproc(InprocDriver),
+    Sim(SimDriver),
     Container(ContainerDriver),
 }
 
@@ -137,11 +140,11 @@ pub enum Selected {
 pub async fn select(kind: DriverKind) -> Result<Selected, DriverError> {
     match kind {
         DriverKind::Inproc => Ok(Selected::Inproc(InprocDriver::new())),
+        DriverKind::Sim => Ok(Selected::Sim(SimDriver::new())),
         DriverKind::Container => Ok(Selected::Container(ContainerDriver::connect().await?)),
         DriverKind::External => Err(DriverError::Unusable(
             "the external driver checks a deployment described in a target file: `tollgate conform --target FILE`".into(),
         )),
-        other => Err(DriverError::NotAvailable(other.name().to_owned())),
     }
 }
 

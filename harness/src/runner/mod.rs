@@ -183,6 +183,15 @@ pub fn selected(scenario: &Scenario, tags: &[Tag]) -> bool {
 
 /// Where a scenario's topology folder is: `topologies/<name>` beside or above the file, else
 /// under the workspace's `scenarios/topologies/`.
+/// The topology folder `scenario` runs on, its `topology.overrides` applied (an edited copy,
+/// removed when dropped): what the simulated driver builds its hosts from before the runner
+/// starts inside the simulation.
+pub(crate) fn prepared_topology(
+    scenario: &Scenario,
+) -> Result<overrides::PreparedTopology, String> {
+    overrides::prepare(&topology_dir(scenario), &scenario.topology.overrides)
+}
+
 fn topology_dir(scenario: &Scenario) -> PathBuf {
     Catalog::discover(&scenario.file)
         .map(|c| c.dir.join(&scenario.topology.name))

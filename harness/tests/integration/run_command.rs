@@ -85,13 +85,13 @@ async fn a_failing_run_exits_1_and_prints_the_diff_and_the_replay_command() {
 }
 
 #[tokio::test]
-async fn a_driver_that_is_not_built_is_refused_with_exit_2() {
-    let (code, _, stderr) = tollgate(&["run", "--driver", "sim"]).await;
+async fn a_driver_that_cannot_do_what_is_asked_is_refused_with_exit_2() {
+    let (code, _, stderr) = tollgate(&["run", "--driver", "external"]).await;
     assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains("driver `sim` is not available yet"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("tollgate conform --target"), "{stderr}");
+    let (code, _, stderr) = tollgate(&["up", "--driver", "sim"]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("tollgate run --driver sim"), "{stderr}");
 }
 
 #[tokio::test]

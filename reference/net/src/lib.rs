@@ -34,5 +34,7 @@ pub mod security;
 pub use dead_port::DeadPort;
 pub use headers::strip_hop_by_hop;
 pub use listen::{Listener, ListenerLimits, RemoteAddr, accept_loop, serve, serve_with};
-pub use outbound::{Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound};
+pub use outbound::{
+    Connector, FaultConnector, HostMap, HostResolver, HttpClient, Outbound, Stream,
+};
 pub use pool::{BackendBody, ProxyClient, ProxyError};

@@ -43,6 +43,21 @@ impl Listener for tokio::net::TcpListener {
     }
 }
 
+/// A simulated host's listener (`sim` feature): bound inside a turmoil host, accepting
+/// connections dialed over turmoil's network.
+#[cfg(feature = "sim")]
+impl Listener for turmoil::net::TcpListener {
+    type Io = turmoil::net::TcpStream;
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, SocketAddr)> {
+        turmoil::net::TcpListener::accept(self).await
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        turmoil::net::TcpListener::local_addr(self)
+    }
+}
+
 /// The client's address, put into every request's extensions by [`serve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RemoteAddr(pub SocketAddr);

@@ -114,14 +114,124 @@ impl tower::Service<Name> for HostResolver {
 /// The connector type every outbound HTTP(S) client uses: TLS over the fault layer over TCP.
 pub type Connector = hyper_rustls::HttpsConnector<FaultConnector>;
 
-/// The TCP layer of [`Connector`]: hyper-util's connector with the [`HostMap`] resolver, its
-/// connections passed through the node's [`FaultPlane`] when it has one (a plain socket
-/// otherwise). It sits under TLS, so a partition resets the TCP stream as a network would.
+/// The TCP layer of [`Connector`]: a [`Dialer`] with the [`HostMap`], its connections passed
+/// through the node's [`FaultPlane`] when it has one (a plain socket otherwise). It sits under
+/// TLS, so a partition resets the TCP stream as a network would.
 #[derive(Debug, Clone)]
 pub struct FaultConnector {
-    tcp: HttpConnector<HostResolver>,
+    dialer: Dialer,
     host_map: Arc<HostMap>,
     faults: Option<(FaultPlane, Arc<str>)>,
+}
+
+/// How a [`FaultConnector`] opens TCP connections: hyper-util's connector over tokio's sockets
+/// (every node, always), or — with the `sim` feature, which only the harness enables — turmoil's
+/// simulated sockets. An enum, not a boxed trait object: without the feature it has one variant
+/// and every match on it compiles away.
+#[derive(Debug, Clone)]
+enum Dialer {
+    Tcp(HttpConnector<HostResolver>),
+    /// turmoil's network, as seen from the host whose task dials (`--driver sim`).
+    #[cfg(feature = "sim")]
+    Sim,
+}
+
+/// A connection a [`Dialer`] opened.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(TokioIo<tokio::net::TcpStream>),
+    /// A simulated socket (`sim` feature).
+    #[cfg(feature = "sim")]
+    Sim(TokioIo<turmoil::net::TcpStream>),
+}
+
+impl Stream {
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Self::Tcp(io) => io.inner().local_addr(),
+            #[cfg(feature = "sim")]
+            Self::Sim(io) => io.inner().local_addr(),
+        }
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Self::Tcp(io) => io.inner().peer_addr(),
+            #[cfg(feature = "sim")]
+            Self::Sim(io) => io.inner().peer_addr(),
+        }
+    }
+}
+
+/// Forwards one method to whichever socket the [`Stream`] holds.
+macro_rules! each_stream {
+    ($self:expr, |$io:ident| $body:expr) => {
+        match $self.get_mut() {
+            Stream::Tcp($io) => {
+                let $io = Pin::new($io);
+                $body
+            }
+            #[cfg(feature = "sim")]
+            Stream::Sim($io) => {
+                let $io = Pin::new($io);
+                $body
+            }
+        }
+    };
+}
+
+impl hyper::rt::Read for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        each_stream!(self, |io| io.poll_read(cx, buf))
+    }
+}
+
+impl hyper::rt::Write for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self, |io| io.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self, |io| io.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_stream!(self, |io| io.poll_shutdown(cx))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each_stream!(self, |io| io.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Tcp(io) => io.is_write_vectored(),
+            #[cfg(feature = "sim")]
+            Self::Sim(io) => io.is_write_vectored(),
+        }
+    }
+}
+
+impl hyper_util::client::legacy::connect::Connection for Stream {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        match self {
+            Self::Tcp(io) => io.connected(),
+            #[cfg(feature = "sim")]
+            Self::Sim(_) => hyper_util::client::legacy::connect::Connected::new(),
+        }
+    }
 }
 
 /// `uri` aimed at its route's socket address, if the host map routes its host and port. TLS
@@ -141,17 +251,70 @@ fn routed(map: &HostMap, uri: http::Uri) -> http::Uri {
     http::Uri::from_parts(parts).unwrap_or(uri)
 }
 
+/// Where a simulated dial of `uri` goes: its route, else its host through the map (an IP
+/// literal is itself), else the host name as turmoil's DNS knows it.
+#[cfg(feature = "sim")]
+fn sim_destination(map: &HostMap, uri: &http::Uri) -> io::Result<SocketAddr> {
+    let host = uri.host().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("`{uri}` has no host"))
+    })?;
+    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    if let Some(to) = map.route(host, port) {
+        return Ok(to);
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Some(ip) = map.lookup(bare).filter(|ip| !ip.is_loopback()) {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("host `{bare}:{port}` is not in the simulated topology's host map"),
+    ))
+}
+
+/// How long a dial may take before it fails (hyper-util's connector under the same bound).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl tower::Service<http::Uri> for FaultConnector {
-    type Response = FaultIo<TokioIo<tokio::net::TcpStream>>;
+    type Response = FaultIo<Stream>;
     type Error = Box<dyn std::error::Error + Send + Sync>;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.tcp.poll_ready(cx).map_err(Into::into)
+        match &mut self.dialer {
+            Dialer::Tcp(tcp) => tcp.poll_ready(cx).map_err(Into::into),
+            #[cfg(feature = "sim")]
+            Dialer::Sim => Poll::Ready(Ok(())),
+        }
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let connecting = self.tcp.call(routed(&self.host_map, uri));
+        let connecting: Pin<Box<dyn Future<Output = Result<Stream, Self::Error>> + Send>> =
+            match &mut self.dialer {
+                Dialer::Tcp(tcp) => {
+                    let connecting = tcp.call(routed(&self.host_map, uri));
+                    Box::pin(async move { Ok(Stream::Tcp(connecting.await?)) })
+                }
+                #[cfg(feature = "sim")]
+                Dialer::Sim => {
+                    let to = sim_destination(&self.host_map, &uri);
+                    Box::pin(async move {
+                        let to = to?;
+                        let dial = turmoil::net::TcpStream::connect(to);
+                        let stream =
+                            tokio::time::timeout(CONNECT_TIMEOUT, dial)
+                                .await
+                                .map_err(|_| {
+                                    io::Error::new(
+                                        io::ErrorKind::TimedOut,
+                                        format!("connecting to {to} timed out"),
+                                    )
+                                })??;
+                        Ok(Stream::Sim(TokioIo::new(stream)))
+                    })
+                }
+            };
         let faults = self.faults.clone();
         Box::pin(async move {
             let Some((plane, instance)) = faults else {
@@ -160,8 +323,7 @@ impl tower::Service<http::Uri> for FaultConnector {
             // A paused instance initiates nothing until it resumes.
             plane.wait_resumed(&instance).await;
             let io = connecting.await?;
-            let stream = io.inner();
-            let fault = plane.connected(&instance, stream.local_addr()?, stream.peer_addr()?)?;
+            let fault = plane.connected(&instance, io.local_addr()?, io.peer_addr()?)?;
             Ok(FaultIo::attached(io, fault))
         })
     }
@@ -177,6 +339,9 @@ pub struct Outbound {
     tls: Arc<rustls::ClientConfig>,
     /// The plane this node's connections pass through, and the node's instance name on it.
     faults: Option<(FaultPlane, Arc<str>)>,
+    /// Dial turmoil's simulated network instead of tokio's sockets.
+    #[cfg(feature = "sim")]
+    simulated: bool,
 }
 
 impl Outbound {
@@ -185,6 +350,8 @@ impl Outbound {
             host_map: Arc::new(host_map),
             tls: crate::security::client_config(trusted_pems)?,
             faults: None,
+            #[cfg(feature = "sim")]
+            simulated: false,
         })
     }
 
@@ -196,6 +363,8 @@ impl Outbound {
             host_map: Arc::new(host_map),
             tls: crate::security::insecure_client_config()?,
             faults: None,
+            #[cfg(feature = "sim")]
+            simulated: false,
         })
     }
 
@@ -213,27 +382,48 @@ impl Outbound {
             .map(|(plane, instance)| (plane, instance.as_ref()))
     }
 
-    pub fn connector(&self) -> Connector {
+    /// The same outbound networking on turmoil's simulated network: every connection dials a
+    /// `turmoil::net::TcpStream` from the simulated host whose task makes it, to the address
+    /// the host map gives (routes first). Only inside a turmoil simulation.
+    #[cfg(feature = "sim")]
+    pub fn simulated(mut self) -> Self {
+        self.simulated = true;
+        self
+    }
+
+    fn dialer(&self) -> Dialer {
+        #[cfg(feature = "sim")]
+        if self.simulated {
+            return Dialer::Sim;
+        }
         let mut http = HttpConnector::new_with_resolver(HostResolver {
             map: self.host_map.clone(),
         });
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        Dialer::Tcp(http)
+    }
+
+    pub fn connector(&self) -> Connector {
         hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config((*self.tls).clone())
             .https_or_http()
             .enable_http1()
             .wrap_connector(FaultConnector {
-                tcp: http,
+                dialer: self.dialer(),
                 host_map: self.host_map.clone(),
                 faults: self.faults.clone(),
             })
     }
 
-    /// How long a pooled connection may sit idle before the pool closes it (hyper-util's
-    /// default).
-    pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+    /// How long a pooled connection may sit idle before the pool stops reusing it and closes
+    /// it: half of every listener's idle limit
+    /// ([`ListenerLimits::HEADER_READ_TIMEOUT`](crate::ListenerLimits::HEADER_READ_TIMEOUT),
+    /// 60 s). With hyper-util's default (90 s) a client reused a connection idle for about a
+    /// minute just as the server closed it, and the request failed (`SendRequest`): a race the
+    /// simulated driver's seed sweep hit after a one-minute `advance`.
+    pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// A pooled client. Keep one per node and clone it: clones share the pool.
     pub fn client<B>(&self) -> HttpClient<B>
@@ -372,5 +562,76 @@ mod tests {
         assert_eq!(response.status(), http::StatusCode::NO_CONTENT);
         let head = server.await.unwrap().to_ascii_lowercase();
         assert!(head.contains("host: km.wso2.com:9443"), "{head}");
+    }
+}
+
+#[cfg(all(test, feature = "sim"))]
+mod sim_tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A node's real serve loop on a turmoil listener, reached by an `Outbound` that dials
+    /// through turmoil by a routed name, twice on one pooled connection; then a partition
+    /// refuses a new connection at once.
+    #[test]
+    fn a_simulated_outbound_reaches_a_simulated_listener_by_its_route() {
+        let mut sim = turmoil::Builder::new()
+            .rng_seed(7)
+            .simulation_duration(Duration::from_secs(60))
+            .build();
+        let served = Arc::new(AtomicU64::new(0));
+        let count = served.clone();
+        sim.host("server", move || {
+            let count = count.clone();
+            async move {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 9443)).await?;
+                let service = hyper::service::service_fn(move |_req| {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(Bytes::from_static(b"simulated")),
+                        ))
+                    }
+                });
+                let clock: tollgate_protocol::SharedClock =
+                    Arc::new(tollgate_protocol::ManualClock::new(1_767_225_600_000));
+                crate::serve(
+                    listener,
+                    None,
+                    service,
+                    clock,
+                    tokio_util::sync::CancellationToken::new(),
+                )
+                .await;
+                Ok(())
+            }
+        });
+        let server = sim.lookup("server");
+        sim.client("client", async move {
+            use http_body_util::BodyExt;
+            let mut map = HostMap::new();
+            map.insert_route("localhost", 9443, SocketAddr::new(server, 9443));
+            let client = Outbound::new(map, &[])?
+                .simulated()
+                .client::<http_body_util::Empty<Bytes>>();
+            for _ in 0..2 {
+                let response = client.get("http://localhost:9443/x".parse()?).await?;
+                assert_eq!(response.status(), http::StatusCode::OK);
+                let date = response.headers()[http::header::DATE].clone();
+                assert_eq!(date, "Thu, 01 Jan 2026 00:00:00 GMT");
+                let body = response.into_body().collect().await?.to_bytes();
+                assert_eq!(&body[..], b"simulated");
+            }
+            turmoil::partition("client", "server");
+            let fresh = Outbound::new(HostMap::new(), &[])?
+                .simulated()
+                .client::<http_body_util::Empty<Bytes>>();
+            let url = format!("http://{server}:9443/x");
+            assert!(fresh.get(url.parse()?).await.is_err());
+            Ok(())
+        });
+        sim.run().unwrap();
+        assert_eq!(served.load(Ordering::SeqCst), 2);
     }
 }

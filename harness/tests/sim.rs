@@ -1,0 +1,230 @@
+//! The simulated driver (`--driver sim`) against the in-process one and against itself: the
+//! same per-step outcomes on the suite, one transcript per seed (in one process and across
+//! processes), another seed another transcript, and a deliberately unseeded canary caught.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test binary: a panic is a failed test
+
+use std::path::PathBuf;
+use tollgate_harness::driver::{InprocDriver, SimDriver};
+use tollgate_harness::report::{Outcome, RunReport};
+use tollgate_harness::runner::{self, Record};
+use tollgate_harness::transcript;
+use tollgate_scenario::Scenario;
+
+/// The suite's scenarios the simulated driver does not run, and why: each is reported as
+/// skipped with its reason, never run half-way.
+const NOT_UNDER_SIM: [(&str, &str); 3] = [
+    (
+        "definitions/an-api-imported-from-an-openapi-file-serves-the-files-resources.toml",
+        "its `drivers` list leaves `sim` out",
+    ),
+    (
+        "ha/traffic-manager-down-requests-flow-on-last-decisions-and-throttling-resumes.toml",
+        "kills the Traffic Manager alone, which shares its control plane's simulated host",
+    ),
+    (
+        "throttling/a-gateway-cut-off-from-the-traffic-manager-keeps-its-decisions-then-fails-open.toml",
+        "cuts a gateway from the Traffic Manager alone, which shares its control plane's host",
+    ),
+];
+
+fn root() -> PathBuf {
+    tollgate_harness::workspace_root().unwrap()
+}
+
+fn load(paths: &[&str]) -> Vec<Scenario> {
+    let paths: Vec<PathBuf> = paths.iter().map(|p| root().join(p)).collect();
+    let files = runner::discover(&paths).unwrap();
+    let (scenarios, errors) = runner::load_all(&files);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!scenarios.is_empty());
+    scenarios
+}
+
+/// The run's closed transcript (per scenario, as `tollgate run --transcript` writes it).
+fn closed(report: &RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for scenario in &report.scenarios {
+        lines.push(format!("scenario {} {:?}", scenario.file, scenario.outcome));
+        lines.extend(scenario.transcript.iter().cloned());
+    }
+    transcript::closed(lines)
+}
+
+fn steps(report: &tollgate_harness::report::ScenarioReport) -> Vec<Outcome> {
+    report.steps.iter().map(|s| s.outcome).collect()
+}
+
+/// Every scenario of the suite, on both drivers with one seed: the same outcome for each step,
+/// except the three the simulator cannot run, which it skips with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_has_the_same_per_step_outcomes_in_process_and_simulated() {
+    let scenarios = load(&["scenarios"]);
+    let inproc = runner::run_all_with(
+        &InprocDriver::new(),
+        &scenarios,
+        Some(11),
+        4,
+        Record::Nothing,
+        &|_| {},
+    )
+    .await;
+    let sim = SimDriver::new()
+        .run_all(&scenarios, Some(11), 2, Record::Nothing, &|_| {})
+        .await;
+    let mut differences = Vec::new();
+    let mut compared = 0;
+    for (a, b) in inproc.scenarios.iter().zip(&sim.scenarios) {
+        assert_eq!(a.file, b.file);
+        if let Some((_, why)) = NOT_UNDER_SIM.iter().find(|(f, _)| *f == a.file) {
+            assert_eq!(b.outcome, Outcome::Skipped, "{} ({why})", b.file);
+            assert!(b.reason.is_some(), "{}: skipped without a reason", b.file);
+            continue;
+        }
+        compared += 1;
+        if a.outcome != b.outcome || steps(a) != steps(b) {
+            differences.push(format!(
+                "{}: in-process {:?} {:?}, simulated {:?} {:?} ({})",
+                a.file,
+                a.outcome,
+                steps(a),
+                b.outcome,
+                steps(b),
+                b.reason.clone().unwrap_or_default()
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert!(compared >= 70, "only {compared} scenarios compared");
+}
+
+/// Scenarios that move the clock, kill and restart, partition, and run background loads.
+const MIXED: [&str; 6] = [
+    "scenarios/routing/two-versions-of-an-api-are-served-side-by-side.toml",
+    "scenarios/throttling/the-quota-window-resets-exactly-at-the-minute-boundary.toml",
+    "scenarios/ha/one-gateway-killed-under-load-fails-no-read-through-the-load-balancer.toml",
+    "scenarios/ha/a-gateway-cut-off-from-the-control-plane-serves-what-it-has-and-catches-up-when-healed.toml",
+    "scenarios/ha/node-down-during-deploy-and-undeploy-serves-the-new-state-when-back.toml",
+    "scenarios/endpoints/a-suspended-load-balance-member-is-skipped-until-its-suspension-ends.toml",
+];
+
+/// One seed, five runs, one transcript hash; another seed, another transcript (other ids).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_seed_gives_one_transcript_five_times_and_another_seed_another() {
+    let scenarios = load(&MIXED);
+    let driver = SimDriver::new();
+    let first = driver
+        .run_all(&scenarios, Some(7), 2, Record::Transcript, &|_| {})
+        .await;
+    assert!(first.passed(), "{:?}", first.totals);
+    let expected = closed(&first);
+    assert!(expected.len() > 200, "{} lines", expected.len());
+    for _ in 0..4 {
+        let again = driver
+            .run_all(&scenarios, Some(7), 2, Record::Transcript, &|_| {})
+            .await;
+        let lines = closed(&again);
+        assert_eq!(transcript::first_difference(&expected, &lines), None);
+        assert_eq!(expected.last(), lines.last());
+    }
+    let other = driver
+        .run_all(&scenarios, Some(8), 2, Record::Transcript, &|_| {})
+        .await;
+    assert!(other.passed(), "{:?}", other.totals);
+    let other = closed(&other);
+    let (_, one, two) =
+        transcript::first_difference(&expected, &other).expect("seeds 7 and 8 agree");
+    assert_ne!(expected.last(), other.last());
+    // The first difference is an id or a secret the seed made.
+    assert!(one.is_some() && two.is_some(), "{one:?} / {two:?}");
+}
+
+/// Across processes: `tollgate run --driver sim --seed 7 --transcript` twice writes one file.
+#[test]
+fn two_processes_write_the_same_transcript_for_a_seed() {
+    let dir = std::env::temp_dir().join(format!("tollgate-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str| {
+        let file = dir.join(name);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .current_dir(root())
+            .args(["run", "--driver", "sim", "--seed", "7", "scenarios/routing"])
+            .arg("--transcript")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stdout)
+        );
+        std::fs::read_to_string(file).unwrap()
+    };
+    let (first, second) = (run("a.jsonl"), run("b.jsonl"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(first.lines().count() > 50);
+    assert_eq!(first, second);
+}
+
+/// The in-process canary (a background load beside foreground requests) is nondeterministic on
+/// real time; in the simulation it is not. A simulation whose network is not seeded from the
+/// run (the canary driver) is caught by the same comparison within 20 seeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulation_tames_the_real_time_canary_and_an_unseeded_network_is_caught() {
+    let file = root().join("harness/tests/fixtures/nondeterministic-canary.toml");
+    let scenario = tollgate_scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let scenarios = vec![scenario];
+    let seeded = SimDriver::new();
+    for seed in 1..=3 {
+        let first = seeded
+            .run_all(&scenarios, Some(seed), 1, Record::Transcript, &|_| {})
+            .await;
+        let second = seeded
+            .run_all(&scenarios, Some(seed), 1, Record::Transcript, &|_| {})
+            .await;
+        assert!(first.passed(), "{:?}", first.scenarios[0].reason);
+        assert_eq!(
+            transcript::first_difference(&closed(&first), &closed(&second)),
+            None,
+            "seed {seed}"
+        );
+    }
+    let canary = SimDriver::new().unseeded_canary();
+    let mut caught = None;
+    for seed in 1..=20 {
+        let first = canary
+            .run_all(&scenarios, Some(seed), 1, Record::Transcript, &|_| {})
+            .await;
+        let second = canary
+            .run_all(&scenarios, Some(seed), 1, Record::Transcript, &|_| {})
+            .await;
+        assert!(first.scenarios[0].transcript.len() > 10);
+        if transcript::first_difference(&closed(&first), &closed(&second)).is_some() {
+            caught = Some(seed);
+            break;
+        }
+    }
+    assert!(
+        caught.is_some(),
+        "20 seeds, and the canary was never caught"
+    );
+}
+
+/// What the first seed sweep found: after a one-minute `advance`, a pooled connection idle for
+/// that minute was reused as the gateway closed it (seeds 3 and 5). Pools no longer reuse a
+/// connection idle past half the listeners' idle limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_idle_for_an_advanced_minute_is_not_reused_as_the_gateway_closes_it() {
+    let scenarios = load(&[
+        "scenarios/throttling/a-custom-rule-limits-one-user-to-five-requests-a-minute-with-429-code-900806.toml",
+    ]);
+    for seed in [3, 5] {
+        let report = SimDriver::new()
+            .run_all(&scenarios, Some(seed), 1, Record::Nothing, &|_| {})
+            .await;
+        assert!(
+            report.passed(),
+            "seed {seed}: {:?}",
+            report.scenarios[0].reason
+        );
+    }
+}
