@@ -175,6 +175,35 @@ pub struct NotReached {
     pub last_seen: String,
 }
 
+/// Awaits `gateway` serving `revision_id` of `api_id` (its sync status, no polling), for the
+/// drivers that hold the gateway's handle (in-process, simulated).
+pub(crate) async fn wait_for_revision_on(
+    handle: Option<&tollgate_gateway::GatewayHandle>,
+    gateway: &str,
+    api_id: &str,
+    revision_id: &str,
+    timeout: Duration,
+) -> Result<(), NotReached> {
+    let Some(handle) = handle else {
+        return Err(NotReached {
+            last_seen: format!("no running gateway named `{gateway}`"),
+        });
+    };
+    let mut status = handle.gateway().subscribe_status();
+    let serves = |s: &tollgate_protocol::internal::SyncStatus| {
+        s.apis.get(api_id).is_some_and(|r| r == revision_id)
+    };
+    match tokio::time::timeout(timeout, status.wait_for(serves)).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(NotReached {
+            last_seen: match handle.status().apis.get(api_id) {
+                Some(r) => format!("`{gateway}` serves revision id {r} of the API"),
+                None => format!("`{gateway}` does not serve the API"),
+            },
+        }),
+    }
+}
+
 /// The black-box propagation bound when a target does not say otherwise.
 pub const DEFAULT_PROPAGATION: Duration = Duration::from_secs(60);
 

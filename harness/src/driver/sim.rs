@@ -996,28 +996,8 @@ impl Signals for SimTarget {
         revision_id: &str,
         timeout: Duration,
     ) -> Result<(), NotReached> {
-        let Some(handle) = self.gateway(gateway) else {
-            return Err(NotReached {
-                last_seen: format!("no running gateway named `{gateway}`"),
-            });
-        };
-        let mut status = handle.gateway().subscribe_status();
-        let serves = |s: &tollgate_protocol::internal::SyncStatus| {
-            s.apis.get(api_id).is_some_and(|r| r == revision_id)
-        };
-        let waited = tokio::time::timeout(timeout, status.wait_for(serves)).await;
-        match waited {
-            Ok(Ok(_)) => Ok(()),
-            _ => {
-                let seen = handle.status().apis.get(api_id).cloned();
-                Err(NotReached {
-                    last_seen: match seen {
-                        Some(r) => format!("`{gateway}` serves revision id {r} of the API"),
-                        None => format!("`{gateway}` does not serve the API"),
-                    },
-                })
-            }
-        }
+        let handle = self.gateway(gateway);
+        super::wait_for_revision_on(handle.as_ref(), gateway, api_id, revision_id, timeout).await
     }
 
     async fn wait_for_traffic_managers(
