@@ -51,8 +51,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (what_, apis_) = (what.clone(), apis);
-    rt.block_on(async move {
+    rt.block_on(async {
         let stop = CancellationToken::new();
         let backend = fixtures::spawn_backend(stop.clone()).await.unwrap();
         let (addr, path, auth) = match what.as_str() {
@@ -105,7 +104,7 @@ fn main() {
             .lines()
             .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
         {
-            eprintln!("request_loop {what_} ({apis_} APIs): {line}");
+            eprintln!("request_loop {what} ({apis} APIs): {line}");
         }
     }
 }

@@ -329,8 +329,9 @@ impl TokenCache {
     }
 }
 
-/// The bearer token of a request: `Ok(None)` when it offers none, `Err` when what it offers
-/// can never be a token (see the module docs).
+/// The bearer token of a request, spaces trimmed, its characters not yet checked
+/// ([`token_text`] does, on a cache miss): `Ok(None)` when it offers none, `Err` when it offers
+/// two (see the module docs).
 fn bearer(headers: &HeaderMap) -> Result<Option<&[u8]>, InvalidToken> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {

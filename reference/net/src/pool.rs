@@ -1,13 +1,14 @@
 //! The gateway's proxy client: HTTP/1.1 keep-alive connections to backends, pooled per origin.
 //!
 //! hyper-util's pooled client costs a task spawn, a oneshot channel and a delayed-EOF wrapper per
-//! request to learn when a connection may be reused (≈ 11 k instructions of the gateway's 54 k,
-//! measured with callgrind). Here the response body itself hands its connection back when it is
-//! dropped after its last byte: no task, no channel. What the legacy client does that a proxy
-//! needs is kept — a request that never left because its pooled connection had just closed is
-//! sent again on a fresh one, idle connections close after [`IDLE_TIMEOUT`] on
-//! tokio's timer (virtual time too), at most [`MAX_IDLE_PER_ORIGIN`] wait per
-//! origin — and the dial goes through the node's [`Connector`] (host map, fault plane, TLS).
+//! request to learn when a connection may be reused. Here the response body itself hands its
+//! connection back when it is dropped after its last byte: no task, no channel (callgrind: the
+//! gateway's whole chain went from 94.8 k to 87.5 k instructions per request with this alone).
+//! What the legacy client does that a proxy needs is kept — a request that never left because
+//! its pooled connection had just closed is sent again on a fresh one, idle connections close
+//! after [`IDLE_TIMEOUT`] on tokio's timer (virtual time too), at most [`MAX_IDLE_PER_ORIGIN`]
+//! wait per origin — and the dial goes through the node's [`Connector`] (host map, fault plane,
+//! TLS).
 
 use crate::outbound::Connector;
 use bytes::Bytes;
