@@ -14,7 +14,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`outbound`] | host map, outbound connector and pooled client ([`Outbound`]) |
-//! | [`pool`] | the gateway's own keep-alive pool for backend calls ([`ProxyClient`]) |
+//! | [`pool`] | the gateway's backend client: HTTP/1.1 in the request's own task over a keep-alive pool ([`ProxyClient`]) |
 //! | [`listen`] | listeners and the HTTP(S) accept/serve loop ([`serve()`], [`ListenerLimits`]); every response dated by the node's clock |
 //! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
 //! | [`headers`] | hop-by-hop header rules for the nodes that proxy ([`strip_hop_by_hop`]) |
