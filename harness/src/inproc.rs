@@ -255,6 +255,8 @@ pub struct RunningTopology {
     clock: SharedClock,
     /// Every instance's runtime home; kept across kills and restarts, as a disk is.
     homes: RuntimeHomes,
+    /// Where the nodes report what they apply and decide (a transcript, once attached).
+    taps: crate::transcript::TapSlot,
     shutdown: CancellationToken,
     /// Dropping a topology without [`RunningTopology::shutdown`] still stops every node.
     _stop_on_drop: tokio_util::sync::DropGuard,
@@ -338,6 +340,7 @@ pub async fn boot(topology: &Topology, options: BootOptions) -> Result<RunningTo
         plane,
         clock: options.clock,
         homes,
+        taps: crate::transcript::TapSlot::default(),
         _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
     };
@@ -471,6 +474,11 @@ async fn bind(
 }
 
 impl RunningTopology {
+    /// Sends what every node applies and decides to `transcript` from now on.
+    pub fn record_into(&self, transcript: &crate::transcript::Transcript) {
+        self.taps.attach(transcript);
+    }
+
     /// Starts a bound instance; a control plane opens the database in its runtime home (a
     /// restart finds what it wrote).
     async fn start_bound(&mut self, held: HeldInstance) -> Result<(), BootError> {
@@ -487,7 +495,8 @@ impl RunningTopology {
         let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
         let outbound = Outbound::new(self.host_map.clone(), &trusted)
             .map_err(|e| node_error(e.to_string()))?
-            .with_faults(self.plane.clone(), &instance.name);
+            .with_faults(self.plane.clone(), &instance.name)
+            .with_tap(self.taps.tap(&instance.name));
         let (open, gate) = watch::channel(false);
         let mut endpoints = Vec::new();
         let mut node_listeners = NodeListeners::default();

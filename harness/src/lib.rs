@@ -15,7 +15,7 @@
 //! | [`inproc`] | the in-process driver: [`inproc::boot`] → [`inproc::RunningTopology`] (with its load balancers and fault plane) |
 //! | [`client`] | a small HTTP(S) client over the nodes' own `Outbound` (host map, trust) |
 //! | [`driver`] | `Driver` and `Target`, the capability traits a target implements (clock, faults, disk, decisions); [`driver::InprocDriver`], [`driver::SimDriver`] (turmoil, seeded) and [`driver::ContainerDriver`] |
-//! | [`transcript`] | a run's exchanges as JSON lines in virtual time, closed by their SHA-256; the first difference between two |
+//! | [`transcript`] | a run's exchanges and what its nodes applied and decided (their taps, [`transcript::TapSlot`]) as JSON lines in virtual time, closed by their SHA-256; the first difference between two |
 //! | [`runner`] | scenario files → steps run against a booted topology → a [`report::RunReport`] |
 //! | [`report`] | the run told three ways: terminal (with progress), JSON, JUnit XML |
 //! | [`conform`] | `tollgate conform`: the scenarios against another deployment through the external driver, and the conformance report |

@@ -17,9 +17,27 @@
 //!
 //! The runner also writes each fault it injects (`{"kind":"fault","fault":"Kill(\"gateway-1\")"}`)
 //! and, when it awaits convergence, each gateway seen to have applied the control plane's
-//! events up to `seq` (`{"kind":"applied","gateway":…,"seq":…}`). Not yet: exchanges between
-//! nodes, each event's content as a gateway applies it, Traffic Manager decisions (README, "Not
-//! built yet").
+//! events up to `seq` (`{"kind":"applied","gateway":…,"seq":…}`).
+//!
+//! Under the in-process and simulated drivers the nodes report too, through the
+//! [`tollgate_protocol::tap`] seam the driver hands each node ([`TapSlot`]), each record naming
+//! its `node`:
+//!
+//! - `applied-snapshot`: a gateway replaced its state with the control plane's snapshot (`seq`,
+//!   each API of its labels with its revision, and how many applications, key mappings,
+//!   subscriptions and revoked tokens it held);
+//! - `applied-event`: a gateway applied event `seq` (`event`: its type and content, as on the
+//!   wire; heartbeats and events it had already applied are not applied, so not recorded);
+//! - `decision`: a Traffic Manager published a decision (`key`, `throttled`, `until`);
+//! - `applied-decision`: a gateway applied one from its decision stream (same fields), and
+//!   `applied-decisions` the decisions in force it was sent on connecting.
+//!
+//! Under simulation the run is one thread, so these are in line with the runner's records in
+//! the order they happened. In-process the nodes run on threads and their order against each
+//! other is a race, so each node's records are kept in its own order and written after the
+//! runner's, node by node ([`Transcript::keep_nodes_apart`]). The container driver's nodes are
+//! processes: none of this is recorded there. Not recorded under any driver: the nodes'
+//! exchanges with each other (a gateway's sync, a load balancer's forwarded requests).
 
 use base64::Engine;
 use bytes::Bytes;
@@ -27,8 +45,9 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use tollgate_protocol::SharedClock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tollgate_protocol::{SharedClock, SharedTap, Tap};
 
 /// A transcript being written; clones append to the same one.
 #[derive(Debug, Clone)]
@@ -42,6 +61,51 @@ struct Inner {
     /// URL authority (`127.0.0.9:9443`) → member name (`control-plane`).
     names: BTreeMap<String, String>,
     lines: Mutex<Vec<String>>,
+    /// Set where the nodes run on threads (in-process): their records are kept per node, in
+    /// each node's own order, and follow the runner's lines ([`Transcript::lines`]).
+    apart: AtomicBool,
+    /// Node → its records, when `apart`.
+    nodes: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+/// Where the nodes of one booted topology report ([`tollgate_protocol::tap`]): a driver hands
+/// each node `slot.tap(name)` (on its `Outbound`) at boot, and the runner attaches the scenario's
+/// transcript once the topology is up ([`crate::driver::Target::record_into`]). Until then, and
+/// in a run without a transcript, a node's tap is off and it builds no record.
+#[derive(Debug, Clone, Default)]
+pub struct TapSlot(Arc<OnceLock<Transcript>>);
+
+impl TapSlot {
+    /// Sends every node's records to `transcript` from now on (the first one attached stays).
+    pub fn attach(&self, transcript: &Transcript) {
+        let _ = self.0.set(transcript.clone());
+    }
+
+    /// The tap of member `node`: its records carry `"node": node`.
+    pub fn tap(&self, node: &str) -> SharedTap {
+        Arc::new(NodeTap {
+            node: node.into(),
+            slot: self.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct NodeTap {
+    node: Arc<str>,
+    slot: TapSlot,
+}
+
+impl Tap for NodeTap {
+    fn enabled(&self) -> bool {
+        self.slot.0.get().is_some()
+    }
+
+    fn record(&self, kind: &str, fields: Value) {
+        if let Some(transcript) = self.slot.0.get() {
+            transcript.record_node(&self.node, kind, fields);
+        }
+    }
 }
 
 /// One request as the client sent it.
@@ -60,24 +124,50 @@ impl Transcript {
                 clock,
                 names,
                 lines: Mutex::new(Vec::new()),
+                apart: AtomicBool::new(false),
+                nodes: Mutex::new(BTreeMap::new()),
             }),
         }
     }
 
     /// Appends one record of `kind`, stamped with the virtual time; `fields` are merged in.
     pub fn record(&self, kind: &str, fields: Value) {
+        let line = self.line(kind, None, fields);
+        lock(&self.inner.lines).push(line);
+    }
+
+    /// One record of node `node` (`"node": node` after the time): in line with the runner's
+    /// where the run is one thread (simulated), else apart ([`Self::keep_nodes_apart`]).
+    pub fn record_node(&self, node: &str, kind: &str, fields: Value) {
+        let line = self.line(kind, Some(node), fields);
+        if self.inner.apart.load(Ordering::Relaxed) {
+            lock(&self.inner.nodes)
+                .entry(node.to_owned())
+                .or_default()
+                .push(line);
+        } else {
+            lock(&self.inner.lines).push(line);
+        }
+    }
+
+    /// Keeps the nodes' records out of the runner's order: for nodes on threads (in-process),
+    /// whose order against each other and the runner is a race. Each node's own order is kept
+    /// and [`Self::lines`] writes them after the runner's, node by node in name order.
+    pub fn keep_nodes_apart(&self) {
+        self.inner.apart.store(true, Ordering::Relaxed);
+    }
+
+    fn line(&self, kind: &str, node: Option<&str>, fields: Value) -> String {
         let mut line = serde_json::Map::new();
         line.insert("kind".into(), kind.into());
         line.insert("at".into(), self.inner.clock.now_millis().into());
+        if let Some(node) = node {
+            line.insert("node".into(), node.into());
+        }
         if let Value::Object(fields) = fields {
             line.extend(fields);
         }
-        let line = Value::Object(line).to_string();
-        self.inner
-            .lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(line);
+        Value::Object(line).to_string()
     }
 
     /// One HTTP exchange by `from`: the request, and the response or the error.
@@ -111,14 +201,16 @@ impl Transcript {
         self.record("http", Value::Object(fields));
     }
 
-    /// The lines so far (no closing record).
+    /// The lines so far (no closing record): the runner's, with the nodes' in line or after.
     pub fn lines(&self) -> Vec<String> {
-        self.inner
-            .lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        let mut lines = lock(&self.inner.lines).clone();
+        lines.extend(lock(&self.inner.nodes).values().flatten().cloned());
+        lines
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `lines` followed by the closing record: their count and SHA-256.
@@ -216,6 +308,52 @@ mod tests {
             transcript.lines(),
             [
                 r#"{"kind":"http","at":1000,"from":"harness","to":"control-plane","request":{"method":"GET","url":"/api?q=1","headers":{"a":"1","x-b":"2"},"body":""},"response":{"status":200,"headers":{"set-cookie":["x","y"]},"body":"{}"}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn node_records_are_in_line_unless_kept_apart_then_follow_node_by_node() {
+        let clock = Arc::new(ManualClock::new(5));
+        let transcript = Transcript::new(clock, BTreeMap::new());
+        let slot = TapSlot::default();
+        let gateway = slot.tap("gateway-2");
+        assert!(!gateway.enabled(), "off until a transcript is attached");
+        gateway.record("applied-event", json!({ "seq": 0 }));
+        slot.attach(&transcript);
+        transcript.record("fault", json!({}));
+        gateway.record("applied-event", json!({ "seq": 1 }));
+        assert_eq!(
+            transcript.lines(),
+            [
+                r#"{"kind":"fault","at":5}"#,
+                r#"{"kind":"applied-event","at":5,"node":"gateway-2","seq":1}"#
+            ]
+        );
+        let apart = Transcript::new(Arc::new(ManualClock::new(5)), BTreeMap::new());
+        apart.keep_nodes_apart();
+        let slot = TapSlot::default();
+        slot.attach(&apart);
+        slot.tap("gateway-2")
+            .record("applied-event", json!({ "seq": 1 }));
+        slot.tap("gateway-1")
+            .record("applied-event", json!({ "seq": 1 }));
+        apart.record("fault", json!({}));
+        slot.tap("gateway-2")
+            .record("applied-event", json!({ "seq": 2 }));
+        let nodes: Vec<String> = apart
+            .lines()
+            .iter()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|r| format!("{} {}", r["node"], r["seq"]))
+            .collect();
+        assert_eq!(
+            nodes,
+            [
+                "null null",
+                "\"gateway-1\" 1",
+                "\"gateway-2\" 1",
+                "\"gateway-2\" 2"
             ]
         );
     }

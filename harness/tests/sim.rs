@@ -118,6 +118,7 @@ async fn one_seed_gives_one_transcript_five_times_and_another_seed_another() {
     assert!(first.passed(), "{:?}", first.totals);
     let expected = closed(&first);
     assert!(expected.len() > 200, "{} lines", expected.len());
+    nodes_recorded(&expected);
     for _ in 0..4 {
         let again = driver
             .run_all(&scenarios, Some(7), 2, Record::Transcript, &|_| {})
@@ -136,6 +137,69 @@ async fn one_seed_gives_one_transcript_five_times_and_another_seed_another() {
     assert_ne!(expected.last(), other.last());
     // The first difference is an id or a secret the seed made.
     assert!(one.is_some() && two.is_some(), "{one:?} / {two:?}");
+}
+
+/// The records from inside the nodes are in a transcript: the events each gateway applied, with
+/// their content, and each Traffic Manager decision with every gateway applying it.
+fn nodes_recorded(lines: &[String]) {
+    let records: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|r| r["kind"] == kind).collect()
+    };
+    let deployed = of("applied-event")
+        .into_iter()
+        .filter(|r| r["event"]["type"] == "DEPLOY_API_IN_GATEWAY")
+        .collect::<Vec<_>>();
+    assert!(!deployed.is_empty(), "no deploy event applied");
+    for record in &deployed {
+        assert!(
+            record["node"]
+                .as_str()
+                .is_some_and(|n| n.contains("gateway"))
+        );
+        assert!(record["seq"].as_u64().is_some_and(|seq| seq > 0));
+        assert!(
+            record["event"]["artifact"]["context"].is_string(),
+            "{record}"
+        );
+    }
+    let decisions = of("decision");
+    assert!(!decisions.is_empty(), "no Traffic Manager decision");
+    let applied = of("applied-decision");
+    for decision in decisions {
+        assert_eq!(decision["node"], "control-plane");
+        let same = |r: &&&serde_json::Value| {
+            ["key", "throttled", "until"]
+                .iter()
+                .all(|f| r[*f] == decision[*f])
+        };
+        assert!(
+            applied.iter().filter(same).count() >= 2,
+            "not applied by both gateways: {decision}"
+        );
+    }
+}
+
+/// Under the in-process driver the nodes' records are in the transcript too (in the order the
+/// threads made them: not compared across runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_transcript_holds_the_events_and_decisions_the_nodes_applied() {
+    let scenarios =
+        load(&["scenarios/throttling/the-quota-window-resets-exactly-at-the-minute-boundary.toml"]);
+    let report = runner::run_all_with(
+        &InprocDriver::new(),
+        &scenarios,
+        Some(7),
+        1,
+        Record::Transcript,
+        &|_| {},
+    )
+    .await;
+    assert!(report.passed(), "{:?}", report.totals);
+    nodes_recorded(&closed(&report));
 }
 
 /// Across processes: `tollgate run --driver sim --seed 7 --transcript` twice writes one file.

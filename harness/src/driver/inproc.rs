@@ -126,6 +126,12 @@ impl Target for InprocTarget {
         Some(self.clock.clone())
     }
 
+    fn record_into(&self, transcript: &crate::transcript::Transcript) {
+        // The nodes run on the runtime's threads: their order against each other is a race.
+        transcript.keep_nodes_apart();
+        self.running.record_into(transcript);
+    }
+
     fn location(&self) -> String {
         self.running.address.to_string()
     }

@@ -259,6 +259,11 @@ pub trait Target {
         None
     }
 
+    /// Sends what the nodes apply and decide (events, snapshots, Traffic Manager decisions) to
+    /// `transcript`, when the driver runs the nodes itself (in-process, simulated). A driver
+    /// whose nodes are processes (containers, a deployment) cannot: the default does nothing.
+    fn record_into(&self, _transcript: &crate::transcript::Transcript) {}
+
     /// Where the topology listens (an address, a URL), for humans; volatile.
     fn location(&self) -> String;
 

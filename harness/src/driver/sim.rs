@@ -35,6 +35,7 @@ use crate::inproc::{READY_TIMEOUT, RuntimeHomes};
 use crate::report::{Outcome, RunReport, ScenarioReport};
 use crate::runner::{self, Record};
 use crate::topology::{MemberKind, Topology};
+use crate::transcript::TapSlot;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -308,6 +309,8 @@ struct World {
     stop_backends: CancellationToken,
     /// Every host of the simulation, the runner's included.
     hosts: Vec<String>,
+    /// Where the nodes report what they apply and decide (a transcript, once attached).
+    taps: TapSlot,
 }
 
 impl std::fmt::Debug for World {
@@ -426,6 +429,7 @@ fn build(
         backend_life,
         stop_backends: CancellationToken::new(),
         hosts,
+        taps: TapSlot::default(),
     });
     for spec in world.topology.backends.clone() {
         let Some(end) = ends.remove(&spec.name) else {
@@ -586,7 +590,7 @@ async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String>
     let keystores =
         tollgate_node::tls::load(&instance.config, &instance.dir).map_err(|e| e.to_string())?;
     let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
-    let outbound = world.outbound(&trusted)?;
+    let outbound = world.outbound(&trusted)?.with_tap(world.taps.tap(name));
     let (open, gate) = watch::channel(false);
     let mut listeners = NodeListeners::default();
     for (role, port) in &instance.ports {
@@ -910,6 +914,10 @@ impl Target for SimTarget {
 
     fn shared_clock(&self) -> Option<SharedClock> {
         Some(self.world.shared_clock())
+    }
+
+    fn record_into(&self, transcript: &crate::transcript::Transcript) {
+        self.world.taps.attach(transcript);
     }
 
     fn location(&self) -> String {

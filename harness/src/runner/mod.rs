@@ -301,6 +301,9 @@ pub async fn run_scenario_with<D: Driver>(
         }
         _ => None,
     };
+    if let Some(transcript) = &transcript {
+        target.record_into(transcript);
+    }
     let mut executor = exec::Executor::new(driver, &mut target);
     if let Some(transcript) = &transcript {
         executor.record(transcript.clone());

@@ -23,11 +23,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tollgate_net::{Outbound, ProxyClient};
-use tollgate_protocol::SharedClock;
 use tollgate_protocol::artifact::ApiArtifact;
 use tollgate_protocol::defect::{Defect, Defects};
 use tollgate_protocol::event::{Event, EventEnvelope};
 use tollgate_protocol::internal::{GatewaySnapshot, SyncStatus};
+use tollgate_protocol::{SharedClock, SharedTap};
 
 /// One gateway node's state: routing table, subscription store, token cache, sync progress.
 #[derive(Debug)]
@@ -54,6 +54,8 @@ pub struct Gateway {
     pub(crate) backend_jwt: Option<crate::backend_jwt::BackendJwt>,
     /// Basic credentials the control plane has checked.
     pub(crate) basic_auth: crate::basic_auth::BasicAuthCache,
+    /// The harness's observer ([`tollgate_protocol::tap`]): each snapshot and event applied.
+    tap: Option<SharedTap>,
 }
 
 /// What this node deploys: synchronised APIs and the custom files it started with.
@@ -126,6 +128,7 @@ impl Gateway {
             runtime,
             clock,
             settings,
+            tap: outbound.tap().cloned(),
         })
     }
 
@@ -260,6 +263,9 @@ impl Gateway {
         };
         guard.apis = deployed.apis;
         self.publish_routes(&mut guard, Some(snapshot.event_seq), true);
+        tollgate_protocol::tap::record(self.tap.as_ref(), "applied-snapshot", || {
+            snapshot_record(snapshot, &self.settings.labels)
+        });
     }
 
     /// Applies one event. Deploy and remove events for labels that are not ours change
@@ -307,6 +313,11 @@ impl Gateway {
         } else {
             self.status.send_modify(|s| s.applied_seq = envelope.seq);
         }
+        tollgate_protocol::tap::record(
+            self.tap.as_ref(),
+            "applied-event",
+            || serde_json::json!({ "seq": envelope.seq, "event": envelope.event }),
+        );
     }
 
     fn update_store(&self, event: &Event) {
@@ -401,6 +412,31 @@ impl Gateway {
             }
         });
     }
+}
+
+/// A snapshot as a transcript shows it: its sequence, the artifacts of our labels (API, label,
+/// revision; their content is each deploy event's) and how many of each store entry it held.
+fn snapshot_record(snapshot: &GatewaySnapshot, labels: &[String]) -> serde_json::Value {
+    let apis: Vec<serde_json::Value> = snapshot
+        .list
+        .iter()
+        .filter(|item| labels.contains(&item.label))
+        .map(|item| {
+            serde_json::json!({
+                "apiId": item.artifact.api_id,
+                "label": item.label,
+                "revisionId": item.artifact.revision_id,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "seq": snapshot.event_seq,
+        "apis": apis,
+        "applications": snapshot.applications.len(),
+        "keyMappings": snapshot.key_mappings.len(),
+        "subscriptions": snapshot.subscriptions.len(),
+        "revokedTokens": snapshot.revoked_tokens.len(),
+    })
 }
 
 /// Makes `api/` hold one file per synchronised API (`files`, by file name): writes the new and

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tollgate_protocol::SharedTap;
 
 /// Hostname → address, like `/etc/hosts`. Names not in the map are resolved by the system
 /// resolver only when `use_system_dns` is set (containers); in-process they are an error, so a
@@ -339,6 +340,8 @@ pub struct Outbound {
     tls: Arc<rustls::ClientConfig>,
     /// The plane this node's connections pass through, and the node's instance name on it.
     faults: Option<(FaultPlane, Arc<str>)>,
+    /// The harness's observer of this node ([`tollgate_protocol::tap`]); `None` outside one.
+    tap: Option<SharedTap>,
     /// Dial turmoil's simulated network instead of tokio's sockets.
     #[cfg(feature = "sim")]
     simulated: bool,
@@ -350,6 +353,7 @@ impl Outbound {
             host_map: Arc::new(host_map),
             tls: crate::security::client_config(trusted_pems)?,
             faults: None,
+            tap: None,
             #[cfg(feature = "sim")]
             simulated: false,
         })
@@ -363,6 +367,7 @@ impl Outbound {
             host_map: Arc::new(host_map),
             tls: crate::security::insecure_client_config()?,
             faults: None,
+            tap: None,
             #[cfg(feature = "sim")]
             simulated: false,
         })
@@ -380,6 +385,19 @@ impl Outbound {
         self.faults
             .as_ref()
             .map(|(plane, instance)| (plane, instance.as_ref()))
+    }
+
+    /// The same outbound networking for a node the harness observes: what the node applies
+    /// and decides is reported to `tap` (every component handed this `Outbound` reads it here,
+    /// as it reads the fault plane).
+    pub fn with_tap(mut self, tap: SharedTap) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// The tap given by [`with_tap`](Self::with_tap).
+    pub fn tap(&self) -> Option<&SharedTap> {
+        self.tap.as_ref()
     }
 
     /// The same outbound networking on turmoil's simulated network: every connection dials a

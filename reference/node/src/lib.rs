@@ -205,7 +205,8 @@ impl<L> FromIterator<(PortRole, L)> for NodeListeners<L> {
 /// Everything a node is handed from outside.
 pub struct NodeResources<L> {
     pub listeners: NodeListeners<L>,
-    /// How this node reaches the others (host map + truststore).
+    /// How this node reaches the others (host map + truststore), and the harness's tap when
+    /// one observes the node ([`Outbound::with_tap`]).
     pub outbound: Outbound,
     pub clock: SharedClock,
     /// The run's seed; each node derives its own stream from it and its name.
@@ -345,6 +346,7 @@ pub async fn start<L: Listener>(
             let traffic_manager = TrafficManagerHandle::start(
                 &cp,
                 clock.clone(),
+                outbound.tap().cloned(),
                 listeners.take(PortRole::TmBinary)?,
                 listeners.take(PortRole::Amqp)?,
                 shutdown.clone(),
@@ -417,6 +419,7 @@ pub async fn start<L: Listener>(
             handle.traffic_manager = Some(TrafficManagerHandle::start(
                 &cp,
                 clock.clone(),
+                outbound.tap().cloned(),
                 tm_binary,
                 amqp,
                 shutdown.clone(),

@@ -99,15 +99,19 @@ impl std::fmt::Debug for TrafficManagerHandle {
 
 impl TrafficManagerHandle {
     /// Starts a TM serving `receiver` and `decisions`, with policies from `cp`, until
-    /// `shutdown`.
+    /// `shutdown`; each decision it publishes goes to `tap` too.
     pub(crate) fn start<L: Listener>(
         cp: &Arc<ControlPlane>,
         clock: SharedClock,
+        tap: Option<tollgate_protocol::SharedTap>,
         receiver: L,
         decisions: L,
         shutdown: CancellationToken,
     ) -> Self {
         let tm = TrafficManager::new(cp.throttle_data().policies, clock);
+        if let Some(tap) = tap {
+            tm.set_tap(tap);
+        }
         let (applied, policies) = watch::channel(0);
         let tasks = TaskTracker::new();
         tasks.spawn(follow_policies(

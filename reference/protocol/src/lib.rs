@@ -14,6 +14,7 @@
 //! | [`clock`] | the injected wall clock ([`Clock`]), real or manual |
 //! | [`defect`] | test-only deliberate defects, absent from a normal build |
 //! | [`seed`] | one seed for every random choice ([`SeededRng`]) |
+//! | [`tap`] | an observer of what a node applies and decides ([`Tap`]), for transcripts |
 //! | [`throttle`] | throttling policies, gateway→TM request events, TM→gateway decisions |
 
 pub mod artifact;
@@ -23,7 +24,9 @@ pub mod event;
 pub mod internal;
 pub mod seed;
 pub mod store;
+pub mod tap;
 pub mod throttle;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use seed::SeededRng;
+pub use tap::{SharedTap, Tap};

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use tollgate_config::model::{UrlGroup, UrlGroupKind};
 use tollgate_net::ndjson::{CONTENT_TYPE_NDJSON, LineReader};
 use tollgate_net::{HttpClient, Outbound};
+use tollgate_protocol::SharedTap;
 use tollgate_protocol::throttle::{
     DECISIONS_PATH, EVENTS_PATH, RequestEvent, ThrottleDecision, http_base,
 };
@@ -116,6 +117,15 @@ impl ThrottleDataHolder {
     }
 }
 
+/// A decision as a transcript shows it (the TM's own `decision` records use the same fields).
+fn decision_record(decision: &ThrottleDecision) -> serde_json::Value {
+    serde_json::json!({
+        "key": decision.throttle_key,
+        "throttled": decision.is_throttled,
+        "until": decision.expiry_time_stamp,
+    })
+}
+
 /// Reconnect pacing. WSO2's JMS listener waits 10 s, doubling, capped at 1 h.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -182,6 +192,7 @@ impl DecisionFollower {
             holder: holder.clone(),
             status: tx,
             backoff,
+            tap: outbound.tap().cloned(),
         };
         let tasks = TaskTracker::new();
         tasks.spawn(async move {
@@ -226,6 +237,8 @@ struct FollowTask {
     holder: Arc<ThrottleDataHolder>,
     status: watch::Sender<FollowerStatus>,
     backoff: Backoff,
+    /// The harness's observer ([`tollgate_protocol::tap`]): each decision applied.
+    tap: Option<SharedTap>,
 }
 
 impl FollowTask {
@@ -286,6 +299,11 @@ impl FollowTask {
                 // The first heartbeat ends the snapshot: it replaces what we had.
                 Some(active) if decision.is_heartbeat() => {
                     self.holder.replace(active);
+                    tollgate_protocol::tap::record(self.tap.as_ref(), "applied-decisions", || {
+                        let decisions: Vec<serde_json::Value> =
+                            active.iter().map(decision_record).collect();
+                        serde_json::json!({ "decisions": decisions })
+                    });
                     snapshot = None;
                     self.status.send_modify(|s| {
                         s.connected = Some(index);
@@ -296,6 +314,9 @@ impl FollowTask {
                 None if decision.is_heartbeat() => {}
                 None => {
                     self.holder.apply(&decision);
+                    tollgate_protocol::tap::record(self.tap.as_ref(), "applied-decision", || {
+                        decision_record(&decision)
+                    });
                     self.status.send_modify(|s| s.decisions += 1);
                 }
             }

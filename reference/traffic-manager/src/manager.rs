@@ -20,13 +20,13 @@
 use arc_swap::ArcSwap;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::broadcast;
-use tollgate_protocol::SharedClock;
 use tollgate_protocol::event::Event;
 use tollgate_protocol::throttle::{
     CustomPlan, PolicyLevel, Quota, RequestEvent, ThrottleDecision, ThrottlePolicy,
 };
+use tollgate_protocol::{SharedClock, SharedTap};
 
 const SHARDS: usize = 32;
 /// How many decisions a slow subscriber may fall behind before it is cut off (it then
@@ -96,6 +96,8 @@ pub struct TrafficManager {
     shards: Box<[Mutex<HashMap<String, Counter>>]>,
     throttled: Mutex<Throttled>,
     decisions: broadcast::Sender<ThrottleDecision>,
+    /// The harness's observer ([`tollgate_protocol::tap`]): each decision published.
+    tap: OnceLock<SharedTap>,
 }
 
 impl std::fmt::Debug for TrafficManager {
@@ -127,9 +129,15 @@ impl TrafficManager {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             throttled: Mutex::new(Throttled::default()),
             decisions,
+            tap: OnceLock::new(),
         });
         tm.set_policies(policies);
         tm
+    }
+
+    /// Reports each decision this TM publishes to `tap` from now on (the first tap set stays).
+    pub fn set_tap(&self, tap: SharedTap) {
+        let _ = self.tap.set(tap);
     }
 
     /// Replaces every policy (as a TM does when it pulls them at start).
@@ -417,6 +425,12 @@ impl TrafficManager {
             is_throttled: throttled,
             expiry_time_stamp: expiry,
         });
+        // Under the index's lock, so the records are in the order the decisions were sent.
+        tollgate_protocol::tap::record(
+            self.tap.get(),
+            "decision",
+            || serde_json::json!({ "key": key, "throttled": throttled, "until": expiry }),
+        );
     }
 
     /// Rolls windows by the clock: every throttled key whose window has ended is un-throttled
