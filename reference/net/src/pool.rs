@@ -401,11 +401,7 @@ where
         // Boxed: most proxied requests have no body, and their futures stay small without it.
         Box::pin(send_body(conn, outgoing, body)).await?;
     } else {
-        let head = std::mem::take(&mut conn.write);
-        let written = conn.io.write_all(&head).await;
-        conn.write = head;
-        conn.write.clear();
-        written.map_err(|e| Failure::Retriable(e.into()))?;
+        flush_buffer(conn).await.map_err(Failure::Retriable)?;
     }
     conn.io.flush().await.map_err(|e| {
         if taken {
