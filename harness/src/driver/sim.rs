@@ -448,7 +448,19 @@ fn build(
             }
         });
     }
-    for name in world.topology.instances.iter().map(|i| i.name.clone()) {
+    // Instances and load balancers: one host each, driven by its command channel.
+    let instances = world
+        .topology
+        .instances
+        .iter()
+        .map(|i| (i.name.clone(), false));
+    let balancers = world
+        .topology
+        .load_balancers
+        .iter()
+        .map(|l| (l.name.clone(), true));
+    let members: Vec<(String, bool)> = instances.chain(balancers).collect();
+    for (name, balancer) in members {
         let Some(end) = ends.remove(&name) else {
             continue;
         };
@@ -459,24 +471,11 @@ fn build(
             async move {
                 let taken = lock(&end).take();
                 if let Some((commands, life)) = taken {
-                    instance_host(&world, &name, commands, &life).await;
-                }
-                Ok(())
-            }
-        });
-    }
-    for name in world.topology.load_balancers.iter().map(|l| l.name.clone()) {
-        let Some(end) = ends.remove(&name) else {
-            continue;
-        };
-        let world = world.clone();
-        let host = name.clone();
-        sim.host(host.as_str(), move || {
-            let (world, end, name) = (world.clone(), end.clone(), name.clone());
-            async move {
-                let taken = lock(&end).take();
-                if let Some((commands, life)) = taken {
-                    load_balancer_host(&world, &name, commands, &life).await;
+                    if balancer {
+                        load_balancer_host(&world, &name, commands, &life).await;
+                    } else {
+                        instance_host(&world, &name, commands, &life).await;
+                    }
                 }
                 Ok(())
             }
