@@ -24,7 +24,7 @@ use http::{Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Full};
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
-use tollgate_net::{ProxyClient, strip_hop_by_hop};
+use tollgate_net::{ProxyClient, ProxyError, strip_hop_by_hop};
 use tollgate_protocol::Clock;
 use tollgate_protocol::artifact::{EndpointSecurity, EndpointSecurityType};
 
@@ -99,17 +99,17 @@ async fn forward_as(
         headers.insert(header::AUTHORIZATION, authorization);
     }
     let request = Request::from_parts(parts, body);
-    let response = match tokio::time::timeout(BACKEND_TIMEOUT, client.request(request)).await {
-        Err(_) => return Err(GatewayError::BackendTimeout),
-        Ok(Err(error)) if caused_by_client_body(&error) => {
+    let response = match client.request_within(request, BACKEND_TIMEOUT).await {
+        Err(ProxyError::Timeout) => return Err(GatewayError::BackendTimeout),
+        Err(error) if caused_by_client_body(&error) => {
             tracing::debug!(%error, %url, "client request body failed");
             return Err(GatewayError::BadRequestBody(error.to_string()));
         }
-        Ok(Err(error)) => {
+        Err(error) => {
             tracing::debug!(%error, %url, "backend call failed");
             return Err(GatewayError::BackendUnreachable(error.to_string()));
         }
-        Ok(Ok(response)) => response,
+        Ok(response) => response,
     };
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);

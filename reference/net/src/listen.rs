@@ -14,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -103,7 +104,8 @@ fn http1_builder(limits: ListenerLimits) -> hyper::server::conn::http1::Builder 
         .timer(hyper_util::rt::TokioTimer::new())
         // hyper's `Date` reads the system clock; [`WithRemote`] sets it from the node's.
         .auto_date_header(false)
-        .header_read_timeout(limits.header_read_timeout)
+        // Timed by [`serve_connection`] instead: hyper's own makes a timer per request head.
+        .header_read_timeout(None)
         .max_header_size(limits.max_header_bytes);
     // Set only when it differs from hyper's default: any set value, even 100, makes hyper fill
     // its header array for every request head it parses (≈ 1.4 k instructions per request,
@@ -170,19 +172,25 @@ pub async fn serve_with<L, S, B>(
 {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     accept_loop(listener, shutdown, move |io, remote| {
+        let head_wait = Arc::new(HeadWait::new());
         let service = WithRemote {
             inner: service.clone(),
             remote,
             clock: clock.clone(),
+            head_wait: head_wait.clone(),
         };
         let acceptor = acceptor.clone();
         async move {
             let builder = http1_builder(limits);
+            let timeout = limits.header_read_timeout;
             let result = match acceptor {
                 Some(acceptor) => {
                     let handshake = acceptor.accept(io);
-                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
-                        Ok(Ok(tls)) => builder.serve_connection(TokioIo::new(tls), service).await,
+                    match tokio::time::timeout(timeout, handshake).await {
+                        Ok(Ok(tls)) => {
+                            let connection = builder.serve_connection(TokioIo::new(tls), service);
+                            serve_connection(connection, &head_wait, timeout).await
+                        }
                         Ok(Err(error)) => {
                             tracing::debug!(%error, %remote, "TLS handshake failed");
                             return;
@@ -193,7 +201,10 @@ pub async fn serve_with<L, S, B>(
                         }
                     }
                 }
-                None => builder.serve_connection(TokioIo::new(io), service).await,
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(io), service);
+                    serve_connection(connection, &head_wait, timeout).await
+                }
             };
             if let Err(error) = result {
                 tracing::debug!(%error, %remote, "connection ended with an error");
@@ -201,6 +212,116 @@ pub async fn serve_with<L, S, B>(
         }
     })
     .await;
+}
+
+/// Runs one connection, closing it when a request head has been awaited for `timeout`: from
+/// the connection's start, or from the end of the last response body, until the next head is
+/// read (hyper's `header_read_timeout`, timed once per connection rather than once per head).
+///
+/// One timer serves the connection's life. When it fires it looks at [`HeadWait`]: a head
+/// awaited for `timeout` closes the connection; anything else moves the timer to the next
+/// moment that could (tokio moves a timer later without touching its wheel).
+async fn serve_connection<C>(connection: C, head_wait: &HeadWait, timeout: Duration) -> C::Output
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    let connection = std::pin::pin!(connection);
+    let mut connection = connection;
+    let timer = tokio::time::sleep(timeout);
+    let mut timer = std::pin::pin!(timer);
+    loop {
+        tokio::select! {
+            biased;
+            result = connection.as_mut() => return result,
+            () = timer.as_mut() => {
+                let now = tokio::time::Instant::now();
+                match head_wait.since() {
+                    Some(since) if since + timeout <= now => {
+                        tracing::debug!("request head not read in time: connection closed");
+                        return Ok(());
+                    }
+                    Some(since) => timer.as_mut().reset(since + timeout),
+                    None => timer.as_mut().reset(now + timeout),
+                }
+            }
+        }
+    }
+}
+
+/// When a connection began waiting for its next request head, if it is waiting: set when the
+/// connection starts and when a response body is done with, cleared when a head has been read
+/// (the service is called). Shared by the connection's service, its response bodies and
+/// [`serve_connection`]'s timer.
+struct HeadWait {
+    base: tokio::time::Instant,
+    /// Nanoseconds after `base`; [`HeadWait::IN_REQUEST`] while a request is being served.
+    since: AtomicU64,
+}
+
+impl HeadWait {
+    const IN_REQUEST: u64 = u64::MAX;
+
+    fn new() -> Self {
+        Self {
+            base: tokio::time::Instant::now(),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    fn in_request(&self) {
+        self.since.store(Self::IN_REQUEST, Ordering::Relaxed);
+    }
+
+    fn waiting(&self) {
+        let nanos = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(Self::IN_REQUEST - 1);
+        self.since.store(nanos, Ordering::Relaxed);
+    }
+
+    fn since(&self) -> Option<tokio::time::Instant> {
+        match self.since.load(Ordering::Relaxed) {
+            Self::IN_REQUEST => None,
+            nanos => Some(self.base + Duration::from_nanos(nanos)),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that starts its connection's wait for the next head when hyper is done
+    /// with it (at its end, or when a `HEAD` answer or a closing connection drops it unread).
+    pub struct Served<B> {
+        #[pin]
+        inner: B,
+        done: DoneGuard,
+    }
+}
+
+/// Marks the connection waiting for a head when dropped.
+struct DoneGuard(Arc<HeadWait>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.waiting();
+    }
+}
+
+impl<B: hyper::body::Body> hyper::body::Body for Served<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, running each in its own task
@@ -266,26 +387,31 @@ pub fn date_header(clock: &SharedClock) -> http::HeaderValue {
 
 /// Puts the client's address into each request and the node's `Date` on each response (one a
 /// proxied backend already dated keeps its own, as hyper's would).
+/// It also tells the connection's [`HeadWait`] when a request is read and when its answer is
+/// done with.
 #[derive(Clone)]
 struct WithRemote<S> {
     inner: S,
     remote: SocketAddr,
     clock: SharedClock,
+    head_wait: Arc<HeadWait>,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for WithRemote<S>
 where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
 {
-    type Response = S::Response;
+    type Response = Response<Served<B>>;
     type Error = S::Error;
     type Future = Dated<S::Future>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        self.head_wait.in_request();
         req.extensions_mut().insert(RemoteAddr(self.remote));
         Dated {
             inner: self.inner.call(req),
             clock: self.clock.clone(),
+            head_wait: Some(self.head_wait.clone()),
         }
     }
 }
@@ -296,6 +422,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         clock: SharedClock,
+        head_wait: Option<Arc<HeadWait>>,
     }
 }
 
@@ -303,7 +430,7 @@ impl<F, B, E> Future for Dated<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = F::Output;
+    type Output = Result<Response<Served<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -312,7 +439,14 @@ where
         {
             date.insert(date_header(this.clock));
         }
-        Poll::Ready(Ok(response))
+        let head_wait = this
+            .head_wait
+            .take()
+            .unwrap_or_else(|| Arc::new(HeadWait::new()));
+        Poll::Ready(Ok(response.map(|inner| Served {
+            inner,
+            done: DoneGuard(head_wait),
+        })))
     }
 }
 
@@ -441,6 +575,88 @@ mod tests {
             .unwrap();
         let answer = read_until_closed(&mut stream).await;
         assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+        shutdown.cancel();
+    }
+
+    /// Sends `GET path` on `stream` and reads one answer: empty, or chunked to its last chunk.
+    async fn get_one(stream: &mut tokio::net::TcpStream, path: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf));
+            let n = read.await.expect("no answer").unwrap();
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            let done = if text.contains("transfer-encoding: chunked") {
+                text.ends_with("\r\n0\r\n\r\n")
+            } else {
+                text.ends_with("\r\n\r\n") && text.contains("content-length: 0")
+            };
+            if done {
+                return text.into_owned();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_head_wait_restarts_after_each_response_and_a_slow_body_is_not_cut() {
+        let limits = ListenerLimits {
+            header_read_timeout: Duration::from_millis(800),
+            ..ListenerLimits::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        // `/slow` streams its body over 1.2 s, longer than the head timeout.
+        let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+            let body = if req.uri().path() == "/slow" {
+                let frames = futures_util::stream::unfold(0, |i| async move {
+                    if i == 3 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    let data = if i == 2 { "the end" } else { "... " };
+                    Some((
+                        Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(Bytes::from(
+                            data,
+                        ))),
+                        i + 1,
+                    ))
+                });
+                http_body_util::combinators::BoxBody::new(http_body_util::StreamBody::new(frames))
+            } else {
+                http_body_util::combinators::BoxBody::new(http_body_util::Empty::<Bytes>::new())
+            };
+            Ok::<_, std::convert::Infallible>(Response::new(body))
+        });
+        let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(0));
+        tokio::spawn(serve_with(
+            listener,
+            None,
+            service,
+            clock,
+            shutdown.clone(),
+            limits,
+        ));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // Three requests 500 ms apart: 1.5 s on one connection, each head within 800 ms of
+        // the answer before it.
+        for _ in 0..3 {
+            let answer = get_one(&mut stream, "/").await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let answer = get_one(&mut stream, "/slow").await;
+        assert!(answer.contains("the end"), "{answer}");
+        let answer = get_one(&mut stream, "/").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        // Then idle: closed at the timeout.
+        let rest = read_until_closed(&mut stream).await;
+        assert!(rest.is_empty(), "{rest}");
         shutdown.cancel();
     }
 
