@@ -12,6 +12,10 @@
 //! backend slow, failing, or resetting connections; faults are values of [`Fault`] so later
 //! fault kinds are new variants, not new methods. Its `Date` is the topology's clock, as a
 //! node's is.
+//!
+//! Under simulation a backend writes each exchange it answers into the transcript ([`Recorder`]):
+//! the gateways' requests are recorded where they arrive, so the gateway's request path never
+//! looks at a transcript.
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -181,6 +185,19 @@ fn decode_backend_jwt(token: &str) -> Option<serde_json::Value> {
     Some(serde_json::json!({"header": header, "claims": claims}))
 }
 
+/// Where a backend records the exchanges it answers, and who its peers are: the sender of a
+/// request is the member whose address the connection comes from (under simulation each
+/// member is a host of its own). A connection from an address not in `peers` (the runner's,
+/// which records its own exchanges) is not recorded.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub slot: crate::transcript::TapSlot,
+    pub peers: Arc<BTreeMap<std::net::IpAddr, String>>,
+}
+
+/// One connection's recorder: the slot, and the member that sent it.
+type Recording = Option<(crate::transcript::TapSlot, Arc<str>)>;
+
 /// A running backend.
 #[derive(Debug)]
 pub struct RunningBackend {
@@ -211,6 +228,21 @@ where
     L: Listener,
     L::Io: BackendIo,
 {
+    spawn_recorded(identity, listener, clock, shutdown, None)
+}
+
+/// [`spawn`], each exchange answered written by `recorder` when there is one.
+pub fn spawn_recorded<L>(
+    identity: BackendIdentity,
+    listener: L,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+    recorder: Option<Recorder>,
+) -> std::io::Result<RunningBackend>
+where
+    L: Listener,
+    L::Io: BackendIo,
+{
     let local_addr = listener.local_addr()?;
     let control = BackendControl::new();
     let shutdown = shutdown.child_token();
@@ -220,6 +252,7 @@ where
         control.clone(),
         clock,
         shutdown.clone(),
+        recorder,
     ));
     Ok(RunningBackend {
         identity,
@@ -256,6 +289,7 @@ async fn accept_loop<L>(
     control: BackendControl,
     clock: SharedClock,
     shutdown: CancellationToken,
+    recorder: Option<Recorder>,
 ) where
     L: Listener,
     L::Io: BackendIo,
@@ -263,12 +297,16 @@ async fn accept_loop<L>(
     let span = tracing::info_span!("backend", name = %identity.name);
     // Not `tollgate_net::serve`: a backend keeps hyper's own limits and no header-read timeout,
     // and in reset mode must not speak HTTP at all.
-    tollgate_net::accept_loop(listener, shutdown, move |mut stream, _| {
+    tollgate_net::accept_loop(listener, shutdown, move |mut stream, remote| {
         // Decided at accept, as the connection arrives.
         let reset = control.fault() == Fault::Reset;
         let identity = identity.clone();
         let control = control.clone();
         let clock = clock.clone();
+        let recording: Recording = recorder.as_ref().and_then(|r| {
+            let from = r.peers.get(&remote.ip())?;
+            Some((r.slot.clone(), from.as_str().into()))
+        });
         async move {
             if reset {
                 // Closing a socket with unread data makes Linux send RST instead of FIN: wait for
@@ -278,7 +316,13 @@ async fn accept_loop<L>(
                 return;
             }
             let service = hyper::service::service_fn(move |req| {
-                respond(identity.clone(), control.clone(), clock.clone(), req)
+                respond(
+                    identity.clone(),
+                    control.clone(),
+                    clock.clone(),
+                    recording.clone(),
+                    req,
+                )
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 // The date is the clock's (`respond`), not the system's.
@@ -300,6 +344,7 @@ async fn respond(
     identity: Arc<BackendIdentity>,
     control: BackendControl,
     clock: SharedClock,
+    recording: Recording,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ResetConnection> {
     let (latency, fault) = control.with(|s| (s.latency, s.fault));
@@ -308,7 +353,45 @@ async fn respond(
     }
     let (parts, body) = req.into_parts();
     // Read the body so keep-alive connections stay usable; its content is not echoed.
-    let _ = body.collect().await;
+    let received = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let response = answer(&identity, &control, &clock, &parts, latency, fault).await;
+    if let Some((slot, from)) = recording
+        && slot.exchanges()
+    {
+        use tollgate_net::exchange::{body, headers};
+        let request = serde_json::json!({
+            "method": parts.method.as_str(),
+            "url": parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            "headers": headers(&parts.headers),
+            "body": body(&received),
+        });
+        let answered = serde_json::json!({
+            "status": response.status().as_u16(),
+            "headers": headers(response.headers()),
+            "body": body(response.body()),
+        });
+        slot.exchange(
+            &from,
+            &identity.name,
+            serde_json::json!({ "request": request, "response": answered }),
+        );
+    }
+    Ok(response.map(Full::new))
+}
+
+/// The answer to a request of `parts`, once the fault and latency allow.
+async fn answer(
+    identity: &BackendIdentity,
+    control: &BackendControl,
+    clock: &SharedClock,
+    parts: &http::request::Parts,
+    latency: Duration,
+    fault: Fault,
+) -> Response<Bytes> {
     if fault == Fault::Hang {
         control.hang_over().await;
     }
@@ -343,7 +426,7 @@ async fn respond(
         _ => StatusCode::OK,
     };
     control.served.fetch_add(1, Ordering::Relaxed);
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -353,11 +436,8 @@ async fn respond(
     if let Ok(value) = HeaderValue::from_str(&identity.name) {
         headers.insert(BACKEND_HEADER, value);
     }
-    headers.insert(
-        http::header::DATE,
-        tollgate_net::listen::date_header(&clock),
-    );
-    Ok(response)
+    headers.insert(http::header::DATE, tollgate_net::listen::date_header(clock));
+    response
 }
 
 #[cfg(test)]

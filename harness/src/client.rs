@@ -18,7 +18,8 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tollgate_net::{HttpClient, Outbound};
 
@@ -59,7 +60,7 @@ pub enum ClientError {
 /// A pooled client; clone freely (clones share connections).
 #[derive(Clone, Debug)]
 pub struct Client {
-    inner: HttpClient<Full<Bytes>>,
+    pools: Arc<Pools>,
     /// Where each exchange is written, and who this client is there.
     transcript: Option<(Transcript, Arc<str>)>,
 }
@@ -67,7 +68,10 @@ pub struct Client {
 impl Client {
     pub fn new(outbound: &Outbound) -> Self {
         Self {
-            inner: outbound.client(),
+            pools: Arc::new(Pools {
+                outbound: outbound.clone(),
+                by_authority: Mutex::default(),
+            }),
             transcript: None,
         }
     }
@@ -129,11 +133,12 @@ impl Client {
     }
 
     pub fn request(&self, method: Method, url: impl Into<String>) -> RequestBuilder {
+        let url = url.into();
         RequestBuilder {
             transcript: self.transcript.clone(),
-            client: self.inner.clone(),
+            client: self.pools.for_url(&url),
             method,
-            url: url.into(),
+            url,
             headers: HeaderMap::new(),
             body: Bytes::new(),
             error: None,
@@ -154,6 +159,32 @@ impl Client {
 
     pub fn delete(&self, url: impl Into<String>) -> RequestBuilder {
         self.request(Method::DELETE, url)
+    }
+}
+
+/// The client's connection pools, one per URL authority. hyper-util closes a pool's expired
+/// idle connections in its `HashMap`'s order, which differs from process to process: with
+/// several hosts in one pool, the connections an `advance` left idle closed in another order
+/// each run, and under simulation every later message latency moved with it. One host per
+/// pool leaves nothing to order (a pool's connections to one host are a list).
+#[derive(Debug)]
+struct Pools {
+    outbound: Outbound,
+    by_authority: Mutex<BTreeMap<String, HttpClient<Full<Bytes>>>>,
+}
+
+impl Pools {
+    fn for_url(&self, url: &str) -> HttpClient<Full<Bytes>> {
+        let authority = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.authority().map(|a| a.as_str().to_ascii_lowercase()))
+            .unwrap_or_default();
+        let mut pools = self.by_authority.lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(authority)
+            .or_insert_with(|| self.outbound.client())
+            .clone()
     }
 }
 

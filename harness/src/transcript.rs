@@ -9,9 +9,10 @@
 //! ```
 //!
 //! with the request and response headers lower-cased and sorted (a name seen twice keeps its
-//! values in order), bodies as UTF-8 text (base64 when they are not), and `to` the topology
-//! member the URL names (the URL's authority when none does: addresses are per run). A client
-//! error is `"error"` instead of `"response"`. The file ends with one closing record,
+//! values in order), bodies as UTF-8 text (base64 when they are not; past 64 KiB their length
+//! and SHA-256: [`tollgate_net::exchange`]), and `to` the topology member the URL names (the
+//! URL's authority when none does: addresses are per run). A client error is `"error"` instead
+//! of `"response"`. The file ends with one closing record,
 //! `{"kind":"end","lines":N,"sha256":"…"}`, the SHA-256 of the N lines before it (each with
 //! its newline).
 //!
@@ -32,14 +33,21 @@
 //! - `applied-decision`: a gateway applied one from its decision stream (same fields), and
 //!   `applied-decisions` the decisions in force it was sent on connecting.
 //!
+//! Under simulation the nodes' HTTP exchanges with each other are `http` lines too, `from` and
+//! `to` naming members ([`TapSlot::with_exchanges`]): a gateway's snapshot, throttling data and
+//! event stream from its control plane and its event batches and decision stream to its Traffic
+//! Manager (a stream is its head alone: its messages are the records above), a load balancer's
+//! forwarded requests and health probes, and every request a mock backend answers (recorded by
+//! the backend, [`crate::backend::Recorder`]). The slot keeps what the nodes record from boot on
+//! ([`TapSlot::from_boot`]), so a gateway's start-up snapshot opens the transcript.
+//!
 //! Under simulation the run is one thread, so these are in line with the runner's records in
 //! the order they happened. In-process the nodes run on threads and their order against each
 //! other is a race, so each node's records are kept in its own order and written after the
-//! runner's, node by node ([`Transcript::keep_nodes_apart`]). The container driver's nodes are
-//! processes: none of this is recorded there. Not recorded under any driver: the nodes'
-//! exchanges with each other (a gateway's sync, a load balancer's forwarded requests).
+//! runner's, node by node ([`Transcript::keep_nodes_apart`]); there the nodes record no
+//! exchanges, and what they apply during boot is not kept. The container driver's nodes are
+//! processes: none of this is recorded there.
 
-use base64::Engine;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{Value, json};
@@ -47,6 +55,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use tollgate_net::exchange::{body, headers};
 use tollgate_protocol::{SharedClock, SharedTap, Tap};
 
 /// A transcript being written; clones append to the same one.
@@ -70,15 +79,51 @@ struct Inner {
 
 /// Where the nodes of one booted topology report ([`tollgate_protocol::tap`]): a driver hands
 /// each node `slot.tap(name)` (on its `Outbound`) at boot, and the runner attaches the scenario's
-/// transcript once the topology is up ([`crate::driver::Target::record_into`]). Until then, and
-/// in a run without a transcript, a node's tap is off and it builds no record.
+/// transcript once the topology is up ([`crate::driver::Target::record_into`]). A default slot
+/// is off until then, and in a run without a transcript a node's tap stays off and it builds no
+/// record; a slot [`from_boot`](Self::from_boot) keeps the records made before the attach.
 #[derive(Debug, Clone, Default)]
-pub struct TapSlot(Arc<OnceLock<Transcript>>);
+pub struct TapSlot(Arc<Slot>);
+
+/// A line kept until the attach, and the node it belongs to.
+type KeptLine = (String, String);
+
+#[derive(Debug, Default)]
+struct Slot {
+    attached: OnceLock<Transcript>,
+    /// Records made before the attach, rendered with their time by the clock given.
+    early: Option<(SharedClock, Mutex<Vec<KeptLine>>)>,
+    /// `host:port` → member, for the `to` of the nodes' exchanges; `None`: nodes record none.
+    members: Option<BTreeMap<String, String>>,
+}
 
 impl TapSlot {
-    /// Sends every node's records to `transcript` from now on (the first one attached stays).
+    /// A slot for a run that keeps a transcript: records are kept from now on, stamped by
+    /// `clock` (the transcript's), and go into the transcript, in order, when it is attached.
+    /// With `members` (`host:port` → member name, every way the nodes name each other), the
+    /// nodes record their HTTP exchanges too.
+    pub fn from_boot(clock: SharedClock, members: Option<BTreeMap<String, String>>) -> Self {
+        Self(Arc::new(Slot {
+            attached: OnceLock::new(),
+            early: Some((clock, Mutex::new(Vec::new()))),
+            members,
+        }))
+    }
+
+    /// Sends every node's records to `transcript` from now on, after those kept since boot (the
+    /// first one attached stays).
     pub fn attach(&self, transcript: &Transcript) {
-        let _ = self.0.set(transcript.clone());
+        let Some((_, early)) = &self.0.early else {
+            let _ = self.0.attached.set(transcript.clone());
+            return;
+        };
+        // Under the lock a record either joins the kept ones or, once attached, follows them.
+        let mut early = lock(early);
+        if self.0.attached.set(transcript.clone()).is_ok() {
+            for (node, line) in early.drain(..) {
+                transcript.push_node_line(&node, line);
+            }
+        }
     }
 
     /// The tap of member `node`: its records carry `"node": node`.
@@ -87,6 +132,52 @@ impl TapSlot {
             node: node.into(),
             slot: self.clone(),
         })
+    }
+
+    fn enabled(&self) -> bool {
+        self.0.early.is_some() || self.0.attached.get().is_some()
+    }
+
+    /// Whether exchanges between members are recorded now.
+    pub fn exchanges(&self) -> bool {
+        self.0.members.is_some() && self.enabled()
+    }
+
+    /// One line of `owner`'s (`kind`, `"node": node` when given, then `fields`), stamped now
+    /// and written now, or kept until the attach.
+    fn record(&self, owner: &str, kind: &str, node: Option<&str>, fields: Value) {
+        if let Some(transcript) = self.0.attached.get() {
+            let line = render(transcript.inner.clock.now_millis(), kind, node, fields);
+            return transcript.push_node_line(owner, line);
+        }
+        let Some((clock, kept)) = &self.0.early else {
+            return;
+        };
+        let line = render(clock.now_millis(), kind, node, fields);
+        let mut kept = lock(kept);
+        match self.0.attached.get() {
+            // Attached while this waited for the lock: the kept lines are in already.
+            Some(transcript) => transcript.push_node_line(owner, line),
+            None => kept.push((owner.to_owned(), line)),
+        }
+    }
+
+    /// One HTTP exchange between members, `from` the one that sent it ([`Transcript::exchange`]'s
+    /// shape; `fields` holds `request` and `response` or `error`).
+    pub fn exchange(&self, from: &str, to: &str, fields: Value) {
+        if self.exchanges() {
+            self.record(from, "http", None, exchange_fields(from, to, fields));
+        }
+    }
+
+    /// The member a node names `authority` (`host:port`), or the authority itself.
+    fn member(&self, authority: &str) -> String {
+        self.0
+            .members
+            .as_ref()
+            .and_then(|m| m.get(authority))
+            .cloned()
+            .unwrap_or_else(|| authority.to_owned())
     }
 }
 
@@ -98,13 +189,20 @@ struct NodeTap {
 
 impl Tap for NodeTap {
     fn enabled(&self) -> bool {
-        self.slot.0.get().is_some()
+        self.slot.enabled()
     }
 
     fn record(&self, kind: &str, fields: Value) {
-        if let Some(transcript) = self.slot.0.get() {
-            transcript.record_node(&self.node, kind, fields);
-        }
+        self.slot.record(&self.node, kind, Some(&self.node), fields);
+    }
+
+    fn exchanges(&self) -> bool {
+        self.slot.exchanges()
+    }
+
+    fn exchange(&self, authority: &str, fields: Value) {
+        self.slot
+            .exchange(&self.node, &self.slot.member(authority), fields);
     }
 }
 
@@ -136,10 +234,9 @@ impl Transcript {
         lock(&self.inner.lines).push(line);
     }
 
-    /// One record of node `node` (`"node": node` after the time): in line with the runner's
-    /// where the run is one thread (simulated), else apart ([`Self::keep_nodes_apart`]).
-    pub fn record_node(&self, node: &str, kind: &str, fields: Value) {
-        let line = self.line(kind, Some(node), fields);
+    /// One line of node `node`: in line with the runner's where the run is one thread
+    /// (simulated), else apart ([`Self::keep_nodes_apart`]).
+    fn push_node_line(&self, node: &str, line: String) {
         if self.inner.apart.load(Ordering::Relaxed) {
             lock(&self.inner.nodes)
                 .entry(node.to_owned())
@@ -158,16 +255,7 @@ impl Transcript {
     }
 
     fn line(&self, kind: &str, node: Option<&str>, fields: Value) -> String {
-        let mut line = serde_json::Map::new();
-        line.insert("kind".into(), kind.into());
-        line.insert("at".into(), self.inner.clock.now_millis().into());
-        if let Some(node) = node {
-            line.insert("node".into(), node.into());
-        }
-        if let Value::Object(fields) = fields {
-            line.extend(fields);
-        }
-        Value::Object(line).to_string()
+        render(self.inner.clock.now_millis(), kind, node, fields)
     }
 
     /// One HTTP exchange by `from`: the request, and the response or the error.
@@ -194,11 +282,9 @@ impl Transcript {
             Err(error) => ("error", Value::String(error)),
         };
         let mut fields = serde_json::Map::new();
-        fields.insert("from".into(), from.into());
-        fields.insert("to".into(), to.into());
         fields.insert("request".into(), request);
         fields.insert(outcome.0.into(), outcome.1);
-        self.record("http", Value::Object(fields));
+        self.record("http", exchange_fields(from, &to, Value::Object(fields)));
     }
 
     /// The lines so far (no closing record): the runner's, with the nodes' in line or after.
@@ -211,6 +297,31 @@ impl Transcript {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One line: `kind`, the time, the node when there is one, then `fields`.
+fn render(at: i64, kind: &str, node: Option<&str>, fields: Value) -> String {
+    let mut line = serde_json::Map::new();
+    line.insert("kind".into(), kind.into());
+    line.insert("at".into(), at.into());
+    if let Some(node) = node {
+        line.insert("node".into(), node.into());
+    }
+    if let Value::Object(fields) = fields {
+        line.extend(fields);
+    }
+    Value::Object(line).to_string()
+}
+
+/// An exchange's fields: `from`, `to`, then `fields` (request, and response or error).
+fn exchange_fields(from: &str, to: &str, fields: Value) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("from".into(), from.into());
+    out.insert("to".into(), to.into());
+    if let Value::Object(fields) = fields {
+        out.extend(fields);
+    }
+    Value::Object(out)
 }
 
 /// `lines` followed by the closing record: their count and SHA-256.
@@ -251,37 +362,10 @@ fn path_and_query(url: &str) -> String {
         .unwrap_or_else(|| url.to_owned())
 }
 
-/// Lower-cased names, sorted; a repeated name keeps its values in the order sent.
-fn headers(map: &HeaderMap) -> BTreeMap<String, Value> {
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in map {
-        out.entry(name.as_str().to_owned())
-            .or_default()
-            .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-    }
-    out.into_iter()
-        .map(|(name, mut values)| {
-            let value = if values.len() == 1 {
-                Value::String(values.remove(0))
-            } else {
-                Value::from(values)
-            };
-            (name, value)
-        })
-        .collect()
-}
-
-fn body(bytes: &Bytes) -> Value {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Value::String(text.to_owned()),
-        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_protocol::ManualClock;
+    use tollgate_protocol::{Clock, ManualClock};
 
     #[test]
     fn an_exchange_is_one_line_with_sorted_lower_cased_headers_and_the_members_name() {
@@ -356,6 +440,41 @@ mod tests {
                 "\"gateway-2\" 2"
             ]
         );
+    }
+
+    #[test]
+    fn a_slot_from_boot_keeps_records_until_the_attach_and_names_exchanges_by_member() {
+        let clock = Arc::new(ManualClock::new(5));
+        let members = BTreeMap::from([("localhost:9443".to_owned(), "control-plane".to_owned())]);
+        let slot = TapSlot::from_boot(clock.clone(), Some(members));
+        let gateway = slot.tap("gateway-1");
+        assert!(gateway.enabled() && gateway.exchanges());
+        gateway.record("applied-snapshot", json!({ "seq": 0 }));
+        gateway.exchange("localhost:9443", json!({ "request": {} }));
+        gateway.exchange("elsewhere:1", json!({ "request": {} }));
+        clock.move_to(9);
+        let transcript = Transcript::new(clock, BTreeMap::new());
+        transcript.record("fault", json!({}));
+        slot.attach(&transcript);
+        gateway.record("applied-event", json!({ "seq": 1 }));
+        assert_eq!(
+            transcript.lines(),
+            [
+                r#"{"kind":"fault","at":9}"#,
+                r#"{"kind":"applied-snapshot","at":5,"node":"gateway-1","seq":0}"#,
+                r#"{"kind":"http","at":5,"from":"gateway-1","to":"control-plane","request":{}}"#,
+                r#"{"kind":"http","at":5,"from":"gateway-1","to":"elsewhere:1","request":{}}"#,
+                r#"{"kind":"applied-event","at":9,"node":"gateway-1","seq":1}"#
+            ]
+        );
+        // A default slot keeps nothing before the attach, and its nodes record no exchanges.
+        let off = TapSlot::default();
+        assert!(!off.tap("gateway-1").enabled());
+        off.attach(&Transcript::new(
+            Arc::new(ManualClock::new(0)),
+            BTreeMap::new(),
+        ));
+        assert!(!off.tap("gateway-1").exchanges());
     }
 
     #[test]

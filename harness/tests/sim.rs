@@ -119,6 +119,7 @@ async fn one_seed_gives_one_transcript_five_times_and_another_seed_another() {
     let expected = closed(&first);
     assert!(expected.len() > 200, "{} lines", expected.len());
     nodes_recorded(&expected);
+    load_balancer_exchanges_recorded(&expected);
     for _ in 0..4 {
         let again = driver
             .run_all(&scenarios, Some(7), 2, Record::Transcript, &|_| {})
@@ -181,6 +182,113 @@ fn nodes_recorded(lines: &[String]) {
             "not applied by both gateways: {decision}"
         );
     }
+}
+
+/// The load balancer's forwarded requests are in a simulated transcript, each to a gateway
+/// node, and each gateway's requests to the backend it proxies to.
+fn load_balancer_exchanges_recorded(lines: &[String]) {
+    let exchanges: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["kind"] == "http" && r["from"] != "harness")
+        .collect();
+    let between = |from: &str, to: &str, path: &str| {
+        exchanges
+            .iter()
+            .filter(|r| r["from"] == from && r["to"] == to)
+            .filter(|r| {
+                r["request"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with(path))
+            })
+            .count()
+    };
+    for gateway in ["gateway-1", "gateway-2"] {
+        assert!(
+            between("load-balancer", gateway, "/pizzashack/1.0.0/") > 0,
+            "no request forwarded to {gateway}"
+        );
+        assert!(
+            between(gateway, "pizzashack-production", "/pizzashack/") > 0,
+            "{gateway} sent nothing to its backend"
+        );
+    }
+}
+
+/// Under simulation the transcript holds the members' exchanges with each other from boot on:
+/// each gateway's start-up snapshot (the control plane's answer, then `applied-snapshot`) before
+/// the runner's first request, its decision stream as a head without a body, and for every
+/// runner request a backend answered, the gateway's request to that backend with the path the
+/// backend saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_transcript_holds_the_members_exchanges_from_boot_on() {
+    let scenarios =
+        load(&["scenarios/routing/two-versions-of-an-api-are-served-side-by-side.toml"]);
+    let report = SimDriver::new()
+        .run_all(&scenarios, Some(7), 1, Record::Transcript, &|_| {})
+        .await;
+    assert!(report.passed(), "{:?}", report.scenarios[0].reason);
+    let records: Vec<serde_json::Value> = report.scenarios[0]
+        .transcript
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first_runner = records
+        .iter()
+        .position(|r| r["from"] == "harness")
+        .expect("no runner exchange");
+    let boot = &records[..first_runner];
+    for gateway in ["production-gateway", "default-gateway"] {
+        let fetched = boot.iter().position(|r| {
+            r["from"] == gateway
+                && r["to"] == "control-plane"
+                && r["request"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("/internal/data/v1/runtime-artifacts"))
+        });
+        let fetched = fetched.unwrap_or_else(|| panic!("{gateway}: no snapshot fetched at boot"));
+        assert!(
+            boot[fetched]["response"]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("eventSeq")),
+            "{}",
+            boot[fetched]
+        );
+        let applied = boot
+            .iter()
+            .position(|r| r["kind"] == "applied-snapshot" && r["node"] == gateway);
+        assert!(
+            applied.is_some_and(|a| a > fetched),
+            "{gateway}: no boot snapshot applied after its fetch"
+        );
+        let stream = boot
+            .iter()
+            .find(|r| r["from"] == gateway && r["request"]["url"] == "/throttle/decisions")
+            .unwrap_or_else(|| panic!("{gateway}: no decision stream"));
+        assert_eq!(stream["to"], "traffic-manager");
+        assert_eq!(stream["response"]["status"], 200);
+        assert!(stream["response"].get("body").is_none(), "{stream}");
+    }
+    let mut served = 0;
+    for (i, runner) in records.iter().enumerate() {
+        let backend = &runner["response"]["headers"]["x-tollgate-backend"];
+        if runner["from"] != "harness" || !backend.is_string() {
+            continue;
+        }
+        served += 1;
+        let body: serde_json::Value =
+            serde_json::from_str(runner["response"]["body"].as_str().unwrap()).unwrap();
+        // The backend's record comes before the runner's, which is written once answered.
+        let proxied = records[..i]
+            .iter()
+            .rev()
+            .find(|r| r["kind"] == "http" && r["from"] == runner["to"] && r["to"] == *backend);
+        let proxied = proxied.unwrap_or_else(|| panic!("no backend exchange before {runner}"));
+        let url = proxied["request"]["url"].as_str().unwrap();
+        assert_eq!(url.split('?').next(), body["path"].as_str(), "{proxied}");
+        assert_eq!(proxied["response"]["status"], runner["response"]["status"]);
+    }
+    assert!(served >= 2, "{served} requests served by a backend");
 }
 
 /// Under the in-process driver the nodes' records are in the transcript too (in the order the

@@ -142,7 +142,7 @@ impl SimDriver {
         let prepared = runner::prepared_topology(scenario);
         let world = match &prepared {
             Ok(prepared) => match Topology::load(&prepared.dir) {
-                Ok(topology) => build(&mut sim, topology, seed, clock.clone()),
+                Ok(topology) => build(&mut sim, topology, seed, clock.clone(), record),
                 Err(errors) => Err(DriverError::Topology {
                     path: prepared.dir.display().to_string(),
                     errors: errors.to_string(),
@@ -346,6 +346,7 @@ fn build(
     topology: Topology,
     seed: u64,
     clock: Arc<ManualClock>,
+    record: Record,
 ) -> Result<Arc<World>, DriverError> {
     let boot_error = |message: String| DriverError::Boot {
         topology: topology.name.clone(),
@@ -389,6 +390,12 @@ fn build(
             host_map.insert_route(name.clone(), *port, SocketAddr::new(ip, *port));
         }
     }
+    let taps = match record {
+        Record::Transcript => {
+            TapSlot::from_boot(clock.clone(), Some(member_names(sim, &topology, &names)))
+        }
+        Record::Nothing => TapSlot::default(),
+    };
     let runner = Outbound::new(
         host_map.clone(),
         &[tollgate_net::security::DEFAULT_CERT_PEM],
@@ -429,7 +436,7 @@ fn build(
         backend_life,
         stop_backends: CancellationToken::new(),
         hosts,
-        taps: TapSlot::default(),
+        taps,
     });
     for spec in world.topology.backends.clone() {
         let Some(end) = ends.remove(&spec.name) else {
@@ -484,6 +491,55 @@ fn build(
     Ok(world)
 }
 
+/// `host:port` → member, every way the nodes name each other (each hostname of the topology
+/// and each host's address, with each port): the `to` of the nodes' exchanges. A control
+/// plane's Traffic Manager ports are the Traffic Manager's.
+fn member_names(
+    sim: &turmoil::Sim<'_>,
+    topology: &Topology,
+    names: &[String],
+) -> BTreeMap<String, String> {
+    let mut owners: Vec<(String, String, u16)> = Vec::new();
+    for instance in &topology.instances {
+        let traffic_manager = topology.traffic_manager_of(&instance.name);
+        for (role, port) in &instance.ports {
+            let member = match (role, &traffic_manager) {
+                (PortRole::TmBinary | PortRole::Amqp, Some(tm)) => tm.clone(),
+                _ => instance.name.clone(),
+            };
+            owners.push((instance.name.clone(), member, *port));
+        }
+    }
+    for backend in &topology.backends {
+        owners.push((backend.name.clone(), backend.name.clone(), backend.port));
+    }
+    for lb in &topology.load_balancers {
+        for port in [lb.http, lb.https] {
+            owners.push((lb.name.clone(), lb.name.clone(), port));
+        }
+    }
+    let mut members = BTreeMap::new();
+    for (host, member, port) in owners {
+        let ip = sim.lookup(host.as_str()).to_string();
+        for name in names.iter().chain([&ip]) {
+            let authority = format!("{}:{port}", name.to_ascii_lowercase());
+            members.insert(authority, member.clone());
+        }
+    }
+    members
+}
+
+/// Each host's address → its member: who sent what a mock backend receives. The runner is
+/// left out (it records its own exchanges).
+fn peers(world: &World) -> BTreeMap<std::net::IpAddr, String> {
+    world
+        .hosts
+        .iter()
+        .filter(|h| *h != RUNNER_HOST)
+        .map(|h| (turmoil::lookup(h.as_str()), h.clone()))
+        .collect()
+}
+
 async fn bind(port: u16, owner: &str, what: &str) -> Result<turmoil::net::TcpListener, String> {
     turmoil::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
         .await
@@ -504,11 +560,16 @@ async fn backend_host(
         name: spec.name.clone(),
         endpoint: spec.endpoint.clone(),
     };
-    let running = match backend::spawn(
+    let recorder = backend::Recorder {
+        slot: world.taps.clone(),
+        peers: Arc::new(peers(world)),
+    };
+    let running = match backend::spawn_recorded(
         identity,
         listener,
         world.shared_clock(),
         world.stop_backends.clone(),
+        Some(recorder),
     ) {
         Ok(running) => running,
         Err(error) => return answer(life, State::Failed(error.to_string())),
@@ -674,7 +735,7 @@ async fn start_load_balancer(world: &World, name: &str) -> Result<LoadBalancerHa
         .ok_or_else(|| format!("the topology has no load balancer `{name}`"))?;
     let nodes = crate::topology::gateway_nodes(&world.topology.instances, spec)?;
     let config = LoadBalancerConfig::gateway_cluster(&nodes);
-    let outbound = world.runner.clone();
+    let outbound = world.runner.clone().with_tap(world.taps.tap(name));
     let mut listeners = BTreeMap::new();
     listeners.insert(
         "http".to_owned(),

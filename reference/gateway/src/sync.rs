@@ -16,11 +16,14 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tollgate_net::exchange::{self, Pending};
 use tollgate_net::ndjson::{CONTENT_TYPE_NDJSON, LineReader, ReadError};
 use tollgate_net::{HttpClient, Outbound};
+use tollgate_protocol::SharedTap;
 use tollgate_protocol::event::EventEnvelope;
 use tollgate_protocol::internal::{
     EVENTS, EVENTS_HEARTBEAT, GATEWAY_SNAPSHOT, GatewaySnapshot, encode_labels,
@@ -86,7 +89,12 @@ impl Backoff {
 /// The sync task of one gateway; runs until `shutdown`.
 pub async fn run(gateway: Arc<Gateway>, outbound: Outbound, shutdown: CancellationToken) {
     let client: HttpClient<Empty<Bytes>> = outbound.client();
-    let sync = SyncClient { gateway, client };
+    let tap = outbound.tap().cloned();
+    let sync = SyncClient {
+        gateway,
+        client,
+        tap,
+    };
     tokio::select! {
         // Polled in this order, not at random: a seeded run takes the same branch each time.
         biased;
@@ -98,6 +106,8 @@ pub async fn run(gateway: Arc<Gateway>, outbound: Outbound, shutdown: Cancellati
 struct SyncClient {
     gateway: Arc<Gateway>,
     client: HttpClient<Empty<Bytes>>,
+    /// The harness's observer: each exchange with the control plane, when it asks for them.
+    tap: Option<SharedTap>,
 }
 
 impl SyncClient {
@@ -190,28 +200,62 @@ impl SyncClient {
         self.fetch_json(THROTTLE_DATA).await
     }
 
+    /// Sends `request`, its exchange begun on the tap when it asks (a failure is recorded here).
+    async fn send(
+        &self,
+        request: Request<Empty<Bytes>>,
+    ) -> Result<(http::Response<Incoming>, Option<Pending>), SyncError> {
+        let pending = exchange::begin(
+            self.tap.as_ref(),
+            request.method(),
+            request.uri(),
+            request.headers(),
+            b"",
+        );
+        let sent = tokio::time::timeout(STREAM_IDLE_TIMEOUT, self.client.request(request)).await;
+        let error = match sent {
+            Ok(Ok(response)) => return Ok((response, pending)),
+            Ok(Err(e)) => SyncError::Unreachable(e.to_string()),
+            Err(_) => SyncError::Idle(STREAM_IDLE_TIMEOUT),
+        };
+        if let Some(pending) = pending {
+            pending.failed(&error);
+        }
+        Err(error)
+    }
+
     /// `GET` → JSON; `None` on 404.
     async fn fetch_json<T: serde::de::DeserializeOwned>(
         &self,
         path_and_query: &str,
     ) -> Result<Option<T>, SyncError> {
         let request = self.request(path_and_query, "application/json")?;
-        let response = tokio::time::timeout(STREAM_IDLE_TIMEOUT, self.client.request(request))
-            .await
-            .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT))?
-            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if response.status() != StatusCode::OK {
-            return Err(SyncError::Status(response.status()));
+        let (response, pending) = self.send(request).await?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        if status != StatusCode::OK {
+            // Not read: the record is the head.
+            if let Some(pending) = pending {
+                pending.answered(status, &headers, None);
+            }
+            return if status == StatusCode::NOT_FOUND {
+                Ok(None)
+            } else {
+                Err(SyncError::Status(status))
+            };
         }
         let body = http_body_util::Limited::new(response.into_body(), MAX_SNAPSHOT_BYTES);
-        let bytes = tokio::time::timeout(STREAM_IDLE_TIMEOUT * 4, body.collect())
-            .await
-            .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT * 4))?
-            .map_err(|e| SyncError::Body(e.to_string()))?
-            .to_bytes();
+        let read = match tokio::time::timeout(STREAM_IDLE_TIMEOUT * 4, body.collect()).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) => Err(SyncError::Body(e.to_string())),
+            Err(_) => Err(SyncError::Idle(STREAM_IDLE_TIMEOUT * 4)),
+        };
+        if let Some(pending) = pending {
+            match &read {
+                Ok(bytes) => pending.answered(status, &headers, Some(bytes)),
+                Err(error) => pending.failed(error),
+            }
+        }
+        let bytes = read?;
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| SyncError::Payload(e.to_string()))
@@ -220,10 +264,11 @@ impl SyncClient {
     /// Follows the event stream after `after` until it ends or fails.
     async fn follow(&self, after: u64, backoff: &mut Backoff) -> Result<(), SyncError> {
         let request = self.request(&format!("{EVENTS}?after={after}"), CONTENT_TYPE_NDJSON)?;
-        let response = tokio::time::timeout(STREAM_IDLE_TIMEOUT, self.client.request(request))
-            .await
-            .map_err(|_| SyncError::Idle(STREAM_IDLE_TIMEOUT))?
-            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        let (response, pending) = self.send(request).await?;
+        // A stream: its head is the record; its events are the gateway's `applied-event`s.
+        if let Some(pending) = pending {
+            pending.answered(response.status(), response.headers(), None);
+        }
         match response.status() {
             StatusCode::OK => {}
             StatusCode::GONE => return Err(SyncError::Gone(after)),

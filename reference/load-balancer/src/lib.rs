@@ -224,7 +224,6 @@ pub fn start_with_tls<L: Listener>(
 
     let shutdown = shutdown.child_token();
     let totals = Arc::new(Totals::default());
-    let client = outbound.client::<proxy::UpstreamBody>();
     let tasks = TaskTracker::new();
     for listener_config in &config.listeners {
         let Some(listener) = listeners.remove(&listener_config.name) else {
@@ -241,10 +240,11 @@ pub fn start_with_tls<L: Listener>(
         let proxy = Proxy {
             pool: pool.clone(),
             https: listener_config.tls,
-            client: client.clone(),
+            clients: pool.nodes.iter().map(|_| outbound.client()).collect(),
             totals: totals.clone(),
             shutdown: shutdown.clone(),
             tasks: tasks.clone(),
+            tap: outbound.tap().cloned(),
         };
         let tls = listener_config.tls.then(|| tls.clone());
         tasks.spawn(serve(listener, tls, proxy, clock.clone(), shutdown.clone()));

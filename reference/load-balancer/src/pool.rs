@@ -206,10 +206,25 @@ pub(crate) async fn health_loop(
         let ticket = node.ejection_ticket();
         let probe = async {
             match &check.probe {
-                Probe::Http { .. } => match client.get(node.probe_url.clone()).await {
-                    Ok(response) => response.status().is_success(),
-                    Err(_) => false,
-                },
+                Probe::Http { .. } => {
+                    let pending = tollgate_net::exchange::begin(
+                        outbound.tap(),
+                        &http::Method::GET,
+                        &node.probe_url,
+                        &http::HeaderMap::new(),
+                        b"",
+                    );
+                    let answer = client.get(node.probe_url.clone()).await;
+                    // The probe reads no body: its record is the head.
+                    match (pending, &answer) {
+                        (Some(pending), Ok(response)) => {
+                            pending.answered(response.status(), response.headers(), None);
+                        }
+                        (Some(pending), Err(error)) => pending.failed(error),
+                        (None, _) => {}
+                    }
+                    answer.is_ok_and(|response| response.status().is_success())
+                }
                 Probe::Tcp => tower::ServiceExt::oneshot(&mut connector, node.probe_url.clone())
                     .await
                     .is_ok(),

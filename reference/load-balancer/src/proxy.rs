@@ -13,12 +13,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
+use tollgate_net::exchange::{self, Teed};
 use tollgate_net::{HttpClient, RemoteAddr, strip_hop_by_hop};
+use tollgate_protocol::SharedTap;
 
-/// What goes upstream: the client's body streamed, or buffered so it can be sent twice.
-pub(crate) type UpstreamBody = Either<Incoming, Full<Bytes>>;
-/// What goes back to the client: the node's body streamed, or the load balancer's own answer.
-pub type ResponseBody = Either<Incoming, Full<Bytes>>;
+/// What goes upstream: the client's body streamed, or buffered so it can be sent twice. A
+/// streamed body passes through a [`Teed`] that records it only when the harness's tap asks.
+pub(crate) type UpstreamBody = Either<Teed<Incoming>, Full<Bytes>>;
+/// What goes back to the client: the node's body streamed (through a [`Teed`], as upstream),
+/// or the load balancer's own answer.
+pub type ResponseBody = Either<Teed<Incoming>, Full<Bytes>>;
 
 #[derive(Default)]
 pub(crate) struct Totals {
@@ -34,11 +38,16 @@ pub(crate) struct Totals {
 pub(crate) struct Proxy {
     pub pool: Arc<Pool>,
     pub https: bool,
-    pub client: HttpClient<UpstreamBody>,
+    /// One client per node of the pool, by index: hyper-util closes a pool's expired idle
+    /// connections in its `HashMap`'s order, which differs per process; with one host per
+    /// client there is no order to differ (a simulated run stays the same run after run).
+    pub clients: Arc<[HttpClient<UpstreamBody>]>,
     pub totals: Arc<Totals>,
     pub shutdown: CancellationToken,
     /// The load balancer's tasks, which ejection timers join.
     pub tasks: tokio_util::task::TaskTracker,
+    /// The harness's observer: each attempt on a node, when it asks for exchanges.
+    pub tap: Option<SharedTap>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Proxy {
@@ -198,19 +207,38 @@ impl Proxy {
                 Ok(uri) => uri,
                 Err(error) => return self.internal(&error),
             };
+            let mut pending = exchange::begin(
+                self.tap.as_ref(),
+                &method,
+                &uri,
+                &parts.headers,
+                buffered.as_deref().unwrap_or_default(),
+            );
             let upstream_body = match (&buffered, body.take()) {
                 (Some(bytes), _) => Either::Right(Full::new(bytes.clone())),
-                (None, Some(incoming)) => Either::Left(incoming),
+                (None, Some(incoming)) => Either::Left(match pending.as_mut() {
+                    Some(pending) => pending.tee_request(incoming),
+                    None => Teed::plain(incoming),
+                }),
                 (None, None) => return self.internal("request body already sent"),
             };
             let mut request = Request::from_parts(parts.clone(), upstream_body);
             *request.uri_mut() = uri;
             node.requests.fetch_add(1, Ordering::Relaxed);
-            let sent =
-                tokio::time::timeout(config.request_timeout(), self.client.request(request)).await;
+            let sent = tokio::time::timeout(
+                config.request_timeout(),
+                self.clients[index].request(request),
+            )
+            .await;
             let result = match sent {
                 Ok(result) => result,
                 Err(_) => {
+                    if let Some(pending) = pending {
+                        pending.failed(&format!(
+                            "no response within {} ms",
+                            config.request_timeout_ms
+                        ));
+                    }
                     self.totals.timed_out.fetch_add(1, Ordering::Relaxed);
                     node.failures.fetch_add(1, Ordering::Relaxed);
                     return json(
@@ -229,11 +257,19 @@ impl Proxy {
             };
             match result {
                 Ok(response) => {
+                    // Recorded as the node answered, before the hop-by-hop headers go.
+                    let response = match pending {
+                        Some(pending) => pending.tee_response(response),
+                        None => response.map(Teed::plain),
+                    };
                     let (mut head, body) = response.into_parts();
                     strip_hop_by_hop(&mut head.headers);
                     return Response::from_parts(head, Either::Left(body));
                 }
                 Err(error) => {
+                    if let Some(pending) = pending {
+                        pending.failed(&error_chain(&error));
+                    }
                     node.failures.fetch_add(1, Ordering::Relaxed);
                     let (kind, text, node_fault) = match classify(&error) {
                         Failure::Connect(text) => ("connect", text, true),

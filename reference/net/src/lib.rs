@@ -16,6 +16,7 @@
 //! | [`outbound`] | host map, outbound connector and pooled client ([`Outbound`]) |
 //! | [`pool`] | the gateway's backend client: HTTP/1.1 in the request's own task over a keep-alive pool ([`ProxyClient`]) |
 //! | [`listen`] | listeners and the HTTP(S) accept/serve loop ([`serve()`], [`ListenerLimits`]); every response dated by the node's clock |
+//! | [`exchange`] | HTTP exchanges as transcripts record them, and a node's records of its own ([`exchange::begin`], [`exchange::Teed`]) |
 //! | [`fault`] | the in-process fault layer: partitions and pauses between named instances |
 //! | [`headers`] | hop-by-hop header rules for the nodes that proxy ([`strip_hop_by_hop`]) |
 //! | [`ndjson`] | newline-delimited JSON streams with heartbeats, both ends (event hub, Traffic Manager) |
@@ -23,6 +24,7 @@
 //! | [`security`] | the built-in `wso2carbon` key and certificate, TLS configs |
 
 pub mod dead_port;
+pub mod exchange;
 pub mod fault;
 pub mod headers;
 pub mod listen;

@@ -2,9 +2,11 @@
 //!
 //! A node is handed at most one [`Tap`] (on its `Outbound`, as the harness hands it a fault
 //! plane) and reports to it what changes its state from outside: each event a gateway applies,
-//! each decision a Traffic Manager publishes and each one a gateway applies. A node started on
-//! its own (the `tollgate-node` binary) has none, and nothing is built for it. No record is
-//! made per proxied request: the request path never looks at the tap.
+//! each decision a Traffic Manager publishes and each one a gateway applies; and, where the tap
+//! asks for them ([`Tap::exchanges`]), the HTTP exchanges its background tasks and a load
+//! balancer make with other members (`tollgate_net::exchange` builds those records). A node
+//! started on its own (the `tollgate-node` binary) has none, and nothing is built for it. No
+//! record is made per request a gateway proxies: its request path never looks at the tap.
 
 use std::sync::Arc;
 
@@ -15,6 +17,16 @@ pub trait Tap: Send + Sync + std::fmt::Debug {
 
     /// One record of `kind` (`applied-event`, `decision`, …) with its `fields` (an object).
     fn record(&self, kind: &str, fields: serde_json::Value);
+
+    /// Whether the node's own HTTP exchanges are recorded now; off unless the receiver asks.
+    fn exchanges(&self) -> bool {
+        false
+    }
+
+    /// One HTTP exchange the node made with `authority` (`host:port`, the port always
+    /// written): `fields` holds `request` and `response` or `error`. The receiver names both
+    /// ends.
+    fn exchange(&self, _authority: &str, _fields: serde_json::Value) {}
 }
 
 /// The tap handed to a node.

@@ -276,7 +276,22 @@ impl FollowTask {
         else {
             return false;
         };
-        let response = match self.client.request(request).await {
+        let pending = tollgate_net::exchange::begin(
+            self.tap.as_ref(),
+            request.method(),
+            request.uri(),
+            request.headers(),
+            b"",
+        );
+        let sent = self.client.request(request).await;
+        // A stream: its head is the record; its decisions are the `applied-decision(s)` records.
+        if let Some(pending) = pending {
+            match &sent {
+                Ok(response) => pending.answered(response.status(), response.headers(), None),
+                Err(error) => pending.failed(error),
+            }
+        }
+        let response = match sent {
             Ok(r) if r.status() == StatusCode::OK => r,
             Ok(r) => {
                 tracing::debug!(%uri, status = %r.status(), "decision stream refused");
@@ -415,6 +430,7 @@ impl EventPublisher {
                 stats: stats_tx.clone(),
                 batch: settings.batch.max(1),
                 linger: settings.linger,
+                tap: outbound.tap().cloned(),
             };
             let shutdown = shutdown.clone();
             tasks.spawn(async move {
@@ -486,6 +502,8 @@ struct GroupTask {
     stats: Arc<watch::Sender<PublisherStats>>,
     batch: usize,
     linger: Duration,
+    /// The harness's observer: each batch sent, when it asks for exchanges.
+    tap: Option<SharedTap>,
 }
 
 impl GroupTask {
@@ -532,10 +550,24 @@ impl GroupTask {
             else {
                 return false;
             };
+            let pending = tollgate_net::exchange::begin(
+                self.tap.as_ref(),
+                request.method(),
+                request.uri(),
+                request.headers(),
+                &body,
+            );
             match self.client.request(request).await {
                 Ok(response) if response.status().is_success() => {
+                    let (head, answer) = response.into_parts();
                     // Drain so the connection goes back to the pool.
-                    let _ = response.into_body().collect().await;
+                    let read = answer.collect().await.map(|c| c.to_bytes());
+                    if let Some(pending) = pending {
+                        match &read {
+                            Ok(bytes) => pending.answered(head.status, &head.headers, Some(bytes)),
+                            Err(error) => pending.failed(error),
+                        }
+                    }
                     if !self.load_balance {
                         // Failover sticks with the URL that answered.
                         self.next = index;
@@ -543,9 +575,17 @@ impl GroupTask {
                     return true;
                 }
                 Ok(response) => {
+                    if let Some(pending) = pending {
+                        pending.answered(response.status(), response.headers(), None);
+                    }
                     tracing::debug!(status = %response.status(), "TM refused an event batch")
                 }
-                Err(error) => tracing::debug!(%error, "TM unreachable"),
+                Err(error) => {
+                    if let Some(pending) = pending {
+                        pending.failed(&error);
+                    }
+                    tracing::debug!(%error, "TM unreachable")
+                }
             }
         }
         false
