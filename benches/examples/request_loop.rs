@@ -25,6 +25,10 @@ use tollgate_net::security::DEFAULT_CERT_PEM;
 use tollgate_net::{HostMap, Outbound};
 use tollgate_protocol::{ManualClock, SharedClock};
 
+/// The nodes' allocator (`tollgate`, `tollgate-node`), so counts match what they run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod client {
     use bytes::Bytes;
     use http_body_util::Empty;

@@ -5,6 +5,10 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc, as `tollgate-node`: `tollgate up` and `tollgate bench` run the nodes in this process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = tollgate_harness::cli::Cli::parse();
     // A run's report is its output; node logs would bury it.
