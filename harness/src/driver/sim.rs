@@ -45,12 +45,16 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tollgate_load_balancer::{LoadBalancerConfig, LoadBalancerHandle};
+use tollgate_net::security::{self, Crypto};
 use tollgate_net::{HostMap, Listener, Outbound};
 use tollgate_node::{NodeHandle, NodeListeners, NodeResources, PortRole};
 use tollgate_protocol::{Clock, ManualClock, SharedClock};
 use tollgate_scenario::{Driver as DriverKind, Scenario};
 
 pub use super::inproc::START_MILLIS;
+
+mod wire;
+pub use wire::{WireLog, WireSummary};
 
 /// The scenario runner's host name in the simulation.
 pub const RUNNER_HOST: &str = "tollgate-runner";
@@ -85,6 +89,10 @@ pub struct SimDriver {
     network: SimNetwork,
     /// Test-only: seed the network from the process, not the run (see [`Self::unseeded_canary`]).
     unseeded: bool,
+    /// Test-only: TLS from the system, not the run (see [`Self::system_tls_canary`]).
+    system_tls: bool,
+    /// Test-only: what the listeners carry (see [`Self::record_wire`]).
+    wire: Option<WireLog>,
 }
 
 impl SimDriver {
@@ -95,7 +103,7 @@ impl SimDriver {
     pub fn with_network(network: SimNetwork) -> Self {
         Self {
             network,
-            unseeded: false,
+            ..Self::default()
         }
     }
 
@@ -106,6 +114,23 @@ impl SimDriver {
     #[doc(hidden)]
     pub fn unseeded_canary(mut self) -> Self {
         self.unseeded = true;
+        self
+    }
+
+    /// A deliberately broken driver for the wire's own test: every host's TLS draws from the
+    /// system, as rustls's ring provider does, instead of from the run's seed. Not reachable
+    /// from the command line.
+    #[doc(hidden)]
+    pub fn system_tls_canary(mut self) -> Self {
+        self.system_tls = true;
+        self
+    }
+
+    /// Records into `log` every byte the nodes' and load balancers' listeners read and write,
+    /// for the tests of what the simulated wire carries. Not reachable from the command line.
+    #[doc(hidden)]
+    pub fn record_wire(mut self, log: WireLog) -> Self {
+        self.wire = Some(log);
         self
     }
 
@@ -142,7 +167,7 @@ impl SimDriver {
         let prepared = runner::prepared_topology(scenario);
         let world = match &prepared {
             Ok(prepared) => match Topology::load(&prepared.dir) {
-                Ok(topology) => build(&mut sim, topology, seed, clock.clone(), record),
+                Ok(topology) => build(&mut sim, topology, seed, clock.clone(), record, self),
                 Err(errors) => Err(DriverError::Topology {
                     path: prepared.dir.display().to_string(),
                     errors: errors.to_string(),
@@ -297,6 +322,12 @@ struct World {
     host_map: HostMap,
     /// The runner's outbound networking: the host map and the built-in certificate.
     runner: Outbound,
+    /// Each TLS-speaking host's randomness and clock (instances, load balancers, the runner),
+    /// seeded from the run and the host: one per host for the run, so a restarted node goes on
+    /// drawing where it stopped.
+    crypto: BTreeMap<String, Crypto>,
+    /// Where the listeners' bytes go, in the wire's tests.
+    wire: Option<WireLog>,
     homes: RuntimeHomes,
     /// Running instances.
     nodes: Mutex<BTreeMap<String, NodeHandle>>,
@@ -328,10 +359,32 @@ impl World {
         self.clock.clone()
     }
 
-    fn outbound(&self, trusted: &[&str]) -> Result<Outbound, String> {
-        Outbound::new(self.host_map.clone(), trusted)
+    fn crypto(&self, host: &str) -> Result<&Crypto, String> {
+        self.crypto
+            .get(host)
+            .ok_or_else(|| format!("no TLS source for simulated host `{host}`"))
+    }
+
+    /// `host`'s outbound networking, its TLS from `host`'s source.
+    fn outbound(&self, host: &str, trusted: &[&str]) -> Result<Outbound, String> {
+        Outbound::new_with_crypto(self.host_map.clone(), trusted, self.crypto(host)?)
             .map(Outbound::simulated)
             .map_err(|e| e.to_string())
+    }
+
+    /// A listener of `host` on the simulated network, recorded when the wire is.
+    fn listener(
+        &self,
+        host: &str,
+        inner: turmoil::net::TcpListener,
+        open: Option<watch::Receiver<bool>>,
+    ) -> SimListener {
+        let record = self.wire.clone().map(|log| (log, host.to_owned()));
+        SimListener {
+            inner,
+            open,
+            record,
+        }
     }
 
     fn with_node<T>(&self, name: &str, f: impl FnOnce(&NodeHandle) -> T) -> Option<T> {
@@ -347,6 +400,7 @@ fn build(
     seed: u64,
     clock: Arc<ManualClock>,
     record: Record,
+    driver: &SimDriver,
 ) -> Result<Arc<World>, DriverError> {
     let boot_error = |message: String| DriverError::Boot {
         topology: topology.name.clone(),
@@ -396,9 +450,26 @@ fn build(
         }
         Record::Nothing => TapSlot::default(),
     };
-    let runner = Outbound::new(
+    let tls_hosts = topology
+        .instances
+        .iter()
+        .map(|i| i.name.as_str())
+        .chain(topology.load_balancers.iter().map(|l| l.name.as_str()))
+        .chain([RUNNER_HOST]);
+    let crypto: BTreeMap<String, Crypto> = tls_hosts
+        .map(|host| {
+            let crypto = if driver.system_tls {
+                Crypto::system()
+            } else {
+                security::seeded::crypto(seed, host, clock.clone())
+            };
+            (host.to_owned(), crypto)
+        })
+        .collect();
+    let runner = Outbound::new_with_crypto(
         host_map.clone(),
-        &[tollgate_net::security::DEFAULT_CERT_PEM],
+        &[security::DEFAULT_CERT_PEM],
+        &crypto[RUNNER_HOST],
     )
     .map(Outbound::simulated)
     .map_err(|e| boot_error(e.to_string()))?;
@@ -429,6 +500,8 @@ fn build(
         clock,
         host_map,
         runner,
+        crypto,
+        wire: driver.wire.clone(),
         homes,
         nodes: Mutex::default(),
         backends: Mutex::default(),
@@ -586,10 +659,12 @@ async fn backend_host(
 struct SimListener {
     inner: turmoil::net::TcpListener,
     open: Option<watch::Receiver<bool>>,
+    /// The wire's log and this listener's host, in the wire's tests.
+    record: Option<(WireLog, String)>,
 }
 
 impl Listener for SimListener {
-    type Io = turmoil::net::TcpStream;
+    type Io = wire::Recorded<turmoil::net::TcpStream>;
 
     async fn accept(&mut self) -> std::io::Result<(Self::Io, SocketAddr)> {
         if let Some(open) = &mut self.open {
@@ -598,7 +673,12 @@ impl Listener for SimListener {
                 self.open = None;
             }
         }
-        self.inner.accept().await
+        let (stream, from) = self.inner.accept().await?;
+        let stream = match &self.record {
+            Some((log, host)) => log.accepted(host, self.inner.local_addr()?.port(), stream),
+            None => wire::Recorded::plain(stream),
+        };
+        Ok((stream, from))
     }
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -648,9 +728,12 @@ async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String>
         .instance(name)
         .ok_or_else(|| format!("the topology has no instance `{name}`"))?;
     let keystores =
-        tollgate_node::tls::load(&instance.config, &instance.dir).map_err(|e| e.to_string())?;
+        tollgate_node::tls::load_with(&instance.config, &instance.dir, world.crypto(name)?)
+            .map_err(|e| e.to_string())?;
     let trusted: Vec<&str> = keystores.trusted_pems.iter().map(String::as_str).collect();
-    let outbound = world.outbound(&trusted)?.with_tap(world.taps.tap(name));
+    let outbound = world
+        .outbound(name, &trusted)?
+        .with_tap(world.taps.tap(name));
     let (open, gate) = watch::channel(false);
     let mut listeners = NodeListeners::default();
     for (role, port) in &instance.ports {
@@ -658,10 +741,7 @@ async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String>
         let gated = matches!(role, PortRole::PassthruHttp | PortRole::PassthruHttps);
         listeners.insert(
             *role,
-            SimListener {
-                inner,
-                open: gated.then(|| gate.clone()),
-            },
+            world.listener(name, inner, gated.then(|| gate.clone())),
         );
     }
     let resources = NodeResources {
@@ -735,21 +815,24 @@ async fn start_load_balancer(world: &World, name: &str) -> Result<LoadBalancerHa
         .ok_or_else(|| format!("the topology has no load balancer `{name}`"))?;
     let nodes = crate::topology::gateway_nodes(&world.topology.instances, spec)?;
     let config = LoadBalancerConfig::gateway_cluster(&nodes);
-    let outbound = world.runner.clone().with_tap(world.taps.tap(name));
+    let outbound = world
+        .outbound(name, &[security::DEFAULT_CERT_PEM])?
+        .with_tap(world.taps.tap(name));
+    let tls = world
+        .crypto(name)?
+        .server_config(security::DEFAULT_CERT_PEM, security::DEFAULT_KEY_PEM)
+        .map_err(|e| e.to_string())?;
     let mut listeners = BTreeMap::new();
-    listeners.insert(
-        "http".to_owned(),
-        bind(spec.http, name, "load balancer HTTP").await?,
-    );
-    listeners.insert(
-        "https".to_owned(),
-        bind(spec.https, name, "load balancer HTTPS").await?,
-    );
-    tollgate_load_balancer::start(
+    let http = bind(spec.http, name, "load balancer HTTP").await?;
+    listeners.insert("http".to_owned(), world.listener(name, http, None));
+    let https = bind(spec.https, name, "load balancer HTTPS").await?;
+    listeners.insert("https".to_owned(), world.listener(name, https, None));
+    tollgate_load_balancer::start_with_tls(
         config,
         listeners,
         outbound,
         world.shared_clock(),
+        tls,
         CancellationToken::new(),
     )
     .map_err(|e| e.to_string())

@@ -5,7 +5,7 @@
 //! connection through the harness's [`FaultPlane`].
 
 use crate::fault::{FaultIo, FaultPlane};
-use crate::security::TlsError;
+use crate::security::{Crypto, TlsError};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -349,9 +349,19 @@ pub struct Outbound {
 
 impl Outbound {
     pub fn new(host_map: HostMap, trusted_pems: &[&str]) -> Result<Self, TlsError> {
+        Self::new_with_crypto(host_map, trusted_pems, &Crypto::system())
+    }
+
+    /// [`new`](Self::new) with TLS drawing its randomness and time from `crypto` (the
+    /// simulated driver hands each host one seeded from the run).
+    pub fn new_with_crypto(
+        host_map: HostMap,
+        trusted_pems: &[&str],
+        crypto: &Crypto,
+    ) -> Result<Self, TlsError> {
         Ok(Self {
             host_map: Arc::new(host_map),
-            tls: crate::security::client_config(trusted_pems)?,
+            tls: crypto.client_config(trusted_pems)?,
             faults: None,
             tap: None,
             #[cfg(feature = "sim")]

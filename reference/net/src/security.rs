@@ -10,6 +10,9 @@
 use std::sync::Arc;
 use thiserror::Error;
 
+#[cfg(feature = "sim")]
+pub mod seeded;
+
 /// The built-in `wso2carbon` private key (PKCS#8 PEM).
 pub const DEFAULT_KEY_PEM: &str = include_str!("../security/wso2carbon.key.pem");
 /// The built-in `wso2carbon` certificate (PEM).
@@ -31,8 +34,83 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// What a TLS config draws its randomness and wall time from: ring's provider and the system
+/// clock ([`Crypto::system`], every node), or — with the `sim` feature, for the simulated
+/// driver — a provider and clock seeded from the run ([`seeded`]). Handed to the configs built
+/// here, so one node's listeners and clients share its source.
+#[derive(Debug, Clone)]
+pub struct Crypto {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    time: Arc<dyn rustls::time_provider::TimeProvider>,
+}
+
+impl Default for Crypto {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl Crypto {
+    /// ring's provider (its system randomness) and the system clock.
+    pub fn system() -> Self {
+        Self {
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            time: Arc::new(rustls::time_provider::DefaultTimeProvider),
+        }
+    }
+
+    /// The crypto provider (cipher suites, key exchange groups, randomness, key loading).
+    pub fn provider(&self) -> &Arc<rustls::crypto::CryptoProvider> {
+        &self.provider
+    }
+
+    /// A server config for the management and passthrough HTTPS listeners.
+    pub fn server_config(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let key =
+            rustls_pemfile::private_key(&mut key_pem.as_bytes())?.ok_or(TlsError::NoPrivateKey)?;
+        let mut config =
+            rustls::ServerConfig::builder_with_details(self.provider.clone(), self.time.clone())
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(certs(cert_pem)?, key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// A client config that trusts exactly the given certificates (the truststore).
+    pub fn client_config(
+        &self,
+        trusted_pems: &[&str],
+    ) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let mut roots = rustls::RootCertStore::empty();
+        for pem in trusted_pems {
+            for cert in certs(pem)? {
+                roots.add(cert)?;
+            }
+        }
+        let config =
+            rustls::ClientConfig::builder_with_details(self.provider.clone(), self.time.clone())
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+
+    /// A client config that accepts any server certificate (signatures are still checked):
+    /// see [`insecure_client_config`].
+    pub fn insecure_client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let config =
+            rustls::ClientConfig::builder_with_details(self.provider.clone(), self.time.clone())
+                .with_safe_default_protocol_versions()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(self.provider.clone())))
+                .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
 }
 
 fn certs(pem: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, TlsError> {
@@ -43,30 +121,16 @@ fn certs(pem: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, T
     Ok(certs)
 }
 
-/// A server config for the management and passthrough HTTPS listeners.
+/// A server config for the management and passthrough HTTPS listeners ([`Crypto::system`]).
 pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let key =
-        rustls_pemfile::private_key(&mut key_pem.as_bytes())?.ok_or(TlsError::NoPrivateKey)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs(cert_pem)?, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Crypto::system().server_config(cert_pem, key_pem)
 }
 
-/// A client config that trusts exactly the given certificates (the truststore).
 /// A client config that accepts any server certificate (signatures are still checked):
 /// `insecure_tls = true` in a conformance target file, what `curl -k` does against a WSO2 whose
 /// self-signed `wso2carbon` certificate the user has not exported. Never used by a node.
 pub fn insecure_client_config() -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let provider = provider();
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Crypto::system().insecure_client_config()
 }
 
 /// Trusts every certificate chain, checks handshake signatures.
@@ -118,18 +182,10 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// A client config that trusts exactly the given certificates (the truststore;
+/// [`Crypto::system`]).
 pub fn client_config(trusted_pems: &[&str]) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for pem in trusted_pems {
-        for cert in certs(pem)? {
-            roots.add(cert)?;
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Crypto::system().client_config(trusted_pems)
 }
 
 #[cfg(test)]

@@ -83,14 +83,24 @@ fn read(file: PathBuf) -> Result<(PathBuf, String), TlsConfigError> {
 
 /// Loads `cfg`'s keystore and truststore; `base_dir` is the folder of its `deployment.toml`.
 pub fn load(cfg: &DeploymentConfig, base_dir: &Path) -> Result<Keystores, TlsConfigError> {
+    load_with(cfg, base_dir, &security::Crypto::system())
+}
+
+/// [`load`] with the server config drawing its randomness and time from `crypto` (the
+/// simulated driver's seeded source; [`load`] uses the system's).
+pub fn load_with(
+    cfg: &DeploymentConfig,
+    base_dir: &Path,
+    crypto: &security::Crypto,
+) -> Result<Keystores, TlsConfigError> {
     let keystore = &cfg.keystore_tls;
     let (server, signing) = if is_pem(&keystore.file_name) {
         let (file, pem) = read(resolve(base_dir, &keystore.file_name))?;
         let signing = key_pair_from_pem(&file, &pem, &keystore.alias)?;
-        (security::server_config(&pem, &pem)?, signing)
+        (crypto.server_config(&pem, &pem)?, signing)
     } else {
         (
-            security::server_config(security::DEFAULT_CERT_PEM, security::DEFAULT_KEY_PEM)?,
+            crypto.server_config(security::DEFAULT_CERT_PEM, security::DEFAULT_KEY_PEM)?,
             KeyPair::built_in(),
         )
     };
