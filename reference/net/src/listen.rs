@@ -456,9 +456,6 @@ mod tests {
 
     /// A plain-HTTP server answering 204 under `limits`, and its address.
     async fn limited_server(limits: ListenerLimits) -> (SocketAddr, CancellationToken) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
         let service = hyper::service::service_fn(|_req: Request<Incoming>| async {
             Ok::<_, std::convert::Infallible>(
                 Response::builder()
@@ -467,6 +464,30 @@ mod tests {
                     .unwrap(),
             )
         });
+        server_with(service, limits).await
+    }
+
+    /// `service` served over plain HTTP under `limits`, and its address.
+    async fn server_with<S, B>(
+        service: S,
+        limits: ListenerLimits,
+    ) -> (SocketAddr, CancellationToken)
+    where
+        S: hyper::service::Service<
+                Request<Incoming>,
+                Response = Response<B>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
         let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(0));
         tokio::spawn(serve_with(
             listener,
@@ -608,9 +629,6 @@ mod tests {
             header_read_timeout: Duration::from_millis(800),
             ..ListenerLimits::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
         // `/slow` streams its body over 1.2 s, longer than the head timeout.
         let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
             let body = if req.uri().path() == "/slow" {
@@ -633,15 +651,7 @@ mod tests {
             };
             Ok::<_, std::convert::Infallible>(Response::new(body))
         });
-        let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(0));
-        tokio::spawn(serve_with(
-            listener,
-            None,
-            service,
-            clock,
-            shutdown.clone(),
-            limits,
-        ));
+        let (addr, shutdown) = server_with(service, limits).await;
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         // Three requests 500 ms apart: 1.5 s on one connection, each head within 800 ms of
         // the answer before it.

@@ -546,9 +546,10 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_simulated_clock_reaches_the_wire_through_a_resumed_tickets_age() {
-        let clock = Arc::new(ManualClock::new(START));
+    /// Seed 7's runner client and control-plane server, their TLS time on `clock`.
+    fn runner_and_control_plane(
+        clock: &Arc<ManualClock>,
+    ) -> (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>) {
         let at = |host| crypto_from(7, host, SimulatedTime::at(REAL_DATE, clock.clone()));
         let client = at("tollgate-runner")
             .client_config(&[DEFAULT_CERT_PEM])
@@ -556,18 +557,19 @@ mod tests {
         let server = at("control-plane")
             .server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM)
             .unwrap();
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn the_simulated_clock_reaches_the_wire_through_a_resumed_tickets_age() {
+        let clock = Arc::new(ManualClock::new(START));
+        let (client, server) = runner_and_control_plane(&clock);
         exchange(client.clone(), server.clone()).await.unwrap();
         let resumed = exchange(client.clone(), server.clone()).await.unwrap();
         assert!(resumed.resumed);
         // Same draws as `resumed` would make, 1.5 s later on the run's clock instead of 0 s.
         let clock = Arc::new(ManualClock::new(START));
-        let at = |host| crypto_from(7, host, SimulatedTime::at(REAL_DATE, clock.clone()));
-        let client = at("tollgate-runner")
-            .client_config(&[DEFAULT_CERT_PEM])
-            .unwrap();
-        let server = at("control-plane")
-            .server_config(DEFAULT_CERT_PEM, DEFAULT_KEY_PEM)
-            .unwrap();
+        let (client, server) = runner_and_control_plane(&clock);
         exchange(client.clone(), server.clone()).await.unwrap();
         clock.move_to(START + 1_500);
         let later = exchange(client, server).await.unwrap();
