@@ -18,12 +18,18 @@
 //! in-process. Moving it ([`VirtualClock`]) also lets that much simulated time pass, so every
 //! timer in the topology sees the minute go by — at no wall-clock cost.
 //!
+//! Each control plane's Traffic Manager is a host of its own, named as the member
+//! (`traffic-manager`), started after its control plane with the control plane's handle in
+//! memory ([`tollgate_node::start_traffic_manager`]; its policy feed is a watch channel, and one
+//! thread runs every host's runtime) and serving the control plane's TM ports, which the names
+//! route to it. So a fault can hit the Traffic Manager alone, as in-process.
+//!
 //! Faults from inside the simulation: kill and restart through each host's own command loop
-//! (the node's shutdown, then a start on the same host and ports); partitions and heals are
+//! (the node's shutdown, then a start on the same host and ports; a control plane's Traffic
+//! Manager host stops before it and starts after it, as one process); partitions and heals are
 //! `turmoil::partition` / `repair` between hosts; pause and resume hold and release every link
-//! of the host (packets wait, nothing is lost). A Traffic Manager shares its control plane's
-//! host, so a fault naming it alone cannot be expressed and its step is skipped with that
-//! reason.
+//! of the host (packets wait, nothing is lost). A fault on a control-plane instance applies to
+//! its Traffic Manager's host too, one on `traffic-manager` to that host alone.
 
 use super::{
     DecisionView, Disk, Driver, DriverError, Faults, NotReached, Signals, Target, TargetError,
@@ -40,14 +46,19 @@ use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tollgate_control_plane::ControlPlane;
 use tollgate_load_balancer::{LoadBalancerConfig, LoadBalancerHandle};
 use tollgate_net::security::{self, Crypto};
 use tollgate_net::{HostMap, Listener, Outbound};
-use tollgate_node::{NodeHandle, NodeListeners, NodeResources, PortRole};
+use tollgate_node::TrafficManager;
+use tollgate_node::{
+    NodeHandle, NodeListeners, NodeResources, PortRole, TrafficManagerHandle,
+    TrafficManagerPlacement,
+};
 use tollgate_protocol::{Clock, ManualClock, SharedClock};
 use tollgate_scenario::{Driver as DriverKind, Scenario};
 
@@ -331,8 +342,10 @@ struct World {
     homes: RuntimeHomes,
     /// Running instances.
     nodes: Mutex<BTreeMap<String, NodeHandle>>,
+    /// Running Traffic Managers, by member name (each on its own host).
+    traffic_managers: Mutex<BTreeMap<String, TrafficManagerHandle>>,
     backends: Mutex<BTreeMap<String, BackendControl>>,
-    /// Instances and load balancers.
+    /// Instances, Traffic Managers and load balancers.
     members: BTreeMap<String, MemberControl>,
     /// Backends answer `Up` once listening.
     backend_life: BTreeMap<String, watch::Receiver<Life>>,
@@ -406,16 +419,32 @@ fn build(
         topology: topology.name.clone(),
         message,
     };
+    // (Traffic Manager, its control plane): one host each, registered after the others.
+    let traffic_managers: Vec<(String, String)> = topology
+        .control_planes()
+        .filter_map(|cp| Some((topology.traffic_manager_of(&cp.name)?, cp.name.clone())))
+        .collect();
     let mut hosts: Vec<String> = topology
         .backends
         .iter()
         .map(|b| b.name.clone())
         .chain(topology.instances.iter().map(|i| i.name.clone()))
         .chain(topology.load_balancers.iter().map(|l| l.name.clone()))
+        .chain(traffic_managers.iter().map(|(tm, _)| tm.clone()))
         .collect();
     if hosts.iter().any(|h| h == RUNNER_HOST) {
         return Err(boot_error(format!(
             "`{RUNNER_HOST}` is the simulated runner's host name"
+        )));
+    }
+    if let Some(clash) = hosts
+        .iter()
+        .enumerate()
+        .find(|(i, h)| hosts[..*i].contains(h))
+    {
+        return Err(boot_error(format!(
+            "two members of the topology are named `{}`",
+            clash.1
         )));
     }
     // Every hostname the topology uses, each with every port, to the host listening there.
@@ -425,12 +454,15 @@ fn build(
     names.extend(topology.load_balancers.iter().flat_map(|l| l.hosts.clone()));
     let mut ports: Vec<(String, u16)> = Vec::new();
     for instance in &topology.instances {
-        ports.extend(
-            instance
-                .ports
-                .iter()
-                .map(|(_, p)| (instance.name.clone(), *p)),
-        );
+        let traffic_manager = topology.traffic_manager_of(&instance.name);
+        for (role, port) in &instance.ports {
+            // The control plane's TM ports are its Traffic Manager host's.
+            let host = match &traffic_manager {
+                Some(tm) if role.serves_traffic_manager() => tm.clone(),
+                _ => instance.name.clone(),
+            };
+            ports.push((host, *port));
+        }
     }
     ports.extend(topology.backends.iter().map(|b| (b.name.clone(), b.port)));
     for lb in &topology.load_balancers {
@@ -482,6 +514,7 @@ fn build(
         .iter()
         .map(|i| &i.name)
         .chain(topology.load_balancers.iter().map(|l| &l.name))
+        .chain(traffic_managers.iter().map(|(tm, _)| tm))
     {
         let (control, end) = member_channel();
         members.insert(name.clone(), control);
@@ -504,6 +537,7 @@ fn build(
         wire: driver.wire.clone(),
         homes,
         nodes: Mutex::default(),
+        traffic_managers: Mutex::default(),
         backends: Mutex::default(),
         members,
         backend_life,
@@ -561,12 +595,30 @@ fn build(
             }
         });
     }
+    for (tm, control_plane) in traffic_managers {
+        let Some(end) = ends.remove(&tm) else {
+            continue;
+        };
+        let world = world.clone();
+        let host = tm.clone();
+        sim.host(host.as_str(), move || {
+            let (world, end) = (world.clone(), end.clone());
+            let (tm, control_plane) = (tm.clone(), control_plane.clone());
+            async move {
+                let taken = lock(&end).take();
+                if let Some((commands, life)) = taken {
+                    traffic_manager_host(&world, &tm, &control_plane, commands, &life).await;
+                }
+                Ok(())
+            }
+        });
+    }
     Ok(world)
 }
 
 /// `host:port` → member, every way the nodes name each other (each hostname of the topology
 /// and each host's address, with each port): the `to` of the nodes' exchanges. A control
-/// plane's Traffic Manager ports are the Traffic Manager's.
+/// plane's Traffic Manager ports are the Traffic Manager's (and on its host).
 fn member_names(
     sim: &turmoil::Sim<'_>,
     topology: &Topology,
@@ -576,11 +628,12 @@ fn member_names(
     for instance in &topology.instances {
         let traffic_manager = topology.traffic_manager_of(&instance.name);
         for (role, port) in &instance.ports {
-            let member = match (role, &traffic_manager) {
-                (PortRole::TmBinary | PortRole::Amqp, Some(tm)) => tm.clone(),
+            // A Traffic Manager's host is named as its member.
+            let member = match &traffic_manager {
+                Some(tm) if role.serves_traffic_manager() => tm.clone(),
                 _ => instance.name.clone(),
             };
-            owners.push((instance.name.clone(), member, *port));
+            owners.push((member.clone(), member, *port));
         }
     }
     for backend in &topology.backends {
@@ -721,7 +774,7 @@ async fn instance_host(
 }
 
 /// Starts instance `name` on this host, as the in-process driver's `start_bound` does, and
-/// returns once it is ready.
+/// returns once it is ready. A control plane's Traffic Manager is left to its own host.
 async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String> {
     let instance = world
         .topology
@@ -737,6 +790,9 @@ async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String>
     let (open, gate) = watch::channel(false);
     let mut listeners = NodeListeners::default();
     for (role, port) in &instance.ports {
+        if role.serves_traffic_manager() {
+            continue;
+        }
         let inner = bind(*port, name, &role.to_string()).await?;
         let gated = matches!(role, PortRole::PassthruHttp | PortRole::PassthruHttps);
         listeners.insert(
@@ -753,11 +809,12 @@ async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String>
         signing: keystores.signing,
         home: Some(world.homes.of(name)),
     };
-    let handle = tollgate_node::start(
+    let handle = tollgate_node::start_with(
         name,
         instance.config.clone(),
         resources,
         CancellationToken::new(),
+        TrafficManagerPlacement::Apart,
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -771,6 +828,101 @@ async fn start_instance(world: &World, name: &str) -> Result<NodeHandle, String>
         ));
     }
     let _ = open.send(true);
+    Ok(handle)
+}
+
+/// A Traffic Manager's host: starts and stops control plane `control_plane`'s Traffic Manager
+/// `name` as the runner says, on the control plane's TM ports. Stopping it closes its listeners
+/// and connections, so a peer's connection is refused, as a dead process's is, and no partition
+/// is needed (one would drop segments in flight, the FINs of the closed connections with them).
+async fn traffic_manager_host(
+    world: &World,
+    name: &str,
+    control_plane: &str,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    life: &watch::Sender<Life>,
+) {
+    // The counters of the last Traffic Manager, with the control plane it ran beside: started
+    // again beside that same control plane (a kill of the TM alone), it goes on with them, as
+    // in-process; a restarted control plane gets a new one (one process in-process).
+    let mut counters: Option<(Weak<ControlPlane>, Arc<TrafficManager>)> = None;
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::Start => {
+                if lock(&world.traffic_managers).contains_key(name) {
+                    answer(life, State::Up);
+                    continue;
+                }
+                match start_traffic_manager(world, name, control_plane, &mut counters).await {
+                    Ok(handle) => {
+                        lock(&world.traffic_managers).insert(name.to_owned(), handle);
+                        tracing::info!(member = name, "traffic manager serving (simulated)");
+                        answer(life, State::Up);
+                    }
+                    Err(message) => answer(life, State::Failed(message)),
+                }
+            }
+            Command::Stop => {
+                let handle = lock(&world.traffic_managers).remove(name);
+                if let Some(handle) = handle {
+                    handle.shutdown().await;
+                }
+                answer(life, State::Down);
+            }
+        }
+    }
+}
+
+/// Starts Traffic Manager `name` beside running control plane `control_plane`, with the
+/// `counters` it had if that control plane is the one it ran beside.
+async fn start_traffic_manager(
+    world: &World,
+    name: &str,
+    control_plane: &str,
+    counters: &mut Option<(Weak<ControlPlane>, Arc<TrafficManager>)>,
+) -> Result<TrafficManagerHandle, String> {
+    let ports = world
+        .topology
+        .instance(control_plane)
+        .ok_or_else(|| format!("the topology has no instance `{control_plane}`"))?
+        .ports
+        .clone();
+    let mut listeners = BTreeMap::new();
+    for (role, port) in ports {
+        if role.serves_traffic_manager() {
+            let inner = bind(port, name, &role.to_string()).await?;
+            listeners.insert(role, SimListener { inner, open: None });
+        }
+    }
+    let (Some(receiver), Some(decisions)) = (
+        listeners.remove(&PortRole::TmBinary),
+        listeners.remove(&PortRole::Amqp),
+    ) else {
+        return Err(format!("`{control_plane}` has no Traffic Manager ports"));
+    };
+    let nodes = lock(&world.nodes);
+    let node = nodes
+        .get(control_plane)
+        .ok_or_else(|| format!("its control plane `{control_plane}` is not running"))?;
+    let cp = node
+        .control_plane()
+        .ok_or_else(|| format!("`{control_plane}` runs no control plane"))?;
+    let kept = counters
+        .take()
+        .filter(|(beside, _)| Weak::ptr_eq(beside, &Arc::downgrade(cp)))
+        .map(|(_, tm)| tm);
+    let handle = tollgate_node::start_traffic_manager(
+        node,
+        world.shared_clock(),
+        // Its decisions are recorded as its control plane's (the node that runs it elsewhere).
+        Some(world.taps.tap(control_plane)),
+        kept,
+        receiver,
+        decisions,
+        CancellationToken::new(),
+    )
+    .map_err(|e| e.to_string())?;
+    *counters = Some((Arc::downgrade(cp), handle.traffic_manager().clone()));
     Ok(handle)
 }
 
@@ -895,7 +1047,7 @@ impl Driver for SimBoot {
             )
             .collect();
         for name in order {
-            if let Err(error) = target.command(&name, Command::Start).await {
+            if let Err(error) = target.start_member(&name).await {
                 let message = format!("{name}: {error}");
                 target.shutdown().await;
                 return Err(boot_error(message));
@@ -941,6 +1093,25 @@ impl SimTarget {
         }
     }
 
+    /// Starts instance or load balancer `name`; a control plane, then its Traffic Manager.
+    async fn start_member(&self, name: &str) -> Result<(), TargetError> {
+        self.command(name, Command::Start).await?;
+        match self.world.topology.traffic_manager_of(name) {
+            Some(tm) => self.command(&tm, Command::Start).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Stops instance or load balancer `name`; a control plane's Traffic Manager first.
+    async fn stop_member(&self, name: &str) -> Result<(), TargetError> {
+        if let Some(tm) = self.world.topology.traffic_manager_of(name)
+            && self.is_running(&tm)
+        {
+            self.command(&tm, Command::Stop).await?;
+        }
+        self.command(name, Command::Stop).await
+    }
+
     fn member(&self, name: &str) -> Result<MemberKind, TargetError> {
         self.world
             .topology
@@ -949,9 +1120,11 @@ impl SimTarget {
             .ok_or_else(|| TargetError::UnknownMember(name.to_owned()))
     }
 
-    /// Whether instance or load balancer `name` runs.
+    /// Whether instance, Traffic Manager or load balancer `name` runs.
     fn is_running(&self, name: &str) -> bool {
-        if lock(&self.world.nodes).contains_key(name) {
+        if lock(&self.world.nodes).contains_key(name)
+            || lock(&self.world.traffic_managers).contains_key(name)
+        {
             return true;
         }
         self.world
@@ -959,6 +1132,7 @@ impl SimTarget {
             .get(name)
             .is_some_and(|m| m.life.borrow().state == State::Up)
             && self.world.topology.instance(name).is_none()
+            && !matches!(self.member(name), Ok(MemberKind::TrafficManager { .. }))
     }
 
     fn gateway(&self, name: &str) -> Option<tollgate_gateway::GatewayHandle> {
@@ -977,24 +1151,16 @@ impl SimTarget {
             .map(|(role, port)| format!("{}://localhost:{port}", role.scheme()))
     }
 
-    /// The hosts a fault on `name` applies to: its own; a Traffic Manager cannot be told apart
-    /// from its control plane's host.
-    fn host_of(&self, name: &str) -> Result<String, TargetError> {
-        match self.member(name)? {
-            MemberKind::TrafficManager { .. } => {
-                Err(TargetError::Failed(traffic_manager_reason(name)))
-            }
-            _ => Ok(name.to_owned()),
-        }
+    /// The hosts a pause or partition of `name` applies to: its own, and a control plane's
+    /// Traffic Manager's with it (one process in-process).
+    fn hosts_of(&self, name: &str) -> Result<Vec<String>, TargetError> {
+        Ok(match self.member(name)? {
+            MemberKind::Instance => std::iter::once(name.to_owned())
+                .chain(self.world.topology.traffic_manager_of(name))
+                .collect(),
+            _ => vec![name.to_owned()],
+        })
     }
-}
-
-fn traffic_manager_reason(name: &str) -> String {
-    format!(
-        "`{name}` runs inside its control plane's simulated host, and turmoil kills, cuts and \
-         holds whole hosts: a fault on the Traffic Manager alone is not expressible under the \
-         simulated driver"
-    )
 }
 
 impl Target for SimTarget {
@@ -1067,7 +1233,8 @@ impl Target for SimTarget {
         format!("a turmoil simulation, seed {}", self.world.seed)
     }
 
-    /// Stops every load balancer, gateway and control plane (in that order) and the backends.
+    /// Stops every load balancer, gateway and control plane (its Traffic Manager first), in that
+    /// order, and the backends.
     async fn shutdown(self) {
         let topology = &self.world.topology;
         let order: Vec<String> = topology
@@ -1078,7 +1245,7 @@ impl Target for SimTarget {
             .collect();
         for name in order {
             if self.is_running(&name)
-                && let Err(error) = self.command(&name, Command::Stop).await
+                && let Err(error) = self.stop_member(&name).await
             {
                 tracing::warn!(member = %name, %error, "could not stop it");
             }
@@ -1158,11 +1325,13 @@ impl Signals for SimTarget {
     ) -> Result<(), NotReached> {
         for instance in &self.world.topology.instances {
             // The TM's applied-policies feed, while it serves.
-            let Some(Some(mut policies)) = self.world.with_node(&instance.name, |n| {
-                n.traffic_manager()
-                    .filter(|tm| tm.is_running())
-                    .map(tollgate_node::TrafficManagerHandle::policies)
-            }) else {
+            let Some(tm) = self.world.topology.traffic_manager_of(&instance.name) else {
+                continue;
+            };
+            let Some(mut policies) = lock(&self.world.traffic_managers)
+                .get(&tm)
+                .map(TrafficManagerHandle::policies)
+            else {
                 continue;
             };
             if tokio::time::timeout(timeout, policies.wait_for(|applied| *applied >= seq))
@@ -1197,54 +1366,47 @@ impl VirtualClock for SimTarget {
     }
 
     fn roll_traffic_managers(&self) {
-        for node in lock(&self.world.nodes).values() {
-            if let Some(tm) = node.traffic_manager() {
-                tm.tick();
-            }
+        for tm in lock(&self.world.traffic_managers).values() {
+            tm.tick();
         }
     }
 }
 
 impl Faults for SimTarget {
-    fn cannot(&self, fault: &tollgate_scenario::Fault) -> Option<String> {
-        use tollgate_scenario::Fault;
-        let named: Vec<&String> = match fault {
-            Fault::Kill(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) => vec![n],
-            Fault::Partition(a, b) | Fault::Heal(a, b) => vec![a, b],
-            Fault::Backend { .. } => Vec::new(),
-        };
-        named.into_iter().find_map(|name| {
-            matches!(
-                self.world.topology.member(name).map(|m| m.kind),
-                Some(MemberKind::TrafficManager { .. })
-            )
-            .then(|| traffic_manager_reason(name))
-        })
-    }
-
     async fn inject(&mut self, fault: &tollgate_scenario::Fault) -> Result<(), TargetError> {
         use tollgate_scenario::Fault;
         match fault {
             Fault::Kill(name) => {
                 match self.member(name)? {
-                    MemberKind::Instance | MemberKind::LoadBalancer => {}
+                    MemberKind::Instance | MemberKind::LoadBalancer => {
+                        if !self.is_running(name) {
+                            return Err(TargetError::NotRunning(name.clone()));
+                        }
+                        self.stop_member(name).await?;
+                    }
                     MemberKind::Backend => return Err(TargetError::UnknownMember(name.clone())),
-                    MemberKind::TrafficManager { .. } => {
-                        return Err(TargetError::Failed(traffic_manager_reason(name)));
+                    // Its host alone; the control plane serves on (the in-process stop inside
+                    // it). Its counters wait for its restart.
+                    MemberKind::TrafficManager { control_plane } => {
+                        if !self.is_running(&control_plane) {
+                            return Err(TargetError::NotRunning(control_plane));
+                        }
+                        if !self.is_running(name) {
+                            return Err(TargetError::NotRunning(name.clone()));
+                        }
+                        self.command(name, Command::Stop).await?;
                     }
                 }
-                if !self.is_running(name) {
-                    return Err(TargetError::NotRunning(name.clone()));
-                }
-                self.command(name, Command::Stop).await?;
                 tracing::info!(member = %name, "killed (simulated)");
             }
             Fault::Restart(name) => {
                 match self.member(name)? {
                     MemberKind::Instance | MemberKind::LoadBalancer => {}
                     MemberKind::Backend => return Err(TargetError::UnknownMember(name.clone())),
-                    MemberKind::TrafficManager { .. } => {
-                        return Err(TargetError::Failed(traffic_manager_reason(name)));
+                    MemberKind::TrafficManager { control_plane } => {
+                        if !self.is_running(&control_plane) {
+                            return Err(TargetError::NotRunning(control_plane));
+                        }
                     }
                 }
                 if self.is_running(name) {
@@ -1252,30 +1414,37 @@ impl Faults for SimTarget {
                         "`{name}` is running: kill it before restarting it"
                     )));
                 }
-                self.command(name, Command::Start).await?;
+                if matches!(self.member(name)?, MemberKind::TrafficManager { .. }) {
+                    self.command(name, Command::Start).await?;
+                } else {
+                    self.start_member(name).await?;
+                }
                 tracing::info!(member = %name, "restarted (simulated)");
             }
             Fault::Pause(name) | Fault::Resume(name) => {
                 if self.member(name)? == MemberKind::Backend {
                     return Err(TargetError::UnknownMember(name.clone()));
                 }
-                let host = self.host_of(name)?;
                 let pause = matches!(fault, Fault::Pause(_));
-                for other in self.world.hosts.iter().filter(|h| **h != host) {
-                    if pause {
-                        turmoil::hold(host.as_str(), other.as_str());
-                    } else {
-                        turmoil::release(host.as_str(), other.as_str());
+                for host in self.hosts_of(name)? {
+                    for other in self.world.hosts.iter().filter(|h| **h != host) {
+                        if pause {
+                            turmoil::hold(host.as_str(), other.as_str());
+                        } else {
+                            turmoil::release(host.as_str(), other.as_str());
+                        }
                     }
                 }
             }
             Fault::Partition(a, b) | Fault::Heal(a, b) => {
-                let (a, b) = (self.host_of(a)?, self.host_of(b)?);
-                if a != b {
-                    if matches!(fault, Fault::Partition(..)) {
-                        turmoil::partition(a.as_str(), b.as_str());
-                    } else {
-                        turmoil::repair(a.as_str(), b.as_str());
+                let (left, right) = (self.hosts_of(a)?, self.hosts_of(b)?);
+                for x in &left {
+                    for y in right.iter().filter(|y| *y != x) {
+                        if matches!(fault, Fault::Partition(..)) {
+                            turmoil::partition(x.as_str(), y.as_str());
+                        } else {
+                            turmoil::repair(x.as_str(), y.as_str());
+                        }
                     }
                 }
             }

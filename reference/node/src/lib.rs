@@ -33,7 +33,9 @@
 //! its policies, how its windows follow the injected clock, and how a test stops and restarts
 //! it. An all-in-one node's gateway reaches its own TM on the bound listeners: a
 //! `[apim.throttling]` URL naming this node (`node_ip`, `hostname`, `localhost` or 127.0.0.1,
-//! with this node's TM port) is pointed at the listener's address.
+//! with this node's TM port) is pointed at the listener's address. A harness that must fault
+//! the TM alone (the simulator, where a fault hits a whole host) starts the control plane with
+//! [`TrafficManagerPlacement::Apart`] and the TM beside it with [`start_traffic_manager`].
 //!
 //! Modules: [`tls`] (keystore and truststore as PEM), [`traffic`] (the node's TM), [`run`] (a
 //! node or a load balancer as a process: the `tollgate-node` binary); the rest is this file: [`PortRole`], [`required_ports`], [`NodeListeners`], [`NodeResources`], [`start`],
@@ -44,7 +46,8 @@ pub mod run;
 pub mod tls;
 pub mod traffic;
 
-pub use traffic::TrafficManagerHandle;
+pub use tollgate_traffic_manager::TrafficManager;
+pub use traffic::{TrafficManagerHandle, start_traffic_manager};
 
 use hyper_util::service::TowerToHyperService;
 use std::fmt;
@@ -80,6 +83,12 @@ pub enum PortRole {
 }
 
 impl PortRole {
+    /// The Traffic Manager's ports (receiver, decisions): not bound by a node whose Traffic
+    /// Manager runs [`TrafficManagerPlacement::Apart`].
+    pub fn serves_traffic_manager(self) -> bool {
+        matches!(self, Self::TmBinary | Self::Amqp)
+    }
+
     pub fn is_tls(self) -> bool {
         matches!(self, Self::MgmtHttps | Self::PassthruHttps)
     }
@@ -291,6 +300,21 @@ impl NodeHandle {
     }
 }
 
+/// Where a control plane's Traffic Manager runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TrafficManagerPlacement {
+    /// Inside the node, on the TM listeners it is given, as WSO2's control-plane profile runs
+    /// it: `tollgate up`, the in-process and container drivers.
+    #[default]
+    Inside,
+    /// Not started by the node, which needs no TM listeners: whoever starts the node starts the
+    /// TM with [`start_traffic_manager`] where it wants it (the simulator: on a host of its own,
+    /// so a fault can hit the TM alone). The node's `/_tollgate/control-plane` then reports no
+    /// Traffic Manager and its clock route rolls no TM windows (the TM's own tick does); an
+    /// all-in-one node's gateway dials its TM URLs as written.
+    Apart,
+}
+
 /// Starts node `name` of `cfg`'s role on the listeners in `resources`, until `shutdown` fires
 /// (or [`NodeHandle::shutdown`]).
 ///
@@ -303,6 +327,25 @@ pub async fn start<L: Listener>(
     resources: NodeResources<L>,
     shutdown: CancellationToken,
 ) -> Result<NodeHandle, NodeError> {
+    start_with(
+        name,
+        cfg,
+        resources,
+        shutdown,
+        TrafficManagerPlacement::Inside,
+    )
+    .await
+}
+
+/// [`start`], with the control plane's Traffic Manager where `placement` says.
+pub async fn start_with<L: Listener>(
+    name: &str,
+    cfg: DeploymentConfig,
+    resources: NodeResources<L>,
+    shutdown: CancellationToken,
+    placement: TrafficManagerPlacement,
+) -> Result<NodeHandle, NodeError> {
+    let inside = placement == TrafficManagerPlacement::Inside;
     let role = cfg.server.server_role;
     if !role.runs_control_plane() && !role.runs_gateway() {
         return Err(NodeError::UnsupportedRole(role.as_str()));
@@ -343,22 +386,22 @@ pub async fn start<L: Listener>(
             cp.set_outbound(outbound.clone());
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
-            let traffic_manager = TrafficManagerHandle::start(
-                &cp,
-                clock.clone(),
-                outbound.tap().cloned(),
-                listeners.take(PortRole::TmBinary)?,
-                listeners.take(PortRole::Amqp)?,
-                shutdown.clone(),
-            );
+            if inside {
+                handle.traffic_manager = Some(TrafficManagerHandle::start(
+                    &cp,
+                    clock.clone(),
+                    outbound.tap().cloned(),
+                    listeners.take(PortRole::TmBinary)?,
+                    listeners.take(PortRole::Amqp)?,
+                    shutdown.clone(),
+                ));
+            }
+            let policies = handle.traffic_manager.as_ref().map(|tm| tm.policies());
+            let ticker = handle.traffic_manager.as_ref().map(|tm| tm.ticker());
             let mgmt_router = cp
                 .router()
-                .merge(convergence::router(
-                    cp.clone(),
-                    Some(traffic_manager.policies()),
-                ))
-                .merge(clock_router(clock.clone(), Some(traffic_manager.ticker())));
-            handle.traffic_manager = Some(traffic_manager);
+                .merge(convergence::router(cp.clone(), policies))
+                .merge(clock_router(clock.clone(), ticker));
             let mgmt_service = TowerToHyperService::new(mgmt_router);
             let servlet_service = TowerToHyperService::new(cp.router());
             handle.tasks.spawn(serve(
@@ -407,23 +450,25 @@ pub async fn start<L: Listener>(
             cp.set_outbound(outbound.clone());
             let mgmt = listeners.take(PortRole::MgmtHttps)?;
             let servlet = listeners.take(PortRole::ServletHttp)?;
-            let tm_binary = listeners.take(PortRole::TmBinary)?;
-            let amqp = listeners.take(PortRole::Amqp)?;
             let mut settings = gateway_settings(&cfg, name, &signing);
-            own_traffic_manager(
-                &mut settings.throttle,
-                &cfg,
-                (ports.tm_binary, tm_binary.local_addr().ok()),
-                (ports.amqp, amqp.local_addr().ok()),
-            );
-            handle.traffic_manager = Some(TrafficManagerHandle::start(
-                &cp,
-                clock.clone(),
-                outbound.tap().cloned(),
-                tm_binary,
-                amqp,
-                shutdown.clone(),
-            ));
+            if inside {
+                let tm_binary = listeners.take(PortRole::TmBinary)?;
+                let amqp = listeners.take(PortRole::Amqp)?;
+                own_traffic_manager(
+                    &mut settings.throttle,
+                    &cfg,
+                    (ports.tm_binary, tm_binary.local_addr().ok()),
+                    (ports.amqp, amqp.local_addr().ok()),
+                );
+                handle.traffic_manager = Some(TrafficManagerHandle::start(
+                    &cp,
+                    clock.clone(),
+                    outbound.tap().cloned(),
+                    tm_binary,
+                    amqp,
+                    shutdown.clone(),
+                ));
+            }
             // The gateway gets a management listener that never accepts: its node-local routes
             // are served on the control plane's management port instead (below).
             let gateway = tollgate_gateway::start(
@@ -705,6 +750,91 @@ mod tests {
                     });
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_control_plane_started_apart_gets_its_traffic_manager_beside_it_with_or_without_its_counters()
+     {
+        let cfg = config("[server]\nserver_role = \"control-plane\"\n");
+        let keys = tls::load(&cfg, Path::new(".")).unwrap();
+        // No TM listeners: the node must not ask for them.
+        let mut listeners = NodeListeners::default();
+        for (role, _) in required_ports(&cfg).unwrap() {
+            if !role.serves_traffic_manager() {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                listeners.insert(role, listener);
+            }
+        }
+        let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(0));
+        let resources = NodeResources {
+            listeners,
+            outbound: Outbound::new(
+                tollgate_net::HostMap::new(),
+                &[tollgate_net::security::DEFAULT_CERT_PEM],
+            )
+            .unwrap(),
+            clock: clock.clone(),
+            seed: 1,
+            tls: keys.server,
+            signing: keys.signing,
+            home: None,
+        };
+        let node = start_with(
+            "cp",
+            cfg,
+            resources,
+            CancellationToken::new(),
+            TrafficManagerPlacement::Apart,
+        )
+        .await
+        .unwrap();
+        assert!(node.traffic_manager().is_none());
+        let event = tollgate_protocol::throttle::RequestEvent {
+            app_key: "k".into(),
+            app_tier: "10PerMin".into(),
+            ..Default::default()
+        };
+        let mut ports = Vec::new();
+        for _ in 0..2 {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            ports.push(listener.local_addr().unwrap());
+        }
+        let bind = || async {
+            let mut bound = Vec::new();
+            for port in &ports {
+                // Free again at once: a TM's shutdown closed them.
+                bound.push(tokio::net::TcpListener::bind(port).await.unwrap());
+            }
+            let decisions = bound.pop().unwrap();
+            (bound.pop().unwrap(), decisions)
+        };
+        let start = |counters, (receiver, decisions)| {
+            start_traffic_manager(
+                &node,
+                clock.clone(),
+                None,
+                counters,
+                receiver,
+                decisions,
+                CancellationToken::new(),
+            )
+            .unwrap()
+        };
+        let first = start(None, bind().await);
+        first.traffic_manager().process(&event);
+        assert_eq!(first.traffic_manager().used("k"), Some(1));
+        // Its control plane's policies, in memory.
+        let seq = node.control_plane().unwrap().event_seq();
+        first.wait_for_seq(seq).await;
+        let counters = first.traffic_manager().clone();
+        first.shutdown().await;
+        let again = start(Some(counters), bind().await);
+        assert_eq!(again.traffic_manager().used("k"), Some(1), "counters lost");
+        again.shutdown().await;
+        let fresh = start(None, bind().await);
+        assert_eq!(fresh.traffic_manager().used("k"), None);
+        fresh.shutdown().await;
+        node.shutdown().await;
     }
 
     #[tokio::test]

@@ -109,6 +109,18 @@ impl TrafficManagerHandle {
         shutdown: CancellationToken,
     ) -> Self {
         let tm = TrafficManager::new(cp.throttle_data().policies, clock);
+        Self::start_over(tm, cp, tap, receiver, decisions, shutdown)
+    }
+
+    /// Serves `tm` (new, or one whose handle was shut down: its counters go on).
+    fn start_over<L: Listener>(
+        tm: Arc<TrafficManager>,
+        cp: &Arc<ControlPlane>,
+        tap: Option<tollgate_protocol::SharedTap>,
+        receiver: L,
+        decisions: L,
+        shutdown: CancellationToken,
+    ) -> Self {
         if let Some(tap) = tap {
             tm.set_tap(tap);
         }
@@ -207,7 +219,7 @@ impl TrafficManagerHandle {
     /// Stops it for good (after the node's shutdown token, no [`Self::restart`] serves again)
     /// and waits for every task it spawned; its listeners close when this returns (they were
     /// kept only for restarts).
-    pub(crate) async fn shutdown(self) {
+    pub async fn shutdown(self) {
         self.node_shutdown.cancel();
         self.stop();
         self.tasks.close();
@@ -217,6 +229,37 @@ impl TrafficManagerHandle {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Starts the Traffic Manager of `node`, a control plane started with
+/// [`TrafficManagerPlacement::Apart`](crate::TrafficManagerPlacement::Apart), serving `receiver`
+/// and `decisions` until `shutdown` (or [`TrafficManagerHandle::shutdown`], which closes them);
+/// its policies come from the control plane in memory, as inside the node. `counters`: a TM
+/// whose handle was shut down while this control plane ran (a TM stopped alone comes back with
+/// its counters, as [`TrafficManagerHandle::restart`] does inside a node); `None`, a new one.
+/// Each decision it publishes goes to `tap` too.
+pub fn start_traffic_manager<L: Listener>(
+    node: &crate::NodeHandle,
+    clock: SharedClock,
+    tap: Option<tollgate_protocol::SharedTap>,
+    counters: Option<Arc<TrafficManager>>,
+    receiver: L,
+    decisions: L,
+    shutdown: CancellationToken,
+) -> Result<TrafficManagerHandle, crate::NodeError> {
+    let cp = node.control_plane().ok_or_else(|| {
+        crate::NodeError::ControlPlane(format!("`{}` runs no control plane", node.name()))
+    })?;
+    if node.traffic_manager().is_some() {
+        return Err(crate::NodeError::ControlPlane(format!(
+            "`{}` runs its Traffic Manager inside",
+            node.name()
+        )));
+    }
+    let tm = counters.unwrap_or_else(|| TrafficManager::new(cp.throttle_data().policies, clock));
+    Ok(TrafficManagerHandle::start_over(
+        tm, cp, tap, receiver, decisions, shutdown,
+    ))
 }
 
 fn request(cp: &ControlPlane, uri: &str) -> Option<Request<Body>> {

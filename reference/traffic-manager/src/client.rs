@@ -360,6 +360,12 @@ impl From<&UrlGroup> for PublishGroup {
     }
 }
 
+/// How long a batch waits for its TM's answer (each of the head and the body) before it counts
+/// as unanswered, as WSO2's binary data agent gives up on a socket (`SocketTimeoutMS`, 30 s).
+/// Without it a TM that goes silent without closing the connection (a host gone, a cut that
+/// drops segments) wedges its group: every later event queues behind the one batch.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Publisher tuning.
 #[derive(Debug, Clone, Copy)]
 pub struct PublisherSettings {
@@ -557,15 +563,21 @@ impl GroupTask {
                 request.headers(),
                 &body,
             );
-            match self.client.request(request).await {
-                Ok(response) if response.status().is_success() => {
+            let sent = tokio::time::timeout(SEND_TIMEOUT, self.client.request(request)).await;
+            match sent {
+                Ok(Ok(response)) if response.status().is_success() => {
                     let (head, answer) = response.into_parts();
                     // Drain so the connection goes back to the pool.
-                    let read = answer.collect().await.map(|c| c.to_bytes());
+                    let read = tokio::time::timeout(SEND_TIMEOUT, answer.collect())
+                        .await
+                        .map(|read| read.map(|c| c.to_bytes()));
                     if let Some(pending) = pending {
                         match &read {
-                            Ok(bytes) => pending.answered(head.status, &head.headers, Some(bytes)),
-                            Err(error) => pending.failed(error),
+                            Ok(Ok(bytes)) => {
+                                pending.answered(head.status, &head.headers, Some(bytes))
+                            }
+                            Ok(Err(error)) => pending.failed(error),
+                            Err(elapsed) => pending.failed(elapsed),
                         }
                     }
                     if !self.load_balance {
@@ -574,17 +586,23 @@ impl GroupTask {
                     }
                     return true;
                 }
-                Ok(response) => {
+                Ok(Ok(response)) => {
                     if let Some(pending) = pending {
                         pending.answered(response.status(), response.headers(), None);
                     }
                     tracing::debug!(status = %response.status(), "TM refused an event batch")
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     if let Some(pending) = pending {
                         pending.failed(&error);
                     }
                     tracing::debug!(%error, "TM unreachable")
+                }
+                Err(elapsed) => {
+                    if let Some(pending) = pending {
+                        pending.failed(&elapsed);
+                    }
+                    tracing::debug!(%elapsed, "TM did not answer an event batch")
                 }
             }
         }

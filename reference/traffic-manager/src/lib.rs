@@ -51,7 +51,7 @@ pub mod server;
 
 pub use client::{
     Backoff, ClientError, DecisionFollower, EventPublisher, FollowerStatus, PublishGroup,
-    PublisherSettings, PublisherStats, ThrottleDataHolder,
+    PublisherSettings, PublisherStats, SEND_TIMEOUT, ThrottleDataHolder,
 };
 pub use manager::TrafficManager;
 pub use server::ServerSettings;

@@ -16,7 +16,7 @@ use tollgate_protocol::ManualClock;
 use tollgate_protocol::throttle::{RequestEvent, defaults, key};
 use tollgate_traffic_manager::{
     Backoff, DecisionFollower, EventPublisher, FollowerStatus, PublishGroup, PublisherSettings,
-    PublisherStats, ServerSettings, TrafficManager,
+    PublisherStats, SEND_TIMEOUT, ServerSettings, TrafficManager,
 };
 
 /// 2026-11-26T12:00:00Z.
@@ -224,6 +224,43 @@ async fn a_failover_group_moves_to_the_next_tm_when_the_first_is_down() {
     until_stats(&mut gw.watch_stats(), "the event", |s| s.delivered == 1).await;
     assert_eq!(tm.tm.used("k"), Some(1));
     shutdown.cancel();
+}
+
+/// Found by the simulator: a cut that drops segments left the batch in flight unanswered, and
+/// every later event of the group queued behind it for good.
+#[tokio::test(start_paused = true)]
+async fn a_tm_that_never_answers_holds_a_batch_for_the_send_timeout_not_for_ever() {
+    let clock = ManualClock::new(NOON);
+    // Bound, never accepting: the kernel completes the handshake and takes the request, and no
+    // answer ever comes, as from a TM gone silent without closing.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tm = start_tm(&clock).await;
+    let shutdown = CancellationToken::new();
+    let groups = vec![PublishGroup {
+        urls: vec![tcp(silent.local_addr().unwrap()), tcp(tm.receiver)],
+        load_balance: false,
+    }];
+    let gw = EventPublisher::spawn(
+        &groups,
+        &outbound(),
+        PublisherSettings::default(),
+        shutdown.clone(),
+    )
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    gw.try_publish(&app_event("k"));
+    // Paused time: the wait costs no wall time, and outlasts the timeout.
+    tokio::time::timeout(
+        SEND_TIMEOUT * 2,
+        gw.watch_stats().wait_for(|s| s.delivered == 1),
+    )
+    .await
+    .expect("the batch is still waiting for the silent TM")
+    .unwrap();
+    assert!(started.elapsed() >= SEND_TIMEOUT, "{:?}", started.elapsed());
+    assert_eq!(tm.tm.used("k"), Some(1));
+    shutdown.cancel();
+    tm.kill().await;
 }
 
 #[tokio::test]
