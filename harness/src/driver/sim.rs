@@ -891,7 +891,7 @@ async fn start_traffic_manager(
     for (role, port) in ports {
         if role.serves_traffic_manager() {
             let inner = bind(port, name, &role.to_string()).await?;
-            listeners.insert(role, SimListener { inner, open: None });
+            listeners.insert(role, world.listener(name, inner, None));
         }
     }
     let (Some(receiver), Some(decisions)) = (
