@@ -208,6 +208,28 @@ fn pair(a: usize, b: usize) -> (usize, usize) {
 }
 
 /// Where mock backends listen: the network's host side, their own port.
+/// A free port on 127.0.0.1 for Docker to publish a container port on.
+///
+/// Taken below the kernel's ephemeral range (32768 and up on Linux), one after another from a
+/// start drawn from the process id: a port from `bind(0)` is free again the moment it is
+/// checked, and the kernel handed the same port to a topology booting alongside before Docker
+/// bound it (Docker: "port is already allocated"). Counting keeps this process's topologies
+/// apart, and a killed container's port to itself until it restarts.
+fn host_port() -> Result<u16, String> {
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+    let next = NEXT.get_or_init(|| AtomicU32::new(std::process::id().wrapping_mul(7_919) % SPAN));
+    for _ in 0..SPAN {
+        let port = u16::try_from(LOW + next.fetch_add(1, Ordering::Relaxed) % SPAN)
+            .map_err(|e| format!("choosing a host port: {e}"))?;
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("choosing a host port: none free between 10000 and 32000".into())
+}
+
 fn backend_address(subnet: Ipv4Addr, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(engine::gateway_of(subnet)), port)
 }
@@ -304,16 +326,9 @@ impl Plan {
             });
         }
         // Host ports for every member's ports, chosen now so a restart keeps them.
-        let mut held = Vec::new();
         for member in &mut members {
             for &port in &member.ports {
-                let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                    .map_err(|e| format!("choosing a host port: {e}"))?;
-                let local = listener
-                    .local_addr()
-                    .map_err(|e| format!("choosing a host port: {e}"))?;
-                member.mapped.insert(port, local.port());
-                held.push(listener);
+                member.mapped.insert(port, host_port()?);
             }
         }
         Ok(Self {
