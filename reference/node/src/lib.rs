@@ -706,6 +706,27 @@ mod tests {
         assert_eq!(throttle.publish_groups[0].urls, ["tcp://127.0.9.9:9613"]);
     }
 
+    /// A node's resources for a test: `listeners`, the built-in keys, seed 1, no home.
+    fn test_resources(
+        listeners: NodeListeners<tokio::net::TcpListener>,
+        clock: SharedClock,
+        keys: tls::Keystores,
+    ) -> NodeResources<tokio::net::TcpListener> {
+        NodeResources {
+            listeners,
+            outbound: Outbound::new(
+                tollgate_net::HostMap::new(),
+                &[tollgate_net::security::DEFAULT_CERT_PEM],
+            )
+            .unwrap(),
+            clock,
+            seed: 1,
+            tls: keys.server,
+            signing: keys.signing,
+            home: None,
+        }
+    }
+
     #[tokio::test]
     async fn after_shutdown_every_port_of_the_node_can_be_bound_again_at_once() {
         // Every role: a gateway alone (no task of the node's own to wait for first), a control
@@ -720,19 +741,8 @@ mod tests {
                 addresses.push(listener.local_addr().unwrap());
                 listeners.insert(port_role, listener);
             }
-            let resources = NodeResources {
-                listeners,
-                outbound: Outbound::new(
-                    tollgate_net::HostMap::new(),
-                    &[tollgate_net::security::DEFAULT_CERT_PEM],
-                )
-                .unwrap(),
-                clock: Arc::new(tollgate_protocol::ManualClock::new(0)),
-                seed: 1,
-                tls: keys.server,
-                signing: keys.signing,
-                home: None,
-            };
+            let clock = Arc::new(tollgate_protocol::ManualClock::new(0));
+            let resources = test_resources(listeners, clock, keys);
             let handle = start(role, cfg, resources, CancellationToken::new())
                 .await
                 .unwrap();
@@ -766,19 +776,7 @@ mod tests {
             }
         }
         let clock: SharedClock = Arc::new(tollgate_protocol::ManualClock::new(0));
-        let resources = NodeResources {
-            listeners,
-            outbound: Outbound::new(
-                tollgate_net::HostMap::new(),
-                &[tollgate_net::security::DEFAULT_CERT_PEM],
-            )
-            .unwrap(),
-            clock: clock.clone(),
-            seed: 1,
-            tls: keys.server,
-            signing: keys.signing,
-            home: None,
-        };
+        let resources = test_resources(listeners, clock.clone(), keys);
         let node = start_with(
             "cp",
             cfg,

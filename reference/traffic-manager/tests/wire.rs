@@ -70,6 +70,17 @@ fn outbound() -> Outbound {
     Outbound::new(HostMap::new(), &[]).unwrap()
 }
 
+/// A gateway's event publisher to `groups`, with default settings, until `shutdown`.
+fn publisher(groups: &[PublishGroup], shutdown: &CancellationToken) -> EventPublisher {
+    EventPublisher::spawn(
+        groups,
+        &outbound(),
+        PublisherSettings::default(),
+        shutdown.clone(),
+    )
+    .unwrap()
+}
+
 fn tcp(addr: SocketAddr) -> String {
     format!("tcp://{addr}")
 }
@@ -187,13 +198,7 @@ async fn every_url_group_receives_every_event() {
             load_balance: false,
         },
     ];
-    let gw = EventPublisher::spawn(
-        &groups,
-        &outbound(),
-        PublisherSettings::default(),
-        shutdown.clone(),
-    )
-    .unwrap();
+    let gw = publisher(&groups, &shutdown);
     for _ in 0..3 {
         gw.try_publish(&app_event("k"));
     }
@@ -213,13 +218,7 @@ async fn a_failover_group_moves_to_the_next_tm_when_the_first_is_down() {
         urls: vec![tcp(dead.addr()), tcp(tm.receiver)],
         load_balance: false,
     }];
-    let gw = EventPublisher::spawn(
-        &groups,
-        &outbound(),
-        PublisherSettings::default(),
-        shutdown.clone(),
-    )
-    .unwrap();
+    let gw = publisher(&groups, &shutdown);
     gw.try_publish(&app_event("k"));
     until_stats(&mut gw.watch_stats(), "the event", |s| s.delivered == 1).await;
     assert_eq!(tm.tm.used("k"), Some(1));
@@ -240,13 +239,7 @@ async fn a_tm_that_never_answers_holds_a_batch_for_the_send_timeout_not_for_ever
         urls: vec![tcp(silent.local_addr().unwrap()), tcp(tm.receiver)],
         load_balance: false,
     }];
-    let gw = EventPublisher::spawn(
-        &groups,
-        &outbound(),
-        PublisherSettings::default(),
-        shutdown.clone(),
-    )
-    .unwrap();
+    let gw = publisher(&groups, &shutdown);
     let started = tokio::time::Instant::now();
     gw.try_publish(&app_event("k"));
     // Paused time: the wait costs no wall time, and outlasts the timeout.
