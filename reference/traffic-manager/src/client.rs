@@ -361,7 +361,8 @@ impl From<&UrlGroup> for PublishGroup {
 }
 
 /// How long a batch waits for its TM's answer (each of the head and the body) before it counts
-/// as unanswered, as WSO2's binary data agent gives up on a socket (`SocketTimeoutMS`, 30 s).
+/// as unanswered, as WSO2's binary data agent gives up on a socket (`SocketTimeoutMS`, whose
+/// default, 30 000 ms, API-M keeps: docs/wso2-behaviour.md §4.9).
 /// Without it a TM that goes silent without closing the connection (a host gone, a cut that
 /// drops segments) wedges its group: every later event queues behind the one batch.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
