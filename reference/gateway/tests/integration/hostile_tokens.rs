@@ -288,3 +288,32 @@ async fn every_hostile_token_gets_its_status_and_wso2_code_and_the_gateway_stays
     // The valid token still passes: nothing above poisoned the cache or the gateway.
     assert_eq!(answer(&gw, &valid).await.status, StatusCode::OK);
 }
+
+/// Trusted keys are parsed once, when the verifier is built. The PKCS#1 form of the trusted key
+/// (`RSA PUBLIC KEY`) verifies what its SubjectPublicKeyInfo form does, and neither lets the
+/// attacker's key through; a PEM that holds no key is left out, so tokens naming it are refused
+/// by `kid` before any signature is checked.
+#[test]
+fn trusted_keys_in_either_pem_form_and_never_a_short_one() {
+    use tollgate_gateway::authenticate::{JwtVerifier, TrustedKey};
+    use tollgate_gateway::respond::InvalidToken;
+    const PKCS1_PEM: &str = include_str!("fixtures/wso2carbon.pub.pkcs1.pem");
+    let valid = token(PROD_KEY);
+    let claims_json = claims(PROD_KEY, "default", "jti-k", NOW + 3600).to_string();
+    let attacker = EncodingKey::from_rsa_pem(ATTACKER_KEY_PEM.as_bytes()).unwrap();
+    let forged = signed_raw(
+        &rs256(DEFAULT_KEY_ALIAS).to_string(),
+        &claims_json,
+        &attacker,
+        Algorithm::RS256,
+    );
+
+    for pem in [DEFAULT_PUBLIC_KEY_PEM, PKCS1_PEM] {
+        let verifier = JwtVerifier::new(&[TrustedKey::new(DEFAULT_KEY_ALIAS, pem)]);
+        let verified = verifier.verify(&valid).unwrap();
+        assert_eq!(verified.consumer_key, PROD_KEY);
+        assert_eq!(verifier.verify(&forged), Err(InvalidToken::BadSignature));
+    }
+    let not_a_key = JwtVerifier::new(&[TrustedKey::new(DEFAULT_KEY_ALIAS, "no PEM here")]);
+    assert_eq!(not_a_key.verify(&valid), Err(InvalidToken::UnknownKey));
+}
