@@ -341,6 +341,60 @@ async fn a_simulated_transcript_holds_the_members_exchanges_from_boot_on() {
     assert!(served >= 2, "{served} requests served by a backend");
 }
 
+/// A gateway's Basic-auth check with the control plane is in the transcript, before the
+/// runner's request that caused it: the user's credentials as the gateway sent them and the
+/// control plane's verdict, `authenticated` true for the admin's password and false for a wrong
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateways_basic_auth_check_with_the_control_plane_is_recorded() {
+    let scenarios = load(&[
+        "scenarios/auth/an-api-secured-with-basic-auth-checks-the-users-password-with-the-control-plane.toml",
+    ]);
+    let report = SimDriver::new()
+        .run_all(&scenarios, Some(7), 1, Record::Transcript, &|_| {})
+        .await;
+    assert!(report.passed(), "{:?}", report.scenarios[0].reason);
+    let records: Vec<serde_json::Value> = report.scenarios[0]
+        .transcript
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let checks: Vec<(usize, &serde_json::Value)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            r["from"] == "production-gateway"
+                && r["to"] == "control-plane"
+                && r["request"]["url"] == "/internal/data/v1/basic-auth"
+        })
+        .collect();
+    let verdict = |check: &serde_json::Value| -> (String, bool) {
+        let sent: serde_json::Value =
+            serde_json::from_str(check["request"]["body"].as_str().unwrap()).unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(check["response"]["body"].as_str().unwrap()).unwrap();
+        let password = sent["password"].as_str().unwrap().to_owned();
+        (password, answer["authenticated"].as_bool().unwrap())
+    };
+    let verdicts: Vec<(String, bool)> = checks.iter().map(|(_, c)| verdict(c)).collect();
+    assert!(
+        verdicts.contains(&("admin".to_owned(), true)),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts.contains(&("wrong".to_owned(), false)),
+        "{verdicts:?}"
+    );
+    for (at, check) in checks {
+        assert_eq!(check["response"]["status"], 200, "{check}");
+        let next = records[at..]
+            .iter()
+            .find(|r| r["from"] == "harness")
+            .expect("no runner exchange after the check");
+        assert_eq!(next["to"], "production-gateway", "{next}");
+    }
+}
+
 /// Under the in-process driver the nodes' records are in the transcript too (in the order the
 /// threads made them: not compared across runs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,7 @@ use http_body_util::{BodyExt, Full};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tollgate_net::exchange;
 use tollgate_protocol::internal::{BASIC_AUTH, BasicAuthRequest, BasicAuthValidation};
 
 /// How long a checked credential is trusted (WSO2's gateway cache default).
@@ -128,31 +129,54 @@ impl Gateway {
         let request = http::Request::post(&url)
             .header(AUTHORIZATION, format!("Basic {hub}"))
             .header(CONTENT_TYPE, "application/json")
-            .body(
-                Full::new(Bytes::from(body))
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            )
+            .body(())
             .map_err(|_| GatewayError::AuthenticationUnavailable)?;
-        let unavailable = |error: &dyn std::fmt::Display| {
+        // On the harness's tap when it asks for exchanges (the cache misses only).
+        let pending = exchange::begin(
+            self.tap.as_ref(),
+            request.method(),
+            request.uri(),
+            request.headers(),
+            &body,
+        );
+        let request = request.map(|()| {
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync()
+        });
+        let unavailable = |error: &dyn std::fmt::Display, pending: Option<exchange::Pending>| {
             tracing::warn!(%error, "basic auth: user store unreachable");
+            if let Some(pending) = pending {
+                pending.failed(error);
+            }
             GatewayError::AuthenticationUnavailable
         };
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        if !response.status().is_success() {
-            return Err(unavailable(&response.status()));
+        let response = match self.client.request(request).await {
+            Ok(response) => response,
+            Err(e) => return Err(unavailable(&e, pending)),
+        };
+        let (status, headers) = (response.status(), response.headers().clone());
+        let read = if status.is_success() {
+            http_body_util::Limited::new(response.into_body(), 64 * 1024)
+                .collect()
+                .await
+                .map(|collected| collected.to_bytes())
+        } else {
+            Ok(Bytes::new())
+        };
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(e) => return Err(unavailable(&e, pending)),
+        };
+        if let Some(pending) = pending {
+            // A refusal's body is not read: the record is its head.
+            pending.answered(status, &headers, status.is_success().then_some(&bytes[..]));
         }
-        let bytes = http_body_util::Limited::new(response.into_body(), 64 * 1024)
-            .collect()
-            .await
-            .map_err(|e| unavailable(&e))?
-            .to_bytes();
+        if !status.is_success() {
+            return Err(unavailable(&status, None));
+        }
         let answer: BasicAuthValidation =
-            serde_json::from_slice(&bytes).map_err(|e| unavailable(&e))?;
+            serde_json::from_slice(&bytes).map_err(|e| unavailable(&e, None))?;
         Ok(answer.authenticated.then(|| {
             Arc::new(BasicCaller {
                 username: answer.domain_qualified_username,

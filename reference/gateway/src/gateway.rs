@@ -55,7 +55,7 @@ pub struct Gateway {
     /// Basic credentials the control plane has checked.
     pub(crate) basic_auth: crate::basic_auth::BasicAuthCache,
     /// The harness's observer ([`tollgate_protocol::tap`]): each snapshot and event applied.
-    tap: Option<SharedTap>,
+    pub(crate) tap: Option<SharedTap>,
 }
 
 /// What this node deploys: synchronised APIs and the custom files it started with.
