@@ -348,39 +348,95 @@ async fn respond(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ResetConnection> {
     let (latency, fault) = control.with(|s| (s.latency, s.fault));
+    let (parts, body) = req.into_parts();
+    let mut record = ExchangeRecord::begin(recording, &identity.name, &parts);
     if fault == Fault::Reset {
+        // Its head read, its body not: the connection is reset instead of any answer.
+        record.unanswered(None, "reset by the backend");
         return Err(ResetConnection);
     }
-    let (parts, body) = req.into_parts();
     // Read the body so keep-alive connections stay usable; its content is not echoed.
     let received = body
         .collect()
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
+    record.received(&received);
     let response = answer(&identity, &control, &clock, &parts, latency, fault).await;
-    if let Some((slot, from)) = recording
-        && slot.exchanges()
-    {
-        use tollgate_net::exchange::{body, headers};
-        let request = serde_json::json!({
-            "method": parts.method.as_str(),
-            "url": parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-            "headers": headers(&parts.headers),
-            "body": body(&received),
-        });
-        let answered = serde_json::json!({
-            "status": response.status().as_u16(),
-            "headers": headers(response.headers()),
-            "body": body(response.body()),
-        });
-        slot.exchange(
-            &from,
-            &identity.name,
-            serde_json::json!({ "request": request, "response": answered }),
-        );
-    }
+    record.answered(&response);
     Ok(response.map(Full::new))
+}
+
+/// The transcript record of one request a backend took, when its connection is recorded. A
+/// request dropped before its answer (its sender closed the connection while the backend
+/// hung, or the backend stopped) is recorded as unanswered when it is dropped.
+struct ExchangeRecord {
+    open: Option<OpenRecord>,
+}
+
+struct OpenRecord {
+    slot: crate::transcript::TapSlot,
+    from: Arc<str>,
+    to: String,
+    request: serde_json::Value,
+}
+
+impl ExchangeRecord {
+    fn begin(recording: Recording, to: &str, parts: &http::request::Parts) -> Self {
+        let open = recording
+            .filter(|(slot, _)| slot.exchanges())
+            .map(|(slot, from)| OpenRecord {
+                slot,
+                from,
+                to: to.to_owned(),
+                request: serde_json::json!({
+                    "method": parts.method.as_str(),
+                    "url": parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                    "headers": tollgate_net::exchange::headers(&parts.headers),
+                }),
+            });
+        Self { open }
+    }
+
+    fn received(&mut self, body: &[u8]) {
+        if let Some(open) = &mut self.open {
+            open.request["body"] = tollgate_net::exchange::body(body);
+        }
+    }
+
+    fn answered(&mut self, response: &Response<Bytes>) {
+        use tollgate_net::exchange::{body, headers};
+        if let Some(open) = self.open.take() {
+            let answered = serde_json::json!({
+                "status": response.status().as_u16(),
+                "headers": headers(response.headers()),
+                "body": body(response.body()),
+            });
+            open.write(serde_json::json!({ "request": open.request, "response": answered }));
+        }
+    }
+
+    /// No answer: `body` when it was read, and why.
+    fn unanswered(&mut self, body: Option<&[u8]>, why: &str) {
+        if let Some(body) = body {
+            self.received(body);
+        }
+        if let Some(open) = self.open.take() {
+            open.write(serde_json::json!({ "request": open.request, "error": why }));
+        }
+    }
+}
+
+impl OpenRecord {
+    fn write(&self, exchange: serde_json::Value) {
+        self.slot.exchange(&self.from, &self.to, exchange);
+    }
+}
+
+impl Drop for ExchangeRecord {
+    fn drop(&mut self) {
+        self.unanswered(None, "not answered: the request was dropped first");
+    }
 }
 
 /// The answer to a request of `parts`, once the fault and latency allow.

@@ -395,6 +395,120 @@ async fn a_gateways_basic_auth_check_with_the_control_plane_is_recorded() {
     }
 }
 
+/// The backend records the requests it takes and never answers: one on a kept-alive
+/// connection it resets (its head, and why), and one it hangs on, when its sender gives up and
+/// the request is dropped — here the runner's 30 s timeout, which closes its connection to the
+/// gateway and so the gateway's to the backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_a_backend_never_answers_are_recorded_as_unanswered() {
+    let records = |report: &RunReport| -> Vec<serde_json::Value> {
+        report.scenarios[0]
+            .transcript
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let unanswered = |records: &[serde_json::Value]| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| r["to"] == "pizzashack-production" && r.get("response").is_none())
+            .map(|r| {
+                assert_eq!(r["from"], "production-gateway", "{r}");
+                assert_eq!(r["request"]["url"], "/pizzashack/menu", "{r}");
+                r["error"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+
+    let failover = load(&[
+        "scenarios/endpoints/a-failover-endpoint-serves-from-the-next-member-while-the-first-is-down.toml",
+    ]);
+    let report = SimDriver::new()
+        .run_all(&failover, Some(7), 1, Record::Transcript, &|_| {})
+        .await;
+    assert!(report.passed(), "{:?}", report.scenarios[0].reason);
+    assert_eq!(
+        unanswered(&records(&report)),
+        ["reset by the backend"],
+        "the pooled connection's request is reset once; the retry's new connection is reset \
+         before any request is read"
+    );
+
+    let dir = std::env::temp_dir().join(format!("tollgate-sim-hang-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a-backend-that-hangs.toml");
+    std::fs::write(
+        &file,
+        r#"
+[scenario]
+name = "A backend that hangs"
+description = "The production backend takes a request and never answers it."
+topology = "guide"
+
+[[step]]
+publish = { api = "pizza", name = "PizzaShackAPI", context = "/pizzashack", version = "1.0.0", production = "pizzashack-production", resources = ["GET /menu"] }
+
+[[step]]
+deploy = { api = "pizza", to = "Production Gateway" }
+
+[[step]]
+application = { app = "shop" }
+
+[[step]]
+subscribe = { app = "shop", api = "pizza" }
+
+[[step]]
+generate_keys = { app = "shop", key_type = "production", key = "prod" }
+
+[[step]]
+token = { as = "token", key = "prod" }
+
+[[step]]
+name = "Served"
+request = { via = "production-gateway", path = "/pizzashack/1.0.0/menu", token = "${token}" }
+expect = { status = 200, backend = "pizzashack-production" }
+
+[[step]]
+fault = { backend = "pizzashack-production", timeout = true }
+
+[[step]]
+name = "Never answered: the runner gives up"
+request = { via = "production-gateway", path = "/pizzashack/1.0.0/menu", token = "${token}" }
+expect = { status = 200 }
+"#,
+    )
+    .unwrap();
+    let hangs = load(&[file.to_str().unwrap()]);
+    let report = SimDriver::new()
+        .run_all(&hangs, Some(7), 1, Record::Transcript, &|_| {})
+        .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let steps = &report.scenarios[0].steps;
+    assert_eq!(steps.last().unwrap().outcome, Outcome::Failed, "{steps:?}");
+    let records = records(&report);
+    assert_eq!(
+        unanswered(&records),
+        ["not answered: the request was dropped first"]
+    );
+    let dropped = records
+        .iter()
+        .position(|r| r["to"] == "pizzashack-production" && r.get("error").is_some())
+        .unwrap();
+    let gave_up = records
+        .iter()
+        .rposition(|r| r["from"] == "harness" && r["to"] == "production-gateway")
+        .unwrap();
+    assert!(
+        records[gave_up].get("error").is_some(),
+        "{}",
+        records[gave_up]
+    );
+    assert!(
+        records[dropped]["at"].as_i64() >= records[gave_up]["at"].as_i64(),
+        "dropped when its sender gave up, not before"
+    );
+}
+
 /// Under the in-process driver the nodes' records are in the transcript too (in the order the
 /// threads made them: not compared across runs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
