@@ -509,6 +509,66 @@ expect = { status = 200 }
     );
 }
 
+/// A load balancer's health probe that times out is in the transcript as unanswered: while
+/// gateway-2 is paused, its probes end with the check's timeout, and gateway-1's are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_balancers_probe_of_a_paused_node_is_recorded_as_timed_out() {
+    let dir = std::env::temp_dir().join(format!("tollgate-sim-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a-paused-node.toml");
+    std::fs::write(
+        &file,
+        r#"
+[scenario]
+name = "A paused node"
+description = "gateway-2 is paused for five seconds behind the load balancer."
+topology = "ha"
+
+[[step]]
+fault = { pause = "gateway-2" }
+
+[[step]]
+advance = "5s"
+
+[[step]]
+fault = { resume = "gateway-2" }
+"#,
+    )
+    .unwrap();
+    let scenarios = load(&[file.to_str().unwrap()]);
+    let report = SimDriver::new()
+        .run_all(&scenarios, Some(7), 1, Record::Transcript, &|_| {})
+        .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(report.passed(), "{:?}", report.scenarios[0].reason);
+    let probes = |node: &str| -> Vec<serde_json::Value> {
+        report.scenarios[0]
+            .transcript
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| {
+                r["from"] == "load-balancer"
+                    && r["to"] == node
+                    && r["request"]["url"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with("server-startup-healthcheck"))
+            })
+            .collect()
+    };
+    let timed_out = probes("gateway-2")
+        .iter()
+        .filter(|r| r["error"] == "no answer within 1s")
+        .count();
+    assert!(timed_out >= 3, "{:?}", probes("gateway-2"));
+    assert!(
+        probes("gateway-1")
+            .iter()
+            .all(|r| r["response"]["status"] == 200),
+        "{:?}",
+        probes("gateway-1")
+    );
+}
+
 /// Under the in-process driver the nodes' records are in the transcript too (in the order the
 /// threads made them: not compared across runs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -214,26 +214,34 @@ pub(crate) async fn health_loop(
                         &http::HeaderMap::new(),
                         b"",
                     );
-                    let answer = client.get(node.probe_url.clone()).await;
+                    let answer =
+                        tokio::time::timeout(check.timeout(), client.get(node.probe_url.clone()))
+                            .await;
                     // The probe reads no body: its record is the head.
                     match (pending, &answer) {
-                        (Some(pending), Ok(response)) => {
+                        (Some(pending), Ok(Ok(response))) => {
                             pending.answered(response.status(), response.headers(), None);
                         }
-                        (Some(pending), Err(error)) => pending.failed(error),
+                        (Some(pending), Ok(Err(error))) => pending.failed(error),
+                        (Some(pending), Err(_)) => {
+                            pending.failed(&format!("no answer within {:?}", check.timeout()))
+                        }
                         (None, _) => {}
                     }
-                    answer.is_ok_and(|response| response.status().is_success())
+                    answer.is_ok_and(|a| a.is_ok_and(|r| r.status().is_success()))
                 }
-                Probe::Tcp => tower::ServiceExt::oneshot(&mut connector, node.probe_url.clone())
-                    .await
-                    .is_ok(),
+                Probe::Tcp => tokio::time::timeout(
+                    check.timeout(),
+                    tower::ServiceExt::oneshot(&mut connector, node.probe_url.clone()),
+                )
+                .await
+                .is_ok_and(|connected| connected.is_ok()),
             }
         };
         let passed = tokio::select! {
             biased;
             _ = shutdown.cancelled() => return,
-            passed = tokio::time::timeout(check.timeout(), probe) => passed.unwrap_or(false),
+            passed = probe => passed,
         };
         if passed {
             passes += 1;
