@@ -31,6 +31,44 @@ fn load(paths: &[&str]) -> Vec<Scenario> {
     scenarios
 }
 
+/// `scenarios` under simulation with seed 7, keeping the transcript.
+async fn simulated(scenarios: &[Scenario]) -> RunReport {
+    SimDriver::new()
+        .run_all(scenarios, Some(7), 1, Record::Transcript, &|_| {})
+        .await
+}
+
+/// The first scenario's transcript, a JSON value a line.
+fn records(report: &RunReport) -> Vec<serde_json::Value> {
+    report.scenarios[0]
+        .transcript
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A scenario file of one test's own, in a folder of the system's temporary one removed on drop.
+struct Written(PathBuf);
+
+impl Written {
+    fn new(name: &str, text: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tollgate-sim-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
+        Self(dir)
+    }
+
+    fn scenarios(&self) -> Vec<Scenario> {
+        load(&[self.0.to_str().unwrap()])
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The run's closed transcript (per scenario, as `tollgate run --transcript` writes it).
 fn closed(report: &RunReport) -> Vec<String> {
     let mut lines = Vec::new();
@@ -274,15 +312,9 @@ fn load_balancer_exchanges_recorded(lines: &[String]) {
 async fn a_simulated_transcript_holds_the_members_exchanges_from_boot_on() {
     let scenarios =
         load(&["scenarios/routing/two-versions-of-an-api-are-served-side-by-side.toml"]);
-    let report = SimDriver::new()
-        .run_all(&scenarios, Some(7), 1, Record::Transcript, &|_| {})
-        .await;
+    let report = simulated(&scenarios).await;
     assert!(report.passed(), "{:?}", report.scenarios[0].reason);
-    let records: Vec<serde_json::Value> = report.scenarios[0]
-        .transcript
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&report);
     let first_runner = records
         .iter()
         .position(|r| r["from"] == "harness")
@@ -350,15 +382,9 @@ async fn a_gateways_basic_auth_check_with_the_control_plane_is_recorded() {
     let scenarios = load(&[
         "scenarios/auth/an-api-secured-with-basic-auth-checks-the-users-password-with-the-control-plane.toml",
     ]);
-    let report = SimDriver::new()
-        .run_all(&scenarios, Some(7), 1, Record::Transcript, &|_| {})
-        .await;
+    let report = simulated(&scenarios).await;
     assert!(report.passed(), "{:?}", report.scenarios[0].reason);
-    let records: Vec<serde_json::Value> = report.scenarios[0]
-        .transcript
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&report);
     let checks: Vec<(usize, &serde_json::Value)> = records
         .iter()
         .enumerate()
@@ -401,13 +427,6 @@ async fn a_gateways_basic_auth_check_with_the_control_plane_is_recorded() {
 /// gateway and so the gateway's to the backend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_a_backend_never_answers_are_recorded_as_unanswered() {
-    let records = |report: &RunReport| -> Vec<serde_json::Value> {
-        report.scenarios[0]
-            .transcript
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
     let unanswered = |records: &[serde_json::Value]| -> Vec<String> {
         records
             .iter()
@@ -423,9 +442,7 @@ async fn requests_a_backend_never_answers_are_recorded_as_unanswered() {
     let failover = load(&[
         "scenarios/endpoints/a-failover-endpoint-serves-from-the-next-member-while-the-first-is-down.toml",
     ]);
-    let report = SimDriver::new()
-        .run_all(&failover, Some(7), 1, Record::Transcript, &|_| {})
-        .await;
+    let report = simulated(&failover).await;
     assert!(report.passed(), "{:?}", report.scenarios[0].reason);
     assert_eq!(
         unanswered(&records(&report)),
@@ -434,11 +451,8 @@ async fn requests_a_backend_never_answers_are_recorded_as_unanswered() {
          before any request is read"
     );
 
-    let dir = std::env::temp_dir().join(format!("tollgate-sim-hang-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("a-backend-that-hangs.toml");
-    std::fs::write(
-        &file,
+    let hangs = Written::new(
+        "a-backend-that-hangs",
         r#"
 [scenario]
 name = "A backend that hangs"
@@ -476,13 +490,8 @@ name = "Never answered: the runner gives up"
 request = { via = "production-gateway", path = "/pizzashack/1.0.0/menu", token = "${token}" }
 expect = { status = 200 }
 "#,
-    )
-    .unwrap();
-    let hangs = load(&[file.to_str().unwrap()]);
-    let report = SimDriver::new()
-        .run_all(&hangs, Some(7), 1, Record::Transcript, &|_| {})
-        .await;
-    let _ = std::fs::remove_dir_all(&dir);
+    );
+    let report = simulated(&hangs.scenarios()).await;
     let steps = &report.scenarios[0].steps;
     assert_eq!(steps.last().unwrap().outcome, Outcome::Failed, "{steps:?}");
     let records = records(&report);
@@ -513,11 +522,8 @@ expect = { status = 200 }
 /// gateway-2 is paused, its probes end with the check's timeout, and gateway-1's are answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_balancers_probe_of_a_paused_node_is_recorded_as_timed_out() {
-    let dir = std::env::temp_dir().join(format!("tollgate-sim-probe-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("a-paused-node.toml");
-    std::fs::write(
-        &file,
+    let paused = Written::new(
+        "a-paused-node",
         r#"
 [scenario]
 name = "A paused node"
@@ -533,19 +539,12 @@ advance = "5s"
 [[step]]
 fault = { resume = "gateway-2" }
 "#,
-    )
-    .unwrap();
-    let scenarios = load(&[file.to_str().unwrap()]);
-    let report = SimDriver::new()
-        .run_all(&scenarios, Some(7), 1, Record::Transcript, &|_| {})
-        .await;
-    let _ = std::fs::remove_dir_all(&dir);
+    );
+    let report = simulated(&paused.scenarios()).await;
     assert!(report.passed(), "{:?}", report.scenarios[0].reason);
     let probes = |node: &str| -> Vec<serde_json::Value> {
-        report.scenarios[0]
-            .transcript
-            .iter()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        records(&report)
+            .into_iter()
             .filter(|r| {
                 r["from"] == "load-balancer"
                     && r["to"] == node
