@@ -13,11 +13,6 @@ use tollgate_scenario::Scenario;
 
 /// The suite's scenarios the simulated driver does not run, and why: each is reported as
 /// skipped with its reason, never run half-way.
-const NOT_UNDER_SIM: [(&str, &str); 1] = [(
-    "definitions/an-api-imported-from-an-openapi-file-serves-the-files-resources.toml",
-    "its `drivers` list leaves `sim` out",
-)];
-
 fn root() -> PathBuf {
     tollgate_harness::workspace_root().unwrap()
 }
@@ -83,8 +78,7 @@ fn steps(report: &tollgate_harness::report::ScenarioReport) -> Vec<Outcome> {
     report.steps.iter().map(|s| s.outcome).collect()
 }
 
-/// Every scenario of the suite, on both drivers with one seed: the same outcome for each step,
-/// except the one written for other drivers, which the simulator skips with the reason.
+/// Every scenario of the suite, on both drivers with one seed: the same outcome for each step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_has_the_same_per_step_outcomes_in_process_and_simulated() {
     let scenarios = load(&["scenarios"]);
@@ -104,11 +98,6 @@ async fn the_suite_has_the_same_per_step_outcomes_in_process_and_simulated() {
     let mut compared = 0;
     for (a, b) in inproc.scenarios.iter().zip(&sim.scenarios) {
         assert_eq!(a.file, b.file);
-        if let Some((_, why)) = NOT_UNDER_SIM.iter().find(|(f, _)| *f == a.file) {
-            assert_eq!(b.outcome, Outcome::Skipped, "{} ({why})", b.file);
-            assert!(b.reason.is_some(), "{}: skipped without a reason", b.file);
-            continue;
-        }
         compared += 1;
         if a.outcome != b.outcome || steps(a) != steps(b) {
             differences.push(format!(
@@ -124,7 +113,39 @@ async fn the_suite_has_the_same_per_step_outcomes_in_process_and_simulated() {
     }
     assert!(differences.is_empty(), "{differences:#?}");
     // The Traffic Manager faults included (each Traffic Manager is a host of its own).
-    assert!(compared >= 79, "only {compared} scenarios compared");
+    assert_eq!(compared, scenarios.len());
+    assert!(compared >= 80, "only {compared} scenarios compared");
+    let skipped: Vec<&str> = sim
+        .scenarios
+        .iter()
+        .filter(|s| s.outcome == Outcome::Skipped)
+        .map(|s| s.file.as_str())
+        .collect();
+    assert!(skipped.is_empty(), "skipped under sim: {skipped:?}");
+}
+
+/// A scenario whose `drivers` leaves `sim` out is skipped under simulation, saying why.
+#[tokio::test]
+async fn a_scenario_written_for_other_drivers_is_skipped_with_the_reason() {
+    let elsewhere = Written::new(
+        "written-for-inproc",
+        r#"
+[scenario]
+name = "Written for the in-process driver"
+description = "Only in-process."
+topology = "guide"
+drivers = ["inproc"]
+
+[[step]]
+advance = "1s"
+"#,
+    );
+    let report = simulated(&elsewhere.scenarios()).await;
+    assert_eq!(report.scenarios[0].outcome, Outcome::Skipped);
+    assert_eq!(
+        report.scenarios[0].reason.as_deref(),
+        Some("written for the inproc driver(s), not `sim`")
+    );
 }
 
 /// Scenarios that move the clock, kill and restart, partition, and run background loads.
