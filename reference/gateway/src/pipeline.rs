@@ -116,7 +116,9 @@ impl Gateway {
             .filter(|v| v.starts_with("Basic ") || !selected.api.oauth2)
         {
             // After OAuth in WSO2's order: a Basic header is no bearer token.
-            Caller::Basic(self.basic_caller(basic).await?)
+            // Boxed, as the endpoint paths below: a rare path's future would otherwise size every
+            // request's (the service future is copied whole into its box per request).
+            Caller::Basic(Box::pin(self.basic_caller(basic)).await?)
         } else if selected.api.oauth2 {
             Caller::Token(authenticate::authenticate(
                 &parts.headers,
@@ -205,7 +207,9 @@ impl Gateway {
             path: &path_variables,
             query: selected.query(),
         };
-        proxy::forward_upstream(
+        // Boxed: load-balanced, failover and suspending endpoints hold several attempts' state;
+        // inline, it made every request's service future 5.4 KB instead of 3.6 KB.
+        Box::pin(proxy::forward_upstream(
             &self.client,
             &upstream,
             self.clock.as_ref(),
@@ -213,7 +217,7 @@ impl Gateway {
             selected.rest,
             parts,
             body,
-        )
+        ))
         .await
     }
 
