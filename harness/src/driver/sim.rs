@@ -743,29 +743,54 @@ impl Listener for SimListener {
 async fn instance_host(
     world: &World,
     name: &str,
+    commands: mpsc::UnboundedReceiver<Command>,
+    life: &watch::Sender<Life>,
+) {
+    let started = async || {
+        let handle = start_instance(world, name).await?;
+        tracing::info!(instance = name, "node ready (simulated)");
+        Ok(handle)
+    };
+    run_commands(
+        &world.nodes,
+        name,
+        commands,
+        life,
+        started,
+        NodeHandle::shutdown,
+    )
+    .await;
+}
+
+/// A member's command loop, its running handle kept in `registry` under `name`: `Start` starts
+/// it (unless it runs) and answers `Up` or `Failed`, `Stop` shuts it down and answers `Down`.
+async fn run_commands<H, Stopped: Future<Output = ()>>(
+    registry: &Mutex<BTreeMap<String, H>>,
+    name: &str,
     mut commands: mpsc::UnboundedReceiver<Command>,
     life: &watch::Sender<Life>,
+    mut start: impl AsyncFnMut() -> Result<H, String>,
+    stop: impl Fn(H) -> Stopped,
 ) {
     while let Some(command) = commands.recv().await {
         match command {
             Command::Start => {
-                if lock(&world.nodes).contains_key(name) {
+                if lock(registry).contains_key(name) {
                     answer(life, State::Up);
                     continue;
                 }
-                match start_instance(world, name).await {
+                match start().await {
                     Ok(handle) => {
-                        lock(&world.nodes).insert(name.to_owned(), handle);
-                        tracing::info!(instance = name, "node ready (simulated)");
+                        lock(registry).insert(name.to_owned(), handle);
                         answer(life, State::Up);
                     }
                     Err(message) => answer(life, State::Failed(message)),
                 }
             }
             Command::Stop => {
-                let handle = lock(&world.nodes).remove(name);
+                let handle = lock(registry).remove(name);
                 if let Some(handle) = handle {
-                    handle.shutdown().await;
+                    stop(handle).await;
                 }
                 answer(life, State::Down);
             }
@@ -839,38 +864,20 @@ async fn traffic_manager_host(
     world: &World,
     name: &str,
     control_plane: &str,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
     life: &watch::Sender<Life>,
 ) {
     // The counters of the last Traffic Manager, with the control plane it ran beside: started
     // again beside that same control plane (a kill of the TM alone), it goes on with them, as
     // in-process; a restarted control plane gets a new one (one process in-process).
     let mut counters: Option<(Weak<ControlPlane>, Arc<TrafficManager>)> = None;
-    while let Some(command) = commands.recv().await {
-        match command {
-            Command::Start => {
-                if lock(&world.traffic_managers).contains_key(name) {
-                    answer(life, State::Up);
-                    continue;
-                }
-                match start_traffic_manager(world, name, control_plane, &mut counters).await {
-                    Ok(handle) => {
-                        lock(&world.traffic_managers).insert(name.to_owned(), handle);
-                        tracing::info!(member = name, "traffic manager serving (simulated)");
-                        answer(life, State::Up);
-                    }
-                    Err(message) => answer(life, State::Failed(message)),
-                }
-            }
-            Command::Stop => {
-                let handle = lock(&world.traffic_managers).remove(name);
-                if let Some(handle) = handle {
-                    handle.shutdown().await;
-                }
-                answer(life, State::Down);
-            }
-        }
-    }
+    let started = async || {
+        let handle = start_traffic_manager(world, name, control_plane, &mut counters).await?;
+        tracing::info!(member = name, "traffic manager serving (simulated)");
+        Ok(handle)
+    };
+    let stop = TrafficManagerHandle::shutdown;
+    run_commands(&world.traffic_managers, name, commands, life, started, stop).await;
 }
 
 /// Starts Traffic Manager `name` beside running control plane `control_plane`, with the
