@@ -207,7 +207,6 @@ fn pair(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
 
-/// Where mock backends listen: the network's host side, their own port.
 /// A free port on 127.0.0.1 for Docker to publish a container port on.
 ///
 /// Taken below the kernel's ephemeral range (32768 and up on Linux), one after another from a
@@ -230,6 +229,7 @@ fn host_port() -> Result<u16, String> {
     Err("choosing a host port: none free between 10000 and 32000".into())
 }
 
+/// Where mock backends listen: the network's host side, their own port.
 fn backend_address(subnet: Ipv4Addr, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(engine::gateway_of(subnet)), port)
 }
