@@ -36,7 +36,6 @@ use crate::authenticate::Caller;
 use crate::authorize::Authorized;
 use crate::respond::{GatewayError, ThrottleCode};
 use arc_swap::ArcSwap;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -46,8 +45,9 @@ use tokio::sync::watch;
 use tollgate_protocol::artifact::{ApiArtifact, KeyType, Operation};
 use tollgate_protocol::event::Event;
 use tollgate_protocol::throttle::{
-    BlockingCondition, BlockingFacts, DenyPolicy, KeyFacts, PolicyLevel, ThrottleData,
-    ThrottlePolicy, TimeUnit, UNLIMITED, defaults, fill_key_template, key,
+    BlockingCondition, BlockingFacts, DenyPolicy, EventProperties, KeyFacts, PolicyLevel,
+    RequestEvent, ThrottleData, ThrottlePolicy, TimeUnit, UNLIMITED, defaults, fill_key_template,
+    key,
 };
 use tollgate_traffic_manager::{DecisionFollower, EventPublisher};
 // Re-exported: what callers of this module's API see, without depending on the TM crate.
@@ -261,37 +261,28 @@ pub struct ThrottleRequest<'a> {
     pub message_size: u64,
 }
 
-/// `org.wso2.throttle.request.stream` fields, borrowed: serialises exactly as
-/// [`tollgate_protocol::throttle::RequestEvent`] without copying a string.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EventRef<'a> {
-    #[serde(rename = "messageID")]
-    message_id: &'a str,
-    app_key: &'a str,
-    app_tier: &'a str,
-    api_key: &'a str,
-    api_tier: &'a str,
-    subscription_key: &'a str,
-    subscription_tier: &'a str,
-    resource_key: &'a str,
-    resource_tier: &'a str,
-    user_id: &'a str,
-    api_context: &'a str,
-    api_version: &'a str,
-    app_tenant: &'a str,
-    api_tenant: &'a str,
-    app_id: &'a str,
-    api_name: &'a str,
-    properties: PropertiesRef<'a>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertiesRef<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ip: Option<&'a str>,
-    message_size: u64,
+/// `ip` as text, as `IpAddr`'s `Display` writes it. Every published event carries the
+/// client's address, and `Display` goes through the formatting machinery octet by octet
+/// (≈ 1 % of a proxied request's CPU in a `tollgate bench` profile); a v4 address is
+/// written directly.
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
 }
 
 fn with_tenant<'a>(user: &'a str, tenant: &str) -> std::borrow::Cow<'a, str> {
@@ -410,7 +401,7 @@ impl Throttle {
     pub fn check(&self, r: &ThrottleRequest<'_>, now: i64) -> Result<(), GatewayError> {
         let api = r.api;
         let tables = self.tables.load();
-        let ip_text;
+        let client_ip;
         let (app_id, app_tier, sub_tier, user, application) = match (
             r.authorized.application,
             r.authorized.subscription,
@@ -432,9 +423,9 @@ impl Throttle {
                 (subject, UNLIMITED, UNAUTHENTICATED, subject, None)
             }
             _ => {
-                ip_text = r.ip.map(|ip| ip.to_string()).unwrap_or_default();
+                client_ip = r.ip.map(ip_text).unwrap_or_default();
                 (
-                    ip_text.as_str(),
+                    client_ip.as_str(),
                     UNLIMITED,
                     UNAUTHENTICATED,
                     ANONYMOUS,
@@ -561,30 +552,29 @@ impl Throttle {
         if let Some(publisher) = publisher {
             let n = self.next_message.fetch_add(1, Ordering::Relaxed);
             let message_id = format!("{}-{n}", self.node);
-            let ip = r.ip.map(|ip| ip.to_string());
-            let event = EventRef {
-                message_id: &message_id,
-                app_key: &app_key,
-                app_tier,
-                api_key,
-                api_tier: api_tier.unwrap_or(UNLIMITED),
-                subscription_key: &subscription_key,
-                subscription_tier: sub_tier,
-                resource_key: resource_key.as_deref().unwrap_or(api_key),
-                resource_tier,
-                user_id: &user,
-                api_context: &api.context,
-                api_version: &api.version,
-                app_tenant: &self.tenant,
-                api_tenant: &self.tenant,
-                app_id,
-                api_name: &api.name,
-                properties: PropertiesRef {
-                    ip: ip.as_deref(),
+            let event = RequestEvent {
+                message_id: message_id.into(),
+                app_key: app_key.as_str().into(),
+                app_tier: app_tier.into(),
+                api_key: api_key.into(),
+                api_tier: api_tier.unwrap_or(UNLIMITED).into(),
+                subscription_key: subscription_key.as_str().into(),
+                subscription_tier: sub_tier.into(),
+                resource_key: resource_key.as_deref().unwrap_or(api_key).into(),
+                resource_tier: resource_tier.into(),
+                user_id: user.as_ref().into(),
+                api_context: api.context.as_str().into(),
+                api_version: api.version.as_str().into(),
+                app_tenant: self.tenant.as_str().into(),
+                api_tenant: self.tenant.as_str().into(),
+                app_id: app_id.into(),
+                api_name: api.name.as_str().into(),
+                properties: EventProperties {
+                    ip: r.ip.map(|ip| ip_text(ip).into()),
                     message_size: r.message_size,
                 },
             };
-            publisher.try_publish_serialized(&event);
+            publisher.try_publish(&event);
         }
         Ok(())
     }
@@ -656,40 +646,20 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_protocol::throttle::RequestEvent;
 
     #[test]
-    fn borrowed_events_serialise_as_the_wire_request_event() {
-        let event = EventRef {
-            message_id: "gw-1",
-            app_key: "a:admin@carbon.super",
-            app_tier: "10PerMin",
-            api_key: "/p/1:1",
-            api_tier: "Unlimited",
-            subscription_key: "a:/p/1:1:Gold",
-            subscription_tier: "Gold",
-            resource_key: "/p/1/1/menu:GET",
-            resource_tier: "Unlimited",
-            user_id: "admin@carbon.super",
-            api_context: "/p/1",
-            api_version: "1",
-            app_tenant: "carbon.super",
-            api_tenant: "carbon.super",
-            app_id: "a",
-            api_name: "P",
-            properties: PropertiesRef {
-                ip: Some("10.0.0.1"),
-                message_size: 3,
-            },
-        };
-        let json = serde_json::to_string(&event).unwrap();
-        let back: RequestEvent = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.message_id, "gw-1");
-        assert_eq!(back.subscription_key, "a:/p/1:1:Gold");
-        assert_eq!(back.resource_key, "/p/1/1/menu:GET");
-        assert_eq!(back.properties.ip.as_deref(), Some("10.0.0.1"));
-        assert_eq!(back.properties.message_size, 3);
-        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    fn addresses_are_written_as_display_writes_them() {
+        let mut octets = [0u8, 1, 9, 10, 42, 99, 100, 101, 199, 200, 250, 255].into_iter();
+        let v4 = std::iter::from_fn(|| {
+            let o = octets.next()?;
+            Some(IpAddr::from([o, 255 - o, o / 2, o.wrapping_mul(7)]))
+        });
+        let v6 = ["::1", "fe80::1:2", "2001:db8::ffff:0:1"]
+            .into_iter()
+            .map(|a| a.parse::<IpAddr>().unwrap());
+        for ip in v4.chain(v6) {
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
     }
 
     #[test]

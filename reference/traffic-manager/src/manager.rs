@@ -47,11 +47,15 @@ struct Limit {
 
 #[derive(Debug, Default)]
 struct PolicyTable {
-    by_level: HashMap<PolicyLevel, HashMap<String, Limit>>,
+    /// Looked up for every (key, tier) pair of every event; foldhash, not SipHash: the names
+    /// are the control plane's policies, not a caller's input.
+    by_level: HashMap<PolicyLevel, HashMap<String, Limit, Fold>, Fold>,
     /// Custom rules, in creation order: each event is offered to every one.
     custom: Vec<CustomCounting>,
     policies: Vec<ThrottlePolicy>,
 }
+
+type Fold = foldhash::fast::RandomState;
 
 /// A custom rule compiled for counting.
 #[derive(Debug)]
@@ -307,7 +311,7 @@ impl TrafficManager {
     }
 
     /// Counts one request event against each of its (key, tier) pairs.
-    pub fn process(&self, event: &RequestEvent) {
+    pub fn process(&self, event: &RequestEvent<'_>) {
         let now = self.clock.now_millis();
         let table = self.policies.load();
         let bytes = i64::try_from(event.properties.message_size).unwrap_or(i64::MAX);
@@ -514,7 +518,7 @@ mod tests {
         )
     }
 
-    fn app_event(app_key: &str, tier: &str) -> RequestEvent {
+    fn app_event<'a>(app_key: &'a str, tier: &'a str) -> RequestEvent<'a> {
         RequestEvent {
             message_id: "m".into(),
             app_key: app_key.into(),
@@ -763,10 +767,10 @@ mod tests {
         })
     }
 
-    fn user_event(user: &str) -> RequestEvent {
+    fn user_event(user: &str) -> RequestEvent<'_> {
         RequestEvent {
             user_id: user.into(),
-            app_key: format!("1:{user}"),
+            app_key: format!("1:{user}").into(),
             app_tier: "Unlimited".into(),
             ..RequestEvent::default()
         }

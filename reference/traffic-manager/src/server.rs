@@ -126,7 +126,8 @@ async fn receive(State(ctx): State<Ctx>, body: Bytes) -> Response {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<RequestEvent>(line) {
+        // Read in place: the event's strings borrow from `body` (RequestEvent's note).
+        match serde_json::from_slice::<RequestEvent<'_>>(line) {
             Ok(event) => {
                 ctx.tm.process(&event);
                 accepted += 1;

@@ -114,7 +114,7 @@ async fn until_stats(
     bounded(what, stats.wait_for(|s| f(s))).await.unwrap();
 }
 
-fn app_event(app_key: &str) -> RequestEvent {
+fn app_event(app_key: &str) -> RequestEvent<'_> {
     RequestEvent {
         message_id: "m".into(),
         app_key: app_key.into(),

@@ -84,7 +84,7 @@ impl Attribute {
         })
     }
 
-    fn value(self, e: &RequestEvent) -> &str {
+    fn value<'e>(self, e: &'e RequestEvent<'_>) -> &'e str {
         match self {
             Self::MessageId => &e.message_id,
             Self::AppKey => &e.app_key,
@@ -212,7 +212,7 @@ mod tests {
     /// `CustomRuleDTO`'s own example (admin-v4.yaml), as the Admin Portal writes it.
     pub const WSO2_EXAMPLE: &str = "FROM RequestStream\nSELECT userId, ( userId == 'admin@carbon.super' ) AS isEligible , str:concat('admin@carbon.super','') as throttleKey\nINSERT INTO EligibilityStream; \n\nFROM EligibilityStream[isEligible==true]#throttler:timeBatch(1 min) \nSELECT throttleKey, (count(userId) >= 10) as isThrottled, expiryTimeStamp group by throttleKey \nINSERT ALL EVENTS into ResultStream;";
 
-    fn event(user: &str, context: &str) -> RequestEvent {
+    fn event<'a>(user: &'a str, context: &'a str) -> RequestEvent<'a> {
         RequestEvent {
             user_id: user.into(),
             api_context: context.into(),

@@ -4,6 +4,7 @@
 use super::deny::DenyPolicy;
 use super::policy::ThrottlePolicy;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Gateway → TM: `POST`, ndjson [`RequestEvent`]s, on the `tm_binary` (9611 + offset) port.
 pub const EVENTS_PATH: &str = "/throttle/events";
@@ -19,40 +20,76 @@ pub const THROTTLE_DATA: &str = "/internal/data/v1/throttling-data";
 /// `properties` of a request event: what bandwidth and conditional policies read.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EventProperties {
+pub struct EventProperties<'a> {
     /// Client address as the gateway saw it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "optional_borrowed",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ip: Option<Cow<'a, str>>,
     /// Request payload size in bytes (what `BANDWIDTHLIMIT` sums).
     #[serde(default)]
     pub message_size: u64,
 }
 
+/// An optional string read in place: serde borrows a `Cow` field only when it is the field's
+/// own type, not inside an `Option`.
+fn optional_borrowed<'de, D>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'de>>::deserialize(deserializer)?.map(|b| b.0))
+}
+
 /// One non-throttled request, gateway → TM (`org.wso2.throttle.request.stream:1.0.0`, §4.4).
 /// Each `*Key` is counted against the policy named by the matching `*Tier`; an empty tier or
 /// `Unlimited` is not counted.
+///
+/// Its strings are borrowed where they can be: the gateway serialises one straight from its
+/// request's own fields, and the TM reads one in place from the batch's bytes (a string with a
+/// JSON escape in it is the only one copied). One event per request crosses this wire, so a
+/// copy of every key on each side was a measurable part of a request's cost.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RequestEvent {
-    #[serde(rename = "messageID")]
-    pub message_id: String,
-    pub app_key: String,
-    pub app_tier: String,
-    pub api_key: String,
-    pub api_tier: String,
-    pub subscription_key: String,
-    pub subscription_tier: String,
-    pub resource_key: String,
-    pub resource_tier: String,
-    pub user_id: String,
-    pub api_context: String,
-    pub api_version: String,
-    pub app_tenant: String,
-    pub api_tenant: String,
-    pub app_id: String,
-    pub api_name: String,
-    #[serde(default)]
-    pub properties: EventProperties,
+pub struct RequestEvent<'a> {
+    #[serde(rename = "messageID", borrow)]
+    pub message_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub app_key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub app_tier: Cow<'a, str>,
+    #[serde(borrow)]
+    pub api_key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub api_tier: Cow<'a, str>,
+    #[serde(borrow)]
+    pub subscription_key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub subscription_tier: Cow<'a, str>,
+    #[serde(borrow)]
+    pub resource_key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub resource_tier: Cow<'a, str>,
+    #[serde(borrow)]
+    pub user_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub api_context: Cow<'a, str>,
+    #[serde(borrow)]
+    pub api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    pub app_tenant: Cow<'a, str>,
+    #[serde(borrow)]
+    pub api_tenant: Cow<'a, str>,
+    #[serde(borrow)]
+    pub app_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub api_name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub properties: EventProperties<'a>,
 }
 
 /// TM → gateway (`org.wso2.throttle.globalThrottle.stream:1.0.0`, §4.6): `throttleKey` is
@@ -122,6 +159,30 @@ mod tests {
         assert_eq!(json["messageID"], "m1");
         assert_eq!(json["appKey"], "k");
         assert_eq!(json["properties"]["messageSize"], 0);
+    }
+
+    #[test]
+    fn a_read_event_borrows_its_strings_from_the_batch_unless_they_carry_an_escape() {
+        let sent = RequestEvent {
+            message_id: "gw-1".into(),
+            subscription_key: "a:/p/1:1:Gold".into(),
+            user_id: "ad\"min@carbon.super".into(),
+            properties: EventProperties {
+                ip: Some("10.0.0.1".into()),
+                message_size: 3,
+            },
+            ..RequestEvent::default()
+        };
+        let line = serde_json::to_vec(&sent).unwrap();
+        let read: RequestEvent<'_> = serde_json::from_slice(&line).unwrap();
+        assert_eq!(read, sent);
+        assert!(matches!(read.subscription_key, Cow::Borrowed(_)));
+        assert!(matches!(read.properties.ip, Some(Cow::Borrowed(_))));
+        assert!(
+            matches!(read.user_id, Cow::Owned(_)),
+            "unescaped on the way in"
+        );
+        assert_eq!(serde_json::to_vec(&read).unwrap(), line);
     }
 
     #[test]
