@@ -122,7 +122,11 @@ impl TrafficManager {
 async fn receive(State(ctx): State<Ctx>, body: Bytes) -> Response {
     let mut accepted = 0u64;
     let mut rejected = 0u64;
-    for line in body.split(|b| *b == b'\n') {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', &body).chain(std::iter::once(body.len()));
+    for end in ends {
+        let line = &body[start..end];
+        start = end + 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -211,7 +215,8 @@ mod tests {
         let clock = ManualClock::new(1_795_694_400_000);
         let tm = TrafficManager::new(defaults(), Arc::new(clock));
         let app = receiver_router(tm.clone(), ServerSettings::default());
-        let body = format!("{}\nnot json\n\n{}\n", event_line("k"), event_line("k"));
+        // Blank and whitespace-only lines are no events; the last line needs no newline.
+        let body = format!("{}\nnot json\n\n \r\n{}", event_line("k"), event_line("k"));
         let response = app
             .clone()
             .oneshot(Request::post(EVENTS_PATH).body(Body::from(body)).unwrap())
