@@ -8,7 +8,7 @@
 #
 # Needs Debian's linux-perf, python3 and a production build
 # (`cargo build --profile production -p tollgate-harness --bin tollgate`, which keeps debug info
-# for the call graphs); kernel symbols need `kernel.perf_event_paranoid` ≤ 1.
+# for the call graphs); sampling a whole CPU needs root or `kernel.perf_event_paranoid` ≤ 0.
 # Loopback attribution: a send runs the receiver's TCP input in the sender's softirq, so each
 # side carries part of its peer's receive; it does for nginx as for the gateway.
 set -euo pipefail
@@ -19,8 +19,9 @@ bin="${TOLLGATE:-target/production/tollgate}"
 cpu=1
 command -v perf >/dev/null || { echo "perf not found: apt-get install linux-perf" >&2; exit 1; }
 [ -x "$bin" ] || { echo "$bin not built" >&2; exit 1; }
-if [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -gt 1 ]; then
-    echo "kernel.perf_event_paranoid > 1: run 'sysctl kernel.perf_event_paranoid=1' first" >&2
+# Sampling a whole CPU takes root, or kernel.perf_event_paranoid ≤ 0.
+if [ "$(id -u)" -ne 0 ] && [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -gt 0 ]; then
+    echo "sampling CPU $cpu needs root or 'sysctl kernel.perf_event_paranoid=0'" >&2
     exit 1
 fi
 out="$(mktemp -d)"
