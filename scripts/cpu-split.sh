@@ -2,7 +2,7 @@
 # Where the system under test's CPU goes on one `tollgate bench` path, per request:
 #   scripts/cpu-split.sh [PATH] [CONNECTIONS]      # PATH: gateway (default), nginx, direct, …
 # Runs the bench on PATH alone, samples the system-under-test CPU (1) with `perf record`
-# (cpu-clock, DWARF call graphs) for 3 s in the middle of the run, and splits the samples by
+# (cpu-clock, DWARF call graphs) for 4 s in the middle of the run, and splits the samples by
 # who ran (nginx; in the topology process the gateway's connections, the mock backend, the
 # Traffic Manager, the runtime) and by kernel against user space, in µs per request.
 #
@@ -46,6 +46,7 @@ TASKS = [
     ("PassthroughService", "gateway connections"),
     ("tollgate_harness::backend", "mock backend"),
     ("traffic_manager", "Traffic Manager + event publisher"),
+    # The control plane answers with axum too, but is idle while the bench runs.
     ("axum", "Traffic Manager + event publisher"),
 ]
 def who(comm, frames):
