@@ -693,6 +693,19 @@ fn parse_head(read: &mut BytesMut, head_request: bool) -> Result<Option<Option<H
             .map_err(|_| ProxyError::InvalidResponse("invalid header value"))?;
         headers.append(name, value);
     }
+    // Both framings in one answer (RFC 9112 §6.3, item 3): the transfer coding decides, the
+    // length must not travel on (a proxy forwarding both would hand its client a length the
+    // decoded body does not have), and a backend that sends both does not get the connection
+    // back. HTTP/1.0 has no transfer codings: hyper's client refuses one there, so do we.
+    let mut conflicting = false;
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        if version == Version::HTTP_10 {
+            return Err(ProxyError::InvalidResponse(
+                "Transfer-Encoding in an HTTP/1.0 response",
+            ));
+        }
+        conflicting = headers.remove(header::CONTENT_LENGTH).is_some();
+    }
     let framing =
         if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             Framing::Length(0)
@@ -711,6 +724,7 @@ fn parse_head(read: &mut BytesMut, head_request: bool) -> Result<Option<Option<H
             Framing::UntilClose
         };
     let keep_alive = framing != Framing::UntilClose
+        && !conflicting
         && match version {
             Version::HTTP_11 => !has_token(&headers, "close"),
             _ => has_token(&headers, "keep-alive"),
@@ -1397,6 +1411,39 @@ mod tests {
                 String::from_utf8_lossy(answer)
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_answer_with_both_framings_is_decoded_by_its_coding_without_its_length() {
+        // The length (5) would cut the decoded body (11 bytes) if it were forwarded.
+        let (addr, opened, _) = raw_backend(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n\
+              b\r\nhello world\r\n0\r\n\r\n",
+            false,
+        )
+        .await;
+        let client = client();
+        for _ in 0..2 {
+            let response = client.request(get(addr, "/")).await.unwrap();
+            assert!(!response.headers().contains_key(header::CONTENT_LENGTH));
+            assert_eq!(read(response).await, "hello world");
+        }
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            2,
+            "such a connection is not reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_chunked_http_1_0_answer_is_an_error() {
+        let (addr, _, _) = raw_backend(
+            b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            true,
+        )
+        .await;
+        let error = client().request(get(addr, "/")).await.unwrap_err();
+        assert!(error.to_string().contains("HTTP/1.0"), "{error}");
     }
 
     #[tokio::test]
