@@ -693,23 +693,22 @@ fn parse_head(read: &mut BytesMut, head_request: bool) -> Result<Option<Option<H
             .map_err(|_| ProxyError::InvalidResponse("invalid header value"))?;
         headers.append(name, value);
     }
-    // Both framings in one answer (RFC 9112 §6.3, item 3): the transfer coding decides, the
-    // length must not travel on (a proxy forwarding both would hand its client a length the
-    // decoded body does not have), and a backend that sends both does not get the connection
-    // back. HTTP/1.0 has no transfer codings: hyper's client refuses one there, so do we.
+    // A bodiless answer is framed by its status or the request alone, as in hyper's client.
+    // Otherwise, both framings in one answer (RFC 9112 §6.3, item 3): the transfer coding
+    // decides, the length must not travel on (a proxy forwarding both would hand its client a
+    // length the decoded body does not have), and a backend that sends both does not get the
+    // connection back. HTTP/1.0 has no transfer codings: hyper's client refuses one there.
     let mut conflicting = false;
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        if version == Version::HTTP_10 {
-            return Err(ProxyError::InvalidResponse(
-                "Transfer-Encoding in an HTTP/1.0 response",
-            ));
-        }
-        conflicting = headers.remove(header::CONTENT_LENGTH).is_some();
-    }
     let framing =
         if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
             Framing::Length(0)
         } else if headers.contains_key(header::TRANSFER_ENCODING) {
+            if version == Version::HTTP_10 {
+                return Err(ProxyError::InvalidResponse(
+                    "Transfer-Encoding in an HTTP/1.0 response",
+                ));
+            }
+            conflicting = headers.remove(header::CONTENT_LENGTH).is_some();
             if crate::headers::is_chunked(&headers) {
                 Framing::Chunked(Chunk::Size)
             } else {
